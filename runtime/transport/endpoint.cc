@@ -1,0 +1,63 @@
+#include <charconv>
+#include <string>
+
+#include "runtime/transport/transport.h"
+
+namespace respct {
+
+std::string Endpoint::ToString() const {
+  switch (kind) {
+    case Kind::kShm: return "shm://" + path;
+    case Kind::kTcp: return "tcp://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    case Kind::kRdma: return "rdma://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
+  return "?";
+}
+
+Result<Endpoint> ParseEndpoint(std::string_view url) {
+  const std::string u(url);
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument("memnode URL '" + u + "': " + std::string(why) +
+                                   " (expected shm:///path, tcp://host:port or rdma://host:port)");
+  };
+  const size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return bad("no scheme");
+  const std::string_view scheme = url.substr(0, sep);
+  std::string_view rest = url.substr(sep + 3);
+  Endpoint e;
+  if (scheme == "shm") {
+    if (rest.empty() || rest.front() != '/') return bad("shm needs an absolute path");
+    e.kind = Endpoint::Kind::kShm;
+    e.path = std::string(rest);
+    return e;
+  }
+  if (scheme == "tcp") {
+    e.kind = Endpoint::Kind::kTcp;
+  } else if (scheme == "rdma") {
+    e.kind = Endpoint::Kind::kRdma;
+  } else {
+    return bad("unknown scheme '" + std::string(scheme) + "'");
+  }
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+      return bad("bracketed host needs ]:port");
+    e.host = std::string(rest.substr(1, close - 1));
+    port = rest.substr(close + 2);
+  } else {
+    const size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return bad("missing :port");
+    e.host = std::string(rest.substr(0, colon));
+    port = rest.substr(colon + 1);
+  }
+  if (e.host.empty()) return bad("empty host");
+  unsigned value = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535)
+    return bad("port must be 1..65535");
+  e.port = static_cast<uint16_t>(value);
+  return e;
+}
+
+}  // namespace respct

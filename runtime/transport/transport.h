@@ -1,0 +1,108 @@
+// Transport: how a client reaches respct-memnode. One interface, three ways:
+//   shm://PATH       memnode on this host; records memcpy'd into a shared ring
+//   tcp://HOST:PORT  records streamed over a socket, pipelined
+//   rdma://HOST:PORT records written one-sided into the memnode's ring (verbs)
+//
+// The interface is shaped for the one-sided case: the client *places* each
+// record at a ring position it computes itself (RingCursor), so a verbs
+// implementation can RDMA-WRITE it there with no memnode CPU involved; Commit
+// is the only round trip of an epoch. Usage:
+//
+//   auto t = Transport::Connect(url, secret, {.app = "bank", .regions = ..., .writer = true});
+//   for each epoch e:  t->Append(e, region, offset, bytes, len) ...;  t->Commit(e);
+//   t->ReadImage(region, offset, dst, len);   // state as of the last committed epoch
+//
+// A Transport is used by one thread at a time. Every call returns a Status;
+// kUnavailable means the connection is lost: reconnect with Connect and resume
+// from info().committed_epoch (an epoch the client did not see acknowledged
+// may still have committed).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/base/status.h"
+#include "runtime/transport/secret.h"
+#include "runtime/wire/message.h"
+
+namespace respct {
+
+struct RegionSpec {
+  uint32_t id = 0;
+  uint64_t size = 0;
+  uint64_t base_addr = 0;
+};
+
+struct ConnectOptions {
+  std::string app;                  // empty: admin session (ListApps only)
+  std::vector<RegionSpec> regions;  // the app's layout; must match an existing app's
+  bool writer = false;              // commits epochs (at most one writer per app)
+  bool create = false;              // create the app if it does not exist
+  uint64_t ring_capacity = 0;       // on creation; 0: memnode default
+  int timeout_ms = 10000;           // connect and per-reply bound
+};
+
+struct AttachInfo {
+  uint64_t app_id = 0;
+  uint64_t committed_epoch = 0;
+  uint64_t applied_epoch = 0;
+  uint64_t ring_capacity = 0;
+  std::vector<RegionSpec> regions;
+};
+
+// Counters a transport keeps; cumulative since Connect.
+struct TransportStats {
+  uint64_t records = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t ring_bytes = 0;      // including headers and padding
+  uint64_t commits = 0;
+  uint64_t ring_full_waits = 0; // times Append waited for the memnode to free space
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Parses `url`, connects, proves the secret, attaches to the app.
+  static Result<std::unique_ptr<Transport>> Connect(std::string_view url, const Secret& secret,
+                                                    const ConnectOptions& options);
+
+  const AttachInfo& info() const { return info_; }
+  const TransportStats& stats() const { return stats_; }
+
+  // Adds one record to epoch `epoch` (which must be info().committed_epoch+1
+  // or the epoch being built). `len` may exceed kMaxRecordPayload: it is split.
+  // Blocks while the ring is full until the memnode frees space.
+  virtual Status Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) = 0;
+  // Makes epoch `epoch` (possibly empty) durable; returns once the memnode says so.
+  virtual Status Commit(uint64_t epoch) = 0;
+  // Reads image bytes as of the last committed epoch.
+  virtual Status ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) = 0;
+  // Admin sessions and app sessions alike: every app of the pool, no bytes.
+  virtual Result<std::vector<wire::AppSummary>> ListApps() = 0;
+
+ protected:
+  Transport() = default;
+  AttachInfo info_;
+  TransportStats stats_;
+};
+
+// A parsed memnode URL.
+struct Endpoint {
+  enum class Kind { kShm, kTcp, kRdma };
+  Kind kind = Kind::kTcp;
+  std::string path;  // shm: unix socket path
+  std::string host;  // tcp/rdma
+  uint16_t port = 0;
+  std::string ToString() const;
+};
+// Accepts shm:///abs/path, tcp://HOST:PORT, rdma://HOST:PORT ([v6] hosts too).
+Result<Endpoint> ParseEndpoint(std::string_view url);
+
+}  // namespace respct

@@ -1,0 +1,197 @@
+// Control messages between a client and respct-memnode over a stream socket
+// (TCP for tcp://, a unix socket for shm://; verbs uses the same payload structs
+// in SENDs). Every message is a 16-byte FrameHeader then `length` payload bytes.
+// All structs are little-endian, packed by construction (static_asserts), and
+// copied as-is. A receiver checks magic, version, a known type, and that the
+// length is exactly what the type needs (or within kMaxFramePayload for the
+// variable ones) before it reads a byte of payload.
+//
+// Conversation:
+//   C: Hello{version, client nonce, app}      S: Challenge{server nonce, server proof}
+//   C: Auth{client proof}                     S: AuthOk | Error
+//   C: Attach{regions, flags}                 S: AttachOk{epochs, ring, regions} (+ fd for shm)
+//   then any of:
+//   C: RingWrite{pos, bytes}     (tcp: record bytes written into the ring at pos; no reply)
+//   C: Commit{epoch, positions, counts, checksum}   S: CommitAck  (epoch durable) | Error
+//                                                 S: RingProgress (later: space freed by apply)
+//   C: ReadImage{region, offset, length}      S: ImageData{offset, bytes} ... (one or more) | Error
+//   C: ListApps                               S: AppList
+// Proofs are libsodium crypto_auth (HMAC-SHA-512-256) under the shared secret:
+//   server proof = MAC("respct-server" | client nonce | app)
+//   client proof = MAC("respct-client" | server nonce | app)
+// so each side proves the secret without sending it, and the proof binds the
+// connection to one app: it can read and write that app's bytes and no other.
+// An empty app name opens an admin session that may only ListApps.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "runtime/base/status.h"
+
+namespace respct::wire {
+
+inline constexpr uint32_t kFrameMagic = 0x46504352;  // "RCPF"
+inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint32_t kMaxFramePayload = (1u << 20) + 64;  // one max record + a little
+inline constexpr size_t kAppNameMax = 63;                       // bytes, without the NUL
+inline constexpr size_t kNonceSize = 32;
+inline constexpr size_t kProofSize = 32;   // crypto_auth_BYTES
+inline constexpr uint32_t kMaxRegions = 32;
+
+enum class MsgType : uint16_t {
+  kHello = 1,
+  kChallenge = 2,
+  kAuth = 3,
+  kAuthOk = 4,
+  kError = 5,
+  kAttach = 6,
+  kAttachOk = 7,
+  kRingWrite = 8,
+  kCommit = 9,
+  kCommitAck = 10,
+  kRingProgress = 11,
+  kReadImage = 12,
+  kImageData = 13,
+  kListApps = 14,
+  kAppList = 15,
+};
+const char* MsgTypeName(MsgType t);
+
+struct FrameHeader {
+  uint32_t magic;
+  uint16_t version;
+  uint16_t type;
+  uint32_t length;  // payload bytes that follow
+  uint32_t reserved;
+};
+static_assert(sizeof(FrameHeader) == 16);
+
+struct HelloMsg {
+  uint16_t version;
+  uint16_t app_len;
+  uint32_t reserved;
+  uint8_t client_nonce[kNonceSize];
+  char app[64];  // app_len bytes used, rest zero
+};
+static_assert(sizeof(HelloMsg) == 104);
+
+struct ChallengeMsg {
+  uint8_t server_nonce[kNonceSize];
+  uint8_t server_proof[kProofSize];
+};
+
+struct AuthMsg {
+  uint8_t client_proof[kProofSize];
+};
+
+// Error: code is a Status::Code; the message (UTF-8) follows the struct.
+struct ErrorMsg {
+  uint32_t code;
+  uint32_t message_len;
+};
+
+// One persisted region of an application, as the client declares it.
+struct RegionDesc {
+  uint32_t id;        // client-chosen, unique per app
+  uint32_t flags;     // reserved, zero
+  uint64_t size;      // bytes
+  uint64_t base_addr; // the region's virtual address in the client (informational)
+};
+static_assert(sizeof(RegionDesc) == 24);
+
+enum AttachFlags : uint32_t {
+  kAttachWriter = 1u << 0,  // this connection will commit epochs (one writer per app)
+  kAttachCreate = 1u << 1,  // create the app if it does not exist
+};
+
+// Attach: `region_count` RegionDesc follow. A reader may send zero regions.
+struct AttachMsg {
+  uint32_t flags;
+  uint32_t region_count;
+  uint64_t ring_capacity;  // wanted on creation; 0 = memnode default
+};
+
+enum class RingMode : uint32_t {
+  kInline = 1,  // record bytes travel in RingWrite messages (tcp)
+  kShared = 2,  // client writes a shared staging ring (shm; fd passed with AttachOk)
+};
+
+// AttachOk: `region_count` RegionDesc follow (the app's layout in the pool).
+struct AttachOkMsg {
+  uint64_t app_id;
+  uint64_t committed_epoch;  // last durable epoch (0: none yet)
+  uint64_t applied_epoch;
+  uint64_t ring_capacity;
+  uint64_t ring_tail;        // where the next epoch's records start
+  uint64_t ring_applied;     // everything before this is applied: free
+  uint32_t region_count;
+  uint32_t ring_mode;        // RingMode
+};
+
+// RingWrite: `length - 8` record bytes follow, to be placed at ring position `pos`.
+struct RingWriteMsg {
+  uint64_t pos;
+};
+
+// Commit: the client has placed the epoch's records in [first_pos, end_pos);
+// the commit record goes at end_pos (after a pad, if RingCursor says so).
+struct CommitMsg {
+  uint64_t epoch;
+  uint64_t first_pos;
+  uint64_t end_pos;
+  uint64_t record_count;
+  uint64_t byte_count;
+  uint64_t epoch_checksum;
+};
+
+struct CommitAckMsg {
+  uint64_t epoch;
+  uint64_t ring_tail;     // after the commit record
+  uint64_t ring_applied;
+};
+
+struct RingProgressMsg {
+  uint64_t applied_epoch;
+  uint64_t ring_applied;
+};
+
+struct ReadImageMsg {
+  uint32_t region_id;
+  uint32_t reserved;
+  uint64_t offset;
+  uint64_t length;
+};
+
+// ImageData: bytes of the requested range starting at `offset` follow; the
+// memnode sends as many as it takes to cover the request, in order.
+struct ImageDataMsg {
+  uint64_t offset;
+};
+
+struct AppSummary {
+  char name[64];
+  uint64_t app_id;
+  uint64_t committed_epoch;
+  uint64_t applied_epoch;
+  uint64_t image_size;
+  uint64_t ring_capacity;
+  uint64_t ring_used;
+  uint64_t last_commit_unix_ns;
+  uint32_t region_count;
+  uint32_t writer_attached;  // 1 when a writer is connected now
+};
+
+// AppList: a u32 count then `count` AppSummary.
+
+// Checks a received frame header: magic, version, known type, and a length
+// that fits the type. Returns Corruption naming what is wrong.
+Status CheckFrameHeader(const FrameHeader& h);
+FrameHeader MakeFrameHeader(MsgType type, uint32_t length);
+
+// App names: 1..kAppNameMax bytes of [A-Za-z0-9._-], not starting with '.'.
+Status ValidateAppName(std::string_view name);
+
+}  // namespace respct::wire
