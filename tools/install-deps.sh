@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package respct needs to build, test and benchmark.
+# Idempotent and non-interactive: packages already present are left alone.
+#
+#   tools/install-deps.sh           build + test dependencies
+#   tools/install-deps.sh --guest   also the QEMU guest tier (Soft-RoCE, emulated PMem)
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # RDMA (rdma-core), PMem (PMDK), contexts, unwinding
+  libibverbs-dev librdmacm-dev libpmem2-dev libboost-context-dev libunwind-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # checksums, authentication, command lines, logging
+  libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
+  # real multithreaded programs the tests run unmodified under respct
+  pigz xz-utils
+)
+if [[ "${1:-}" == "--guest" ]]; then
+  packages+=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio rdma-core ibverbs-providers
+             ibverbs-utils perftest rdmacm-utils ndctl e2fsprogs)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
