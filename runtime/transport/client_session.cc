@@ -1,0 +1,158 @@
+#include "runtime/transport/client_session.h"
+
+#include <cstring>
+#include <string>
+
+namespace respct {
+
+ClientSession::ClientSession(std::string url, std::unique_ptr<FrameSocket> sock, const AttachReply* attach,
+                             std::unique_ptr<RingSink> sink, int timeout_ms)
+    : url_(std::move(url)),
+      sock_(std::move(sock)),
+      sink_(std::move(sink)),
+      admin_(attach == nullptr),
+      timeout_ms_(timeout_ms) {
+  if (attach == nullptr) return;
+  const wire::AttachOkMsg& ok = attach->ok;
+  info_.app_id = ok.app_id;
+  info_.committed_epoch = ok.committed_epoch;
+  info_.applied_epoch = ok.applied_epoch;
+  info_.ring_capacity = ok.ring_capacity;
+  for (const wire::RegionDesc& r : attach->regions) info_.regions.push_back(RegionSpec{r.id, r.size, r.base_addr});
+  if (sink_ != nullptr)
+    writer_ = std::make_unique<EpochWriter>(sink_.get(), &stats_, ok.ring_capacity, ok.ring_tail, ok.ring_applied,
+                                            ok.committed_epoch);
+}
+
+Status ClientSession::CheckUsable() const {
+  if (!broken_.ok())
+    return Status::Unavailable("connection to memnode at " + url_ + " is closed after an earlier error (" +
+                               broken_.message() + "): reconnect");
+  return Status::OK();
+}
+
+Status ClientSession::CheckWriter() const {
+  RESPCT_RETURN_IF_ERROR(CheckUsable());
+  if (writer_ == nullptr)
+    return Status::FailedPrecondition(admin_ ? "an admin session can only list apps"
+                                             : "this session is attached as a reader: it cannot commit");
+  return Status::OK();
+}
+
+Status ClientSession::Broken(const Status& st) {
+  Status named = st.message().starts_with("memnode") ? st : st.Annotate("memnode at " + url_);
+  broken_ = named;
+  return named;
+}
+
+Status ClientSession::OnProgress(const Frame& f) {
+  const auto p = f.As<wire::RingProgressMsg>();
+  if (p.applied_epoch > info_.applied_epoch) info_.applied_epoch = p.applied_epoch;
+  if (writer_ != nullptr) writer_->SetApplied(p.ring_applied);
+  return Status::OK();
+}
+
+Status ClientSession::ReceiveReply(wire::MsgType want, Frame* out) {
+  for (;;) {
+    RESPCT_RETURN_IF_ERROR(sock_->Receive(out, timeout_ms_));
+    if (out->type() == want) return Status::OK();
+    if (out->type() == wire::MsgType::kRingProgress) {
+      RESPCT_RETURN_IF_ERROR(OnProgress(*out));
+      continue;
+    }
+    if (out->type() == wire::MsgType::kError) return StatusFromErrorFrame(*out);
+    return Status::Corruption(std::string("expected ") + wire::MsgTypeName(want) + ", got " +
+                              wire::MsgTypeName(out->type()));
+  }
+}
+
+Status ClientSession::WaitForProgress() {
+  Frame f;
+  Status st = ReceiveReply(wire::MsgType::kRingProgress, &f);
+  if (st.ok()) st = OnProgress(f);
+  if (!st.ok()) return Broken(st.Annotate("waiting for ring space"));
+  return Status::OK();
+}
+
+Status ClientSession::CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len, uint64_t* region_size) const {
+  for (const RegionSpec& r : info_.regions) {
+    if (r.id != region_id) continue;
+    if (offset > r.size || len > r.size - offset)
+      return Status::InvalidArgument("range [" + std::to_string(offset) + ", +" + std::to_string(len) +
+                                     ") lies outside region " + std::to_string(region_id) + " of " +
+                                     std::to_string(r.size) + " bytes");
+    if (region_size != nullptr) *region_size = r.size;
+    return Status::OK();
+  }
+  return Status::InvalidArgument("no region " + std::to_string(region_id) + " in this app");
+}
+
+Status ClientSession::Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) {
+  RESPCT_RETURN_IF_ERROR(CheckWriter());
+  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len, nullptr));
+  if (len == 0) return Status::OK();
+  Status st = writer_->Append(epoch, region_id, offset, data, len, [this] { return WaitForProgress(); });
+  // Sink failures lose bytes the memnode needed: the epoch cannot be committed any more.
+  if (!st.ok() && (st.IsUnavailable() || st.code() == Status::Code::kIOError) && broken_.ok()) return Broken(st);
+  return st;
+}
+
+Status ClientSession::Commit(uint64_t epoch) {
+  RESPCT_RETURN_IF_ERROR(CheckWriter());
+  auto msg = writer_->PrepareCommit(epoch, [this] { return WaitForProgress(); });
+  if (!msg.ok()) {
+    const Status& st = msg.status();
+    if ((st.IsUnavailable() || st.code() == Status::Code::kIOError) && broken_.ok()) return Broken(st);
+    return st;
+  }
+  if (Status st = sock_->SendStruct(wire::MsgType::kCommit, *msg); !st.ok()) return Broken(st);
+  Frame f;
+  Status st = ReceiveReply(wire::MsgType::kCommitAck, &f);
+  if (!st.ok()) return Broken(st.Annotate("commit of epoch " + std::to_string(epoch)));
+  st = writer_->Committed(f.As<wire::CommitAckMsg>());
+  if (!st.ok()) return Broken(st);
+  info_.committed_epoch = writer_->committed_epoch();
+  return Status::OK();
+}
+
+Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) {
+  RESPCT_RETURN_IF_ERROR(CheckUsable());
+  if (admin_) return Status::FailedPrecondition("an admin session can only list apps");
+  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len, nullptr));
+  if (len == 0) return Status::OK();
+  const wire::ReadImageMsg req{region_id, 0, offset, len};
+  if (Status st = sock_->SendStruct(wire::MsgType::kReadImage, req); !st.ok()) return Broken(st);
+  auto* out = static_cast<uint8_t*>(dst);
+  uint64_t got = 0;
+  while (got < len) {
+    Frame f;
+    Status st = ReceiveReply(wire::MsgType::kImageData, &f);
+    // The memnode refuses a bad request with an Error and keeps serving; anything else ends the session.
+    if (!st.ok()) return f.type() == wire::MsgType::kError && got == 0 ? st : Broken(st);
+    const auto hdr = f.As<wire::ImageDataMsg>();
+    const uint64_t n = f.payload.size() - sizeof hdr;
+    if (hdr.offset != offset + got || n > len - got)
+      return Broken(Status::Corruption("ImageData at offset " + std::to_string(hdr.offset) + " of " +
+                                       std::to_string(n) + " bytes, expected offset " + std::to_string(offset + got)));
+    std::memcpy(out + got, f.payload.data() + sizeof hdr, n);
+    got += n;
+  }
+  return Status::OK();
+}
+
+Result<std::vector<wire::AppSummary>> ClientSession::ListApps() {
+  RESPCT_RETURN_IF_ERROR(CheckUsable());
+  if (Status st = sock_->Send(wire::MsgType::kListApps, nullptr, 0); !st.ok()) return Broken(st);
+  Frame f;
+  if (Status st = ReceiveReply(wire::MsgType::kAppList, &f); !st.ok()) return Broken(st);
+  uint32_t count = 0;
+  std::memcpy(&count, f.payload.data(), sizeof count);
+  if (f.payload.size() != sizeof count + uint64_t{count} * sizeof(wire::AppSummary))
+    return Broken(Status::Corruption("AppList length does not match its count"));
+  std::vector<wire::AppSummary> apps(count);
+  std::memcpy(apps.data(), f.payload.data() + sizeof count, count * sizeof(wire::AppSummary));
+  for (wire::AppSummary& a : apps) a.name[sizeof a.name - 1] = '\0';
+  return apps;
+}
+
+}  // namespace respct

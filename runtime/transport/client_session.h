@@ -1,0 +1,60 @@
+// ClientSession: the Transport every client URL scheme shares (protocol-spec
+// §3–§8). It owns the connection after the handshake, the EpochWriter of a
+// writer session, and the RingSink that moves record bytes (the only part
+// that differs between tcp://, shm:// and, later, rdma://).
+//
+// Everything the memnode sends that is not the awaited reply is a
+// RingProgress (space freed by apply), consumed on every read of the socket;
+// a writer blocked on a full ring waits in a blocking read for the next one.
+// After a failure that leaves the conversation in an unknown state (lost
+// connection, an Error to a Commit, a malformed reply) the session refuses
+// further calls with kUnavailable: reconnect and resume from
+// info().committed_epoch.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/transport/client_handshake.h"
+#include "runtime/transport/epoch_writer.h"
+#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/ring_sink.h"
+#include "runtime/transport/transport.h"
+
+namespace respct {
+
+class ClientSession final : public Transport {
+ public:
+  // An admin session (no app): `attach` is null and so is `sink`.
+  // A reader has `attach` and no sink; a writer has both.
+  ClientSession(std::string url, std::unique_ptr<FrameSocket> sock, const AttachReply* attach,
+                std::unique_ptr<RingSink> sink, int timeout_ms);
+
+  Status Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) override;
+  Status Commit(uint64_t epoch) override;
+  Status ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) override;
+  Result<std::vector<wire::AppSummary>> ListApps() override;
+
+ private:
+  Status CheckUsable() const;
+  Status CheckWriter() const;
+  // Records a failure that ends the conversation and returns it, naming the memnode.
+  Status Broken(const Status& st);
+  // Receives frames until one of type `want`, consuming RingProgress ones.
+  Status ReceiveReply(wire::MsgType want, Frame* out);
+  // Blocks for the next RingProgress (a writer waiting for ring space).
+  Status WaitForProgress();
+  Status OnProgress(const Frame& f);
+  Status CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len, uint64_t* region_size) const;
+
+  std::string url_;
+  std::unique_ptr<FrameSocket> sock_;
+  std::unique_ptr<RingSink> sink_;
+  std::unique_ptr<EpochWriter> writer_;
+  bool admin_;
+  int timeout_ms_;
+  Status broken_;
+};
+
+}  // namespace respct
