@@ -1,0 +1,77 @@
+// URL parsing, the rdma:// placeholder, and the secret proofs both sides compute.
+#include <gtest/gtest.h>
+
+#include "runtime/transport/secret.h"
+#include "runtime/transport/transport.h"
+
+namespace respct {
+namespace {
+
+TEST(EndpointTest, ParsesEachScheme) {
+  auto shm = ParseEndpoint("shm:///run/respct/memnode.sock");
+  ASSERT_TRUE(shm.ok());
+  EXPECT_EQ(shm->kind, Endpoint::Kind::kShm);
+  EXPECT_EQ(shm->path, "/run/respct/memnode.sock");
+  auto tcp = ParseEndpoint("tcp://127.0.0.1:7100");
+  ASSERT_TRUE(tcp.ok());
+  EXPECT_EQ(tcp->kind, Endpoint::Kind::kTcp);
+  EXPECT_EQ(tcp->host, "127.0.0.1");
+  EXPECT_EQ(tcp->port, 7100);
+  EXPECT_EQ(tcp->ToString(), "tcp://127.0.0.1:7100");
+  auto v6 = ParseEndpoint("rdma://[::1]:4791");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->kind, Endpoint::Kind::kRdma);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->ToString(), "rdma://[::1]:4791");
+}
+
+TEST(EndpointTest, RejectsMalformedUrls) {
+  for (const char* bad : {"127.0.0.1:7100", "udp://h:1", "shm://relative", "tcp://host", "tcp://:80",
+                          "tcp://h:0", "tcp://h:65536", "tcp://h:12x", "tcp://[::1:5"}) {
+    auto e = ParseEndpoint(bad);
+    EXPECT_EQ(e.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ConnectTest, RdmaIsNotBuiltYet) {
+  auto t = Transport::Connect("rdma://127.0.0.1:4791", Secret::FromBytes("0123456789abcdef"), {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(t.status().message(), "rdma:// transport is not built yet");
+}
+
+TEST(ConnectTest, RefusedConnectionNamesTheMemnodeAndTheCause) {
+  // Port 1 on loopback: nothing listens there in a test environment.
+  ConnectOptions o;
+  o.app = "bank";
+  auto t = Transport::Connect("tcp://127.0.0.1:1", Secret::FromBytes("0123456789abcdef"), o);
+  ASSERT_FALSE(t.ok());
+  EXPECT_TRUE(t.status().IsUnavailable());
+  EXPECT_EQ(t.status().message(), "memnode at tcp://127.0.0.1:1 unreachable: Connection refused");
+}
+
+TEST(ConnectTest, MissingSocketNamesTheMemnode) {
+  auto t = Transport::Connect("shm:///nonexistent/respct.sock", Secret::FromBytes("0123456789abcdef"), {});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(), "memnode at shm:///nonexistent/respct.sock unreachable: No such file or directory");
+}
+
+TEST(SecretTest, ProofsBindLabelNonceAppAndKey) {
+  const Secret a = Secret::FromBytes("correct horse battery staple");
+  const Secret b = Secret::FromBytes("correct horse battery stapler");
+  uint8_t n1[wire::kNonceSize], n2[wire::kNonceSize];
+  Secret::RandomNonce(n1);
+  Secret::RandomNonce(n2);
+  const Secret::Proof p = a.Prove(kServerProofLabel, n1, "bank");
+  uint8_t raw[wire::kProofSize];
+  std::memcpy(raw, p.data(), sizeof raw);
+  EXPECT_TRUE(a.Verify(raw, kServerProofLabel, n1, "bank"));
+  EXPECT_FALSE(b.Verify(raw, kServerProofLabel, n1, "bank"));   // other key
+  EXPECT_FALSE(a.Verify(raw, kClientProofLabel, n1, "bank"));   // a server proof is no client proof
+  EXPECT_FALSE(a.Verify(raw, kServerProofLabel, n2, "bank"));   // replay under a new nonce
+  EXPECT_FALSE(a.Verify(raw, kServerProofLabel, n1, "bank2"));  // bound to one app
+  EXPECT_FALSE(a.Verify(raw, kServerProofLabel, n1, ""));       // nor promotes to admin
+}
+
+}  // namespace
+}  // namespace respct
