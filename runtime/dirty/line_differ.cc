@@ -1,0 +1,117 @@
+#include "runtime/dirty/line_differ.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace respct::dirty {
+
+Result<std::unique_ptr<LineDiffer>> LineDiffer::Create(Options options) {
+  if (options.compare == CompareImpl::kAuto) options.compare = BestCompareImpl();
+  const ChangedLinesFn fn = ChangedLinesFor(options.compare);
+  if (fn == nullptr) {
+    std::string m = "line differ: this CPU lacks ";
+    m += CompareImplName(options.compare);
+    return Status::InvalidArgument(m);
+  }
+  return std::unique_ptr<LineDiffer>(new LineDiffer(options, fn));
+}
+
+LineDiffer::~LineDiffer() {
+  for (const Range& r : ranges_) munmap(r.shadow, r.end - r.start);
+}
+
+Status LineDiffer::AddRange(void* addr, size_t len) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t end = start + len;
+  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
+    return Status::InvalidArgument("line differ: AddRange needs a non-empty page-aligned range");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto pos = std::lower_bound(ranges_.begin(), ranges_.end(), start,
+                                    [](const Range& r, uintptr_t s) { return r.start < s; });
+  if ((pos != ranges_.end() && pos->start < end) || (pos != ranges_.begin() && (pos - 1)->end > start)) {
+    return Status::InvalidArgument("line differ: AddRange overlaps a range");
+  }
+  void* shadow = mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (shadow == MAP_FAILED) return Status::FromErrno("line differ: mmap shadow", errno);
+  // With THP "always", one written line would materialise 2 MiB of shadow;
+  // sparse dirty sets are the point, so keep the shadow in base pages.
+  madvise(shadow, len, MADV_NOHUGEPAGE);
+  ranges_.insert(pos, Range{start, end, static_cast<std::byte*>(shadow)});
+  return Status::OK();
+}
+
+Status LineDiffer::RemoveRange(void* addr, size_t len) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
+    return r.start == start && r.end == start + len;
+  });
+  if (it == ranges_.end()) return Status::NotFound("line differ: RemoveRange of an unknown range");
+  munmap(it->shadow, len);
+  ranges_.erase(it);
+  return Status::OK();
+}
+
+Status LineDiffer::Stage(const Range& r, uintptr_t addr, size_t len, DiffSink* sink) {
+  std::byte* dst = sink->Reserve(addr, len);
+  if (dst == nullptr) return Status::ResourceExhausted("line differ: staging sink is full");
+  const auto* live = reinterpret_cast<const std::byte*>(addr);
+  std::memcpy(dst, live, len);
+  std::memcpy(r.shadow + (addr - r.start), live, len);
+  stats_.bytes_shipped += len;
+  ++stats_.records;
+  return Status::OK();
+}
+
+Status LineDiffer::DiffLines(const Range& r, const PageRun& run, DiffSink* sink) {
+  // The changed range being built; staged when the next change is not adjacent.
+  uintptr_t open_addr = 0;
+  size_t open_len = 0;
+  for (uintptr_t page = run.addr; page < run.end(); page += kPageSize) {
+    uint64_t mask = changed_(reinterpret_cast<const std::byte*>(page), r.shadow + (page - r.start));
+    while (mask != 0) {
+      const unsigned first = static_cast<unsigned>(__builtin_ctzll(mask));
+      const uint64_t rest = ~(mask >> first);
+      const unsigned count = rest == 0 ? 64 - first : static_cast<unsigned>(__builtin_ctzll(rest));
+      const uintptr_t addr = page + first * kLineSize;
+      if (open_len != 0 && open_addr + open_len == addr) {
+        open_len += count * kLineSize;
+      } else {
+        if (open_len != 0) RESPCT_RETURN_IF_ERROR(Stage(r, open_addr, open_len, sink));
+        open_addr = addr;
+        open_len = count * kLineSize;
+      }
+      mask = first + count >= 64 ? 0 : mask & (~uint64_t{0} << (first + count));
+    }
+  }
+  if (open_len != 0) RESPCT_RETURN_IF_ERROR(Stage(r, open_addr, open_len, sink));
+  return Status::OK();
+}
+
+Status LineDiffer::Diff(const PageRun& run, DiffSink* sink) {
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return Status::Unavailable("line differ: a range is being added or removed; retry the epoch");
+  }
+  const auto it = std::upper_bound(ranges_.begin(), ranges_.end(), run.addr,
+                                   [](uintptr_t a, const Range& r) { return a < r.start; });
+  if (it == ranges_.begin() || run.pages == 0 || !IsPageAligned(run.addr) ||
+      run.end() > (it - 1)->end) {
+    return Status::InvalidArgument("line differ: run is not inside one added range");
+  }
+  const Range& r = *(it - 1);
+  if (options_.granularity == Granularity::kPage) {
+    RESPCT_RETURN_IF_ERROR(Stage(r, run.addr, run.pages * kPageSize, sink));
+  } else {
+    RESPCT_RETURN_IF_ERROR(DiffLines(r, run, sink));
+  }
+  stats_.pages_dirty += run.pages;
+  stats_.bytes_by_pages += run.pages * kPageSize;
+  return Status::OK();
+}
+
+}  // namespace respct::dirty

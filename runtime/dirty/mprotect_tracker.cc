@@ -1,0 +1,309 @@
+#include "runtime/dirty/mprotect_tracker.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+
+#include "runtime/dirty/pagemap.h"
+
+namespace respct::dirty {
+namespace {
+
+// The process-wide table the SIGSEGV handler searches. Fixed size so that the
+// handler never sees a reallocation; a slot is published by storing its start
+// (release) after end/bits/shift, and unpublished by storing start = 0.
+constexpr int kMaxSlots = 256;
+
+struct Slot {
+  std::atomic<uintptr_t> start{0};
+  std::atomic<uintptr_t> end{0};
+  std::atomic<uint64_t*> bits{nullptr};
+  std::atomic<unsigned> chunk_shift{0};  // log2 of the chunk size in bytes
+  // Outside the handler only, under g_table_mu:
+  bool in_use = false;
+  size_t bitmap_bytes = 0;
+};
+
+Slot g_slots[kMaxSlots];
+std::atomic<int> g_slot_limit{0};  // slots [0, limit) may be live
+std::mutex g_table_mu;              // slot allocation, handler installation
+bool g_installed = false;
+struct sigaction g_prev_segv;
+
+constexpr int kRw = PROT_READ | PROT_WRITE;
+
+int FindSlot(uintptr_t a) {
+  const int limit = g_slot_limit.load(std::memory_order_acquire);
+  for (int i = 0; i < limit; ++i) {
+    const uintptr_t s = g_slots[i].start.load(std::memory_order_acquire);
+    if (s != 0 && a >= s && a < g_slots[i].end.load(std::memory_order_relaxed)) return i;
+  }
+  return -1;
+}
+
+// Marks the chunk holding `a` and makes it writable. Mark first: a chunk that
+// is open but unmarked would lose writes; marked but still closed only costs
+// one more fault. Returns the end of the chunk, or 0 if mprotect failed.
+uintptr_t MarkAndOpen(const Slot& slot, uintptr_t a) {
+  const uintptr_t start = slot.start.load(std::memory_order_acquire);
+  const uintptr_t end = slot.end.load(std::memory_order_relaxed);
+  const unsigned shift = slot.chunk_shift.load(std::memory_order_relaxed);
+  uint64_t* bits = slot.bits.load(std::memory_order_relaxed);
+  if (start == 0 || a < start || a >= end) return 0;
+  const size_t chunk = (a - start) >> shift;
+  __atomic_fetch_or(&bits[chunk / 64], 1ull << (chunk % 64), __ATOMIC_RELAXED);
+  const uintptr_t cs = start + (chunk << shift);
+  const uintptr_t ce = std::min(cs + (uintptr_t{1} << shift), end);
+  if (mprotect(reinterpret_cast<void*>(cs), ce - cs, kRw) != 0) return 0;
+  return ce;
+}
+
+void OnSegv(int sig, siginfo_t* si, void* uctx) {
+  const int saved_errno = errno;
+  if (si->si_code == SEGV_ACCERR) {
+    const auto a = reinterpret_cast<uintptr_t>(si->si_addr);
+    const int i = FindSlot(a);
+    if (i >= 0 && MarkAndOpen(g_slots[i], a) != 0) {
+      errno = saved_errno;
+      return;  // the write is retried and now succeeds
+    }
+  }
+  errno = saved_errno;
+  // Not ours: hand it to whoever handled SIGSEGV before us.
+  if (g_prev_segv.sa_flags & SA_SIGINFO) {
+    g_prev_segv.sa_sigaction(sig, si, uctx);
+    return;
+  }
+  if (g_prev_segv.sa_handler != SIG_DFL && g_prev_segv.sa_handler != SIG_IGN) {
+    g_prev_segv.sa_handler(sig);
+    return;
+  }
+  // Default action (SIG_IGN cannot stop a real fault either): restore it. A
+  // hardware fault re-executes the instruction and kills the process with the
+  // right address in the core; a sent signal is re-raised, pending until we return.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, &dfl, nullptr);
+  if (si->si_code <= 0) raise(sig);
+}
+
+Status InstallHandlerLocked() {
+  if (g_installed) return Status::OK();
+  struct sigaction sa {};
+  sa.sa_sigaction = OnSegv;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+  sigfillset(&sa.sa_mask);
+  if (sigaction(SIGSEGV, &sa, &g_prev_segv) != 0) {
+    return Status::FromErrno("mprotect tracker: sigaction(SIGSEGV)", errno);
+  }
+  g_installed = true;
+  return Status::OK();
+}
+
+void FreeSlotLocked(int i) {
+  Slot& s = g_slots[i];
+  s.start.store(0, std::memory_order_release);
+  if (uint64_t* bits = s.bits.exchange(nullptr)) munmap(bits, s.bitmap_bytes);
+  s.in_use = false;
+}
+
+}  // namespace
+
+size_t MprotectTracker::ChunkPagesFor(size_t pages) {
+  size_t c = kMinChunkPages;
+  while ((pages + c - 1) / c > kMaxChunksPerRange) c *= 2;
+  return c;
+}
+
+Result<std::unique_ptr<MprotectTracker>> MprotectTracker::Open() {
+  {
+    std::lock_guard<std::mutex> lock(g_table_mu);
+    RESPCT_RETURN_IF_ERROR(InstallHandlerLocked());
+  }
+  const int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (pagemap < 0) return Status::FromErrno("mprotect tracker: open /proc/self/pagemap", errno);
+  return std::unique_ptr<MprotectTracker>(new MprotectTracker(pagemap));
+}
+
+MprotectTracker::MprotectTracker(int pagemap) : pagemap_(pagemap) {}
+
+MprotectTracker::~MprotectTracker() {
+  std::lock_guard<std::mutex> lock(g_table_mu);
+  for (int i : slots_) {
+    const uintptr_t start = g_slots[i].start.load();
+    const uintptr_t end = g_slots[i].end.load();
+    mprotect(reinterpret_cast<void*>(start), end - start, kRw);
+    FreeSlotLocked(i);
+  }
+  for (int i : retired_) FreeSlotLocked(i);
+  close(pagemap_);
+}
+
+Status MprotectTracker::Track(void* addr, size_t len) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  const uintptr_t end = start + len;
+  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
+    return Status::InvalidArgument("mprotect tracker: Track needs a non-empty page-aligned range");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> table_lock(g_table_mu);
+  int free_slot = -1;
+  for (int i = 0; i < kMaxSlots; ++i) {
+    const Slot& s = g_slots[i];
+    if (!s.in_use) {
+      if (free_slot < 0) free_slot = i;
+      continue;
+    }
+    const uintptr_t s_start = s.start.load(std::memory_order_relaxed);
+    if (s_start != 0 && s_start < end && start < s.end.load(std::memory_order_relaxed)) {
+      return Status::InvalidArgument("mprotect tracker: Track range overlaps a tracked range");
+    }
+  }
+  if (free_slot < 0) {
+    return Status::ResourceExhausted("mprotect tracker: too many tracked ranges (256)");
+  }
+
+  const size_t pages = len / kPageSize;
+  const size_t chunk_pages = ChunkPagesFor(pages);
+  const unsigned shift = static_cast<unsigned>(__builtin_ctzll(chunk_pages * kPageSize));
+  const size_t chunks = (pages + chunk_pages - 1) / chunk_pages;
+  const size_t bitmap_bytes = ((chunks + 63) / 64 * 8 + kPageSize - 1) & ~(kPageSize - 1);
+  // The bitmap is mmap'd, not malloc'd: under the shim, malloc is the app's
+  // persisted heap, which must not hold the tracker's own state.
+  void* bm = mmap(nullptr, bitmap_bytes, kRw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (bm == MAP_FAILED) return Status::FromErrno("mprotect tracker: mmap bitmap", errno);
+  auto* bits = static_cast<uint64_t*>(bm);
+
+  // Contents present before Track count as written (see dirty_tracker.h).
+  Status st = ForEachPopulatedRun(pagemap_, start, end, &pagemap_buf_, [&](PageRun r) {
+    for (uintptr_t a = r.addr; a < r.end(); a += kPageSize) {
+      const size_t c = (a - start) >> shift;
+      bits[c / 64] |= 1ull << (c % 64);
+    }
+  });
+  if (!st.ok()) {
+    munmap(bm, bitmap_bytes);
+    return st;
+  }
+
+  Slot& s = g_slots[free_slot];
+  s.in_use = true;
+  s.bitmap_bytes = bitmap_bytes;
+  s.end.store(end, std::memory_order_relaxed);
+  s.bits.store(bits, std::memory_order_relaxed);
+  s.chunk_shift.store(shift, std::memory_order_relaxed);
+  s.start.store(start, std::memory_order_release);
+  if (g_slot_limit.load(std::memory_order_relaxed) <= free_slot) {
+    g_slot_limit.store(free_slot + 1, std::memory_order_release);
+  }
+  // Published before protecting, so the very first fault finds the slot.
+  if (mprotect(addr, len, PROT_READ) != 0) {
+    const int err = errno;
+    FreeSlotLocked(free_slot);
+    mprotect(addr, len, kRw);
+    return Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", err);
+  }
+  // Kept in address order so that Collect's runs come out sorted.
+  slots_.insert(std::upper_bound(slots_.begin(), slots_.end(), start,
+                                 [](uintptr_t a, int i) {
+                                   return a < g_slots[i].start.load(std::memory_order_relaxed);
+                                 }),
+                free_slot);
+  return Status::OK();
+}
+
+Status MprotectTracker::Untrack(void* addr, size_t len) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = std::find_if(slots_.begin(), slots_.end(), [&](int i) {
+    return g_slots[i].start.load() == start && g_slots[i].end.load() == start + len;
+  });
+  if (it == slots_.end()) return Status::NotFound("mprotect tracker: Untrack of a range not tracked");
+  const int i = *it;
+  // Unpublish first, then open: a racing fault either finds the slot (and
+  // opens its chunk) or finds the range already writable. The bitmap may still
+  // be read by such a handler, so it is freed only at the next Collect, when
+  // every app thread is paused outside the handler.
+  g_slots[i].start.store(0, std::memory_order_release);
+  slots_.erase(it);
+  retired_.push_back(i);
+  if (mprotect(addr, len, kRw) != 0) return Status::FromErrno("mprotect tracker: mprotect(RW)", errno);
+  return Status::OK();
+}
+
+Status MprotectTracker::Collect(std::vector<PageRun>* out) {
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return Status::Unavailable("mprotect tracker: a range is being (un)tracked; retry the epoch");
+  }
+  out->clear();
+  if (!retired_.empty()) {
+    std::lock_guard<std::mutex> table_lock(g_table_mu);
+    for (int i : retired_) FreeSlotLocked(i);
+    retired_.clear();
+  }
+  // Per range: take the marks, then close the chunks again. Few runs: one
+  // mprotect each (cost ∝ dirty pages). Many runs: one mprotect over the whole
+  // range, which also merges the VMAs back into one.
+  constexpr size_t kWholeRangeRuns = 64;
+  Status st;
+  for (int i : slots_) {
+    const Slot& s = g_slots[i];
+    const uintptr_t start = s.start.load(std::memory_order_relaxed);
+    const uintptr_t end = s.end.load(std::memory_order_relaxed);
+    const unsigned shift = s.chunk_shift.load(std::memory_order_relaxed);
+    uint64_t* bits = s.bits.load(std::memory_order_relaxed);
+    const size_t chunks = ((end - start) + (uintptr_t{1} << shift) - 1) >> shift;
+    const size_t first = out->size();
+    for (size_t w = 0; w * 64 < chunks; ++w) {
+      if (bits[w] == 0) continue;
+      uint64_t word = __atomic_exchange_n(&bits[w], 0, __ATOMIC_RELAXED);
+      while (word != 0) {
+        const size_t c = w * 64 + static_cast<size_t>(__builtin_ctzll(word));
+        word &= word - 1;
+        const uintptr_t cs = start + (c << shift);
+        const uintptr_t ce = std::min(cs + (uintptr_t{1} << shift), end);
+        AppendRun(out, first, PageRun{cs, (ce - cs) / kPageSize});
+      }
+    }
+    const size_t runs = out->size() - first;
+    if (runs > kWholeRangeRuns) {
+      if (mprotect(reinterpret_cast<void*>(start), end - start, PROT_READ) != 0) {
+        st = Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
+      }
+    } else {
+      for (size_t k = first; k < out->size() && st.ok(); ++k) {
+        if (mprotect(reinterpret_cast<void*>((*out)[k].addr), (*out)[k].pages * kPageSize,
+                     PROT_READ) != 0) {
+          st = Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
+        }
+      }
+    }
+    if (!st.ok()) break;
+  }
+  if (!st.ok()) {
+    // The caller will abandon this epoch: re-mark everything taken so far so
+    // that no write is lost; a chunk left open is simply reported again.
+    for (const PageRun& r : *out) KernelWillWrite(reinterpret_cast<void*>(r.addr), r.pages * kPageSize);
+    out->clear();
+  }
+  return st;
+}
+
+void MprotectTracker::KernelWillWrite(void* addr, size_t len) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
+  while (a < end) {
+    const int i = FindSlot(a);
+    const uintptr_t next = i >= 0 ? MarkAndOpen(g_slots[i], a) : 0;
+    a = next != 0 ? next : a + kPageSize;
+  }
+}
+
+}  // namespace respct::dirty
