@@ -1,0 +1,259 @@
+#include "memnode/app.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+#include "runtime/wire/checksum.h"
+#include "runtime/wire/ring_cursor.h"
+
+namespace respct::memnode {
+namespace {
+
+uint64_t NowUnixNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// True when [off, off+len) lies inside [lo, hi), without overflow.
+bool Within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) { return off >= lo && off <= hi && len <= hi - off; }
+
+}  // namespace
+
+std::unique_ptr<App> App::Load(const PoolFile* file, AppEntry* entry) {
+  std::unique_ptr<App> app(new App());
+  app->file_ = file;
+  app->entry_ = entry;
+  app->name_.assign(entry->name, strnlen(entry->name, sizeof entry->name));
+  app->health_ = app->CheckEntry();
+  if (!app->health_.ok()) return app;
+
+  const AppliedMark& m0 = entry->mark[0];
+  const AppliedMark& m1 = entry->mark[1];
+  const bool v0 = MarkValid(m0);
+  const bool v1 = MarkValid(m1);
+  if (!v0 && !v1) {
+    app->health_ = Status::Corruption("app '" + app->name_ + "': both applied-mark slots are corrupt");
+    return app;
+  }
+  const AppliedMark& cur = (v0 && (!v1 || m0.seq > m1.seq)) ? m0 : m1;
+  app->mark_seq_ = cur.seq;
+  app->applied_epoch_ = cur.applied_epoch;
+  app->applied_pos_ = cur.applied_pos;
+  app->last_commit_ns_ = cur.last_commit_unix_ns;
+
+  app->scan_ = RingLog(app->ring_, app->capacity_, app->regions_, app->app_id_)
+                   .ScanCommitted(app->applied_pos_, app->applied_epoch_);
+  app->tail_ = app->scan_.tail;
+  app->committed_epoch_ = app->applied_epoch_ + app->scan_.committed.size();
+  app->pending_.assign(app->scan_.committed.begin(), app->scan_.committed.end());
+  return app;
+}
+
+Status App::CheckEntry() {
+  const AppEntry& e = *entry_;
+  auto bad = [&](const std::string& why) { return Status::Corruption("app '" + name_ + "': " + why); };
+  if (e.entry_version != kAppEntryVersion) return bad("unknown entry version " + std::to_string(e.entry_version));
+  if (e.checksum != AppEntryChecksum(e)) return bad("app table entry checksum mismatch");
+  if (!wire::ValidateAppName(name_).ok()) return bad("invalid stored name");
+  if (e.app_id != wire::AppIdOf(name_.data(), name_.size())) return bad("app id does not match its name");
+  if (e.region_count == 0 || e.region_count > wire::kMaxRegions) return bad("bad region count");
+  const uint64_t size = file_->size();
+  if (!Within(e.image_offset, e.image_size, kDataOffset, size)) return bad("image outside the pool");
+  if (!Within(e.ring_offset, e.ring_capacity, kDataOffset, size)) return bad("ring outside the pool");
+  if (e.ring_capacity % wire::kRecordAlign != 0 || e.ring_capacity < wire::kMinRingCapacity)
+    return bad("bad ring capacity");
+  for (uint32_t i = 0; i < e.region_count; ++i) {
+    const RegionEntry& r = e.regions[i];
+    if (!Within(r.image_offset, r.size, 0, e.image_size)) return bad("region outside its image");
+    regions_.push_back(RegionInfo{r.id, r.size, r.base_addr, r.image_offset});
+  }
+  app_id_ = e.app_id;
+  image_ = file_->base() + e.image_offset;
+  ring_ = file_->base() + e.ring_offset;
+  capacity_ = e.ring_capacity;
+  alloc_end_ = std::max(e.image_offset + e.image_size, e.ring_offset + e.ring_capacity);
+  return Status::OK();
+}
+
+void App::PersistRing(uint64_t from, uint64_t to) const {
+  while (from < to) {
+    const uint64_t slot = from % capacity_;
+    const uint64_t n = std::min(capacity_ - slot, to - from);
+    file_->Persist(ring_ + slot, n);
+    from += n;
+  }
+}
+
+void App::WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns) {
+  // The slot not holding the current mark: a torn write leaves the current one.
+  AppliedMark m{};
+  m.seq = mark_seq_ + 1;
+  m.applied_epoch = epoch;
+  m.applied_pos = pos;
+  m.last_commit_unix_ns = commit_ns;
+  m.checksum = MarkChecksum(m);
+  AppliedMark& slot = entry_->mark[m.seq % 2];
+  std::memcpy(&slot, &m, sizeof m);
+  file_->Persist(&slot, sizeof slot);
+  mark_seq_ = m.seq;
+}
+
+Status App::ApplyLocked() {
+  if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
+  while (!pending_.empty()) {
+    const EpochRecords& er = pending_.front();
+    uint64_t lo = UINT64_MAX;
+    uint64_t hi = 0;
+    for (const DataRef& r : er.records) {
+      uint8_t* dst = image_ + regions_[r.region_index].image_offset + r.offset;
+      // A payload may not straddle the lap end: records never do.
+      std::memcpy(dst, ring_ + r.payload_slot, r.length);
+      if (file_->is_pmem()) {
+        file_->Persist(dst, r.length);
+      } else {
+        // msync writes back only dirty pages, so one call over the span of
+        // the epoch's writes is far cheaper than one syscall per record.
+        const uint64_t off = static_cast<uint64_t>(dst - image_);
+        lo = std::min(lo, off);
+        hi = std::max(hi, off + r.length);
+      }
+    }
+    if (lo < hi) file_->Persist(image_ + lo, hi - lo);
+    const uint64_t ns = er.commit_unix_ns != 0 ? er.commit_unix_ns : last_commit_ns_;
+    WriteMarkLocked(er.epoch, er.end_pos, ns);
+    applied_epoch_ = er.epoch;
+    applied_pos_ = er.end_pos;
+    last_commit_ns_ = ns;
+    pending_.pop_front();
+  }
+  return Status::OK();
+}
+
+Status App::ApplyCommitted(wire::RingProgressMsg* progress) {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  RESPCT_RETURN_IF_ERROR(ApplyLocked());
+  if (progress != nullptr) *progress = wire::RingProgressMsg{applied_epoch_, applied_pos_};
+  return Status::OK();
+}
+
+Status App::AttachWriter(AppPosition* pos) {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  if (writer_) return Status::FailedPrecondition("app '" + name_ + "' already has a writer attached");
+  RESPCT_RETURN_IF_ERROR(ApplyLocked());
+  writer_ = true;
+  *pos = AppPosition{committed_epoch_, applied_epoch_, capacity_, tail_, applied_pos_};
+  return Status::OK();
+}
+
+void App::DetachWriter() {
+  std::lock_guard<std::mutex> l(mu_);
+  writer_ = false;
+}
+
+AppPosition App::Position() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return AppPosition{committed_epoch_, applied_epoch_, capacity_, tail_, applied_pos_};
+}
+
+Status App::RingWrite(uint64_t pos, const uint8_t* data, size_t len) {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  const uint64_t limit = applied_pos_ + capacity_;
+  if (!Within(pos, len, tail_, limit) || pos % capacity_ + len > capacity_)
+    return Status::InvalidArgument("ring write outside the free ring space");
+  std::memcpy(Slot(pos), data, len);
+  return Status::OK();
+}
+
+Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack) {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
+  if (m.epoch != committed_epoch_ + 1)
+    return Status::FailedPrecondition("epoch " + std::to_string(m.epoch) + " does not follow committed " +
+                                      std::to_string(committed_epoch_));
+  if (m.first_pos != tail_)
+    return Status::InvalidArgument("epoch " + std::to_string(m.epoch) + " starts at ring position " +
+                                   std::to_string(m.first_pos) + ", the ring tail is " + std::to_string(tail_));
+  if (m.end_pos < m.first_pos || m.end_pos - applied_pos_ > capacity_)
+    return Status::InvalidArgument("commit range [" + std::to_string(m.first_pos) + ", " + std::to_string(m.end_pos) +
+                                   ") is outside the free ring space");
+  wire::RingCursor cursor(capacity_, m.end_pos, applied_pos_);
+  wire::RingCursor::Placement place;
+  if (!cursor.Place(wire::kCommitFootprint, &place))
+    return Status::ResourceExhausted("ring full: no room for the commit record of epoch " + std::to_string(m.epoch) +
+                                     " (wait for RingProgress before filling the ring)");
+  if (staging != nullptr) {
+    for (uint64_t pos = m.first_pos; pos < m.end_pos;) {
+      const uint64_t slot = pos % capacity_;
+      const uint64_t n = std::min(capacity_ - slot, m.end_pos - pos);
+      std::memcpy(ring_ + slot, staging + slot, n);
+      pos += n;
+    }
+  }
+  EpochRecords er;
+  RESPCT_RETURN_IF_ERROR(RingLog(ring_, capacity_, regions_, app_id_).ValidateEpoch(m, &er));
+
+  PersistRing(m.first_pos, m.end_pos);
+  if (place.pad_len != 0) {
+    wire::EncodePadRecord(Slot(place.pad_pos), place.pad_pos, m.epoch, place.pad_len);
+    file_->Persist(Slot(place.pad_pos), wire::kRecordHeaderSize);
+  }
+  const wire::CommitBody body{app_id_, m.epoch, m.record_count, m.byte_count, m.epoch_checksum, m.first_pos};
+  wire::EncodeCommitRecord(Slot(place.pos), place.pos, body);
+  file_->Persist(Slot(place.pos), wire::kCommitFootprint);
+  // The epoch is committed from here on.
+  er.end_pos = place.end;
+  er.commit_unix_ns = NowUnixNs();
+  committed_epoch_ = m.epoch;
+  tail_ = place.end;
+  pending_.push_back(std::move(er));
+  *ack = wire::CommitAckMsg{m.epoch, tail_, applied_pos_};
+  return Status::OK();
+}
+
+Status App::ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size_t max_piece, const ImageSink& sink) {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  // A read-only pool cannot apply; its image is then as of applied_epoch.
+  if (!file_->read_only()) RESPCT_RETURN_IF_ERROR(ApplyLocked());
+  const RegionInfo* region = nullptr;
+  for (const RegionInfo& r : regions_)
+    if (r.id == region_id) region = &r;
+  if (region == nullptr)
+    return Status::InvalidArgument("app '" + name_ + "' has no region " + std::to_string(region_id));
+  if (!Within(offset, length, 0, region->size))
+    return Status::InvalidArgument("read [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                                   ") is outside region " + std::to_string(region_id) + " of " +
+                                   std::to_string(region->size) + " bytes");
+  const uint8_t* base = image_ + region->image_offset;
+  for (uint64_t done = 0; done < length;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(max_piece, length - done));
+    RESPCT_RETURN_IF_ERROR(sink(offset + done, base + offset + done, n));
+    done += n;
+  }
+  return Status::OK();
+}
+
+wire::AppSummary App::Summary() const {
+  std::lock_guard<std::mutex> l(mu_);
+  wire::AppSummary s{};
+  std::memcpy(s.name, name_.data(), std::min(name_.size(), sizeof s.name - 1));
+  s.app_id = app_id_;
+  s.committed_epoch = committed_epoch_;
+  s.applied_epoch = applied_epoch_;
+  s.image_size = entry_->image_size;
+  s.ring_capacity = capacity_;
+  s.ring_used = tail_ - applied_pos_;
+  s.last_commit_unix_ns = last_commit_ns_;
+  s.region_count = static_cast<uint32_t>(regions_.size());
+  s.writer_attached = writer_ ? 1 : 0;
+  return s;
+}
+
+}  // namespace respct::memnode

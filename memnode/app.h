@@ -1,0 +1,109 @@
+// App: one application's namespace in the pool (image, log ring, applied
+// mark) and the protocol operations on it, without any socket: sessions call
+// these, and unit tests drive them directly.
+//
+// Every operation takes the app's mutex, so an app's commits, applies and
+// image reads are serialised while different apps proceed in parallel. The
+// durable order is the protocol's: records persisted, then the commit record
+// (the epoch is committed), then image bytes, then the applied mark.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "memnode/pool_file.h"
+#include "memnode/pool_layout.h"
+#include "memnode/ring_log.h"
+#include "runtime/base/status.h"
+#include "runtime/wire/message.h"
+
+namespace respct::memnode {
+
+// An app's positions, as AttachOk reports them.
+struct AppPosition {
+  uint64_t committed_epoch = 0;
+  uint64_t applied_epoch = 0;
+  uint64_t ring_capacity = 0;
+  uint64_t ring_tail = 0;
+  uint64_t ring_applied = 0;
+};
+
+class App {
+ public:
+  // Builds the app of a live table entry: checks its description, picks the
+  // current applied mark and scans the ring for committed, unapplied epochs
+  // (applied later by ApplyCommitted; a read-only pool never applies). A
+  // damaged entry still yields an App whose health() says why.
+  static std::unique_ptr<App> Load(const PoolFile* file, AppEntry* entry);
+
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  const std::string& name() const { return name_; }
+  uint64_t app_id() const { return app_id_; }
+  const std::vector<RegionInfo>& regions() const { return regions_; }
+  const Status& health() const { return health_; }
+  // First pool byte after the app's image and ring (0 when unknown).
+  uint64_t alloc_end() const { return alloc_end_; }
+  // What the load-time scan found (for logs and tests).
+  const ReplayScan& replay_scan() const { return scan_; }
+
+  // §5: applies every committed, unapplied epoch to the image and advances
+  // the applied mark. Idempotent.
+  Status ApplyCommitted(wire::RingProgressMsg* progress);
+  // §3: makes this the app's single writer (applying what is pending first).
+  Status AttachWriter(AppPosition* pos);
+  void DetachWriter();
+  AppPosition Position() const;
+
+  // §4, inline mode: places record bytes at ring position `pos`.
+  Status RingWrite(uint64_t pos, const uint8_t* data, size_t len);
+  // §4: checks, persists and commits an epoch. With `staging` (shm mode), the
+  // records are first copied from that staging ring (same slot arithmetic).
+  // Does not apply: call ApplyCommitted next.
+  Status Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack);
+
+  // §7: calls `sink` with consecutive pieces (at most `max_piece` bytes) of
+  // the region's bytes as of the last committed epoch.
+  using ImageSink = std::function<Status(uint64_t offset, const uint8_t* data, size_t len)>;
+  Status ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size_t max_piece, const ImageSink& sink);
+
+  wire::AppSummary Summary() const;
+
+ private:
+  App() = default;
+  Status CheckEntry();
+  Status ApplyLocked();
+  void WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns);
+  void PersistRing(uint64_t from, uint64_t to) const;
+  uint8_t* Slot(uint64_t pos) const { return ring_ + pos % capacity_; }
+
+  const PoolFile* file_ = nullptr;
+  AppEntry* entry_ = nullptr;
+  std::string name_;
+  uint64_t app_id_ = 0;
+  std::vector<RegionInfo> regions_;
+  uint8_t* image_ = nullptr;
+  uint8_t* ring_ = nullptr;
+  uint64_t capacity_ = 0;
+  uint64_t alloc_end_ = 0;
+  Status health_;
+  ReplayScan scan_;
+
+  mutable std::mutex mu_;
+  uint64_t tail_ = 0;           // after the last commit record
+  uint64_t applied_pos_ = 0;    // ring space before it is free
+  uint64_t applied_epoch_ = 0;
+  uint64_t committed_epoch_ = 0;
+  uint64_t mark_seq_ = 0;       // seq of the current applied-mark slot
+  uint64_t last_commit_ns_ = 0;
+  bool writer_ = false;
+  std::deque<EpochRecords> pending_;  // committed, not yet applied, in order
+};
+
+}  // namespace respct::memnode

@@ -1,0 +1,83 @@
+// Server: respct-memnode's listeners, connection threads and shutdown.
+//
+// Threading model: one thread per connection, plus the main thread running an
+// accept loop over poll(). A memnode has few, long-lived clients (one writer
+// per app, the odd reader or admin), so threads cost little, and blocking I/O
+// keeps each session's state machine a straight line of code. Sessions of one
+// app are serialised by that app's mutex (commits, applies, image reads);
+// sessions of different apps never contend.
+//
+// SIGTERM/SIGINT are blocked in every thread and read from a signalfd by the
+// accept loop: it stops accepting, shuts every connection down, joins the
+// threads and returns. Nothing needs flushing then: each acknowledged commit
+// was already durable, which is also why kill -9 at any instant is safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "memnode/pool.h"
+#include "memnode/session.h"
+#include "runtime/base/status.h"
+#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/secret.h"
+
+namespace respct::memnode {
+
+struct ServerOptions {
+  std::vector<std::string> listen_urls;  // tcp://HOST:PORT, shm:///path
+  std::string ready_file;                // written with our pid once listening
+  SessionOptions session;
+  size_t max_connections = 1024;
+};
+
+class Server {
+ public:
+  Server(Pool* pool, Secret secret, ServerOptions opts);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Blocks SIGTERM/SIGINT (call before any other thread exists), opens every
+  // listener and writes the ready file.
+  Status Start();
+  // Accepts and serves until SIGTERM/SIGINT, then shuts down gracefully.
+  Status Run();
+
+ private:
+  struct Listener {
+    int fd = -1;
+    bool unix_socket = false;
+    std::string url;
+    std::string path;  // unix socket file we created, removed at exit
+  };
+  struct Connection {
+    FrameSocket sock;
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+
+  Status Listen(const std::string& url);
+  Status ListenTcp(const std::string& url, const std::string& host, uint16_t port);
+  Status ListenUnix(const std::string& url, const std::string& path);
+  Status WriteReadyFile();
+  void Accept(const Listener& l);
+  void ReapFinished();
+  void Shutdown();
+
+  Pool* pool_;
+  Secret secret_;
+  ServerOptions opts_;
+  int signal_fd_ = -1;
+  bool ready_written_ = false;
+  std::vector<Listener> listeners_;
+  std::list<std::unique_ptr<Connection>> conns_;  // touched by the accept thread only
+};
+
+}  // namespace respct::memnode

@@ -1,0 +1,227 @@
+#include "memnode/session.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+namespace respct::memnode {
+namespace {
+
+// ImageData pieces: 1 MiB of bytes each, which with the 8-byte header stays
+// within wire::kMaxFramePayload.
+constexpr size_t kImagePiece = 1u << 20;
+static_assert(sizeof(wire::ImageDataMsg) + kImagePiece <= wire::kMaxFramePayload);
+
+}  // namespace
+
+Session::Session(FrameSocket* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
+                 std::string peer)
+    : sock_(sock), pool_(pool), secret_(secret), opts_(opts), unix_socket_(unix_socket), peer_(std::move(peer)) {}
+
+Session::~Session() {
+  if (writer_) app_->DetachWriter();
+  if (staging_ != nullptr) munmap(staging_, staging_size_);
+}
+
+void Session::Run() {
+  Status s = Handshake();
+  if (s.ok()) s = Serve();
+  if (s.IsUnavailable()) {
+    spdlog::debug("{}: connection ended: {}", peer_, s.message());
+  } else {
+    spdlog::warn("{}{}: {}", peer_, app_name_.empty() ? "" : " (app '" + app_name_ + "')", s.ToString());
+    // Best effort: the peer may already be gone.
+    (void)sock_->SendError(s);
+  }
+  if (writer_) spdlog::info("{}: writer of app '{}' detached", peer_, app_name_);
+  // The peer sees end of stream now; the descriptor itself is closed by the
+  // server after this thread is joined, so it is never reused under a shutdown().
+  shutdown(sock_->fd(), SHUT_RDWR);
+}
+
+Status Session::ReceiveNext(Frame* f) {
+  pollfd p{sock_->fd(), POLLIN, 0};
+  int rc;
+  do {
+    rc = poll(&p, 1, -1);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return Status::FromErrno("poll", errno);
+  return sock_->Receive(f, opts_.message_timeout_ms);
+}
+
+Status Session::Handshake() {
+  Frame f;
+  RESPCT_RETURN_IF_ERROR(sock_->Receive(&f, opts_.handshake_timeout_ms));
+  if (f.type() != wire::MsgType::kHello)
+    return Status::Corruption(std::string("expected Hello, got ") + wire::MsgTypeName(f.type()));
+  const auto hello = f.As<wire::HelloMsg>();
+  if (hello.version != wire::kProtocolVersion)
+    return Status::InvalidArgument("unsupported protocol version " + std::to_string(hello.version) +
+                                   " (this memnode speaks " + std::to_string(wire::kProtocolVersion) + ")");
+  if (hello.app_len > wire::kAppNameMax) return Status::InvalidArgument("app name too long");
+  app_name_.assign(hello.app, hello.app_len);
+  if (!app_name_.empty()) RESPCT_RETURN_IF_ERROR(wire::ValidateAppName(app_name_));
+
+  wire::ChallengeMsg ch{};
+  Secret::RandomNonce(ch.server_nonce);
+  const Secret::Proof proof = secret_->Prove(kServerProofLabel, hello.client_nonce, app_name_);
+  std::memcpy(ch.server_proof, proof.data(), proof.size());
+  RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kChallenge, ch));
+
+  RESPCT_RETURN_IF_ERROR(sock_->Receive(&f, opts_.handshake_timeout_ms));
+  if (f.type() != wire::MsgType::kAuth)
+    return Status::Corruption(std::string("expected Auth, got ") + wire::MsgTypeName(f.type()));
+  const auto auth = f.As<wire::AuthMsg>();
+  if (!secret_->Verify(auth.client_proof, kClientProofLabel, ch.server_nonce, app_name_))
+    return Status::PermissionDenied(app_name_.empty() ? std::string("authentication failed for an admin session")
+                                                      : "authentication failed for app '" + app_name_ + "'");
+  spdlog::debug("{}: authenticated {}", peer_, app_name_.empty() ? "admin session" : "app '" + app_name_ + "'");
+  return sock_->Send(wire::MsgType::kAuthOk, nullptr, 0);
+}
+
+Status Session::Serve() {
+  Frame f;
+  while (true) {
+    RESPCT_RETURN_IF_ERROR(ReceiveNext(&f));
+    const wire::MsgType t = f.type();
+    if (t == wire::MsgType::kListApps) {
+      RESPCT_RETURN_IF_ERROR(HandleListApps());
+      continue;
+    }
+    if (app_name_.empty())
+      return Status::PermissionDenied(std::string("an admin session may only list apps, not send ") +
+                                      wire::MsgTypeName(t));
+    if (t == wire::MsgType::kAttach) {
+      if (app_ != nullptr) return Status::FailedPrecondition("already attached");
+      RESPCT_RETURN_IF_ERROR(HandleAttach(f));
+      continue;
+    }
+    if (app_ == nullptr)
+      return Status::FailedPrecondition(std::string(wire::MsgTypeName(t)) + " before Attach");
+    switch (t) {
+      case wire::MsgType::kRingWrite: RESPCT_RETURN_IF_ERROR(HandleRingWrite(f)); break;
+      case wire::MsgType::kCommit: RESPCT_RETURN_IF_ERROR(HandleCommit(f)); break;
+      case wire::MsgType::kReadImage: RESPCT_RETURN_IF_ERROR(HandleReadImage(f)); break;
+      default:
+        return Status::Corruption(std::string("unexpected ") + wire::MsgTypeName(t) + " message from a client");
+    }
+  }
+}
+
+Status Session::HandleAttach(const Frame& f) {
+  const auto msg = f.As<wire::AttachMsg>();
+  if (msg.region_count > wire::kMaxRegions ||
+      f.payload.size() != sizeof msg + uint64_t{msg.region_count} * sizeof(wire::RegionDesc))
+    return Status::Corruption("Attach message length does not match its region count");
+  Pool::AttachRequest req;
+  req.name = app_name_;
+  req.regions.resize(msg.region_count);
+  std::memcpy(req.regions.data(), f.payload.data() + sizeof msg, msg.region_count * sizeof(wire::RegionDesc));
+  req.create = (msg.flags & wire::kAttachCreate) != 0;
+  req.ring_capacity = msg.ring_capacity;
+  req.default_ring = opts_.default_ring;
+  auto app = pool_->Attach(req);
+  if (!app.ok()) return app.status();
+
+  const bool writer = (msg.flags & wire::kAttachWriter) != 0;
+  AppPosition pos;
+  if (writer) {
+    RESPCT_RETURN_IF_ERROR((*app)->AttachWriter(&pos));
+    writer_ = true;
+  } else {
+    pos = (*app)->Position();
+  }
+  app_ = *app;
+
+  int fd = -1;
+  const bool shared = writer && unix_socket_;
+  if (shared) RESPCT_RETURN_IF_ERROR(CreateStagingRing(pos.ring_capacity, &fd));
+  wire::AttachOkMsg ok{};
+  ok.app_id = app_->app_id();
+  ok.committed_epoch = pos.committed_epoch;
+  ok.applied_epoch = pos.applied_epoch;
+  ok.ring_capacity = pos.ring_capacity;
+  ok.ring_tail = pos.ring_tail;
+  ok.ring_applied = pos.ring_applied;
+  ok.region_count = static_cast<uint32_t>(app_->regions().size());
+  ok.ring_mode = static_cast<uint32_t>(shared ? wire::RingMode::kShared : wire::RingMode::kInline);
+  std::vector<wire::RegionDesc> regions;
+  for (const RegionInfo& r : app_->regions()) regions.push_back(wire::RegionDesc{r.id, 0, r.size, r.base_addr});
+  Status s = sock_->Send(wire::MsgType::kAttachOk, &ok, sizeof ok, regions.data(),
+                         regions.size() * sizeof(wire::RegionDesc), fd);
+  if (fd >= 0) close(fd);
+  if (s.ok())
+    spdlog::info("{}: {} attached to app '{}' (committed epoch {}, {})", peer_, writer ? "writer" : "reader",
+                 app_name_, pos.committed_epoch, shared ? "shared staging ring" : "inline records");
+  return s;
+}
+
+Status Session::CreateStagingRing(uint64_t capacity, int* fd) {
+  const int mfd = memfd_create("respct-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (mfd < 0) return Status::FromErrno("memfd_create", errno);
+  // Sealed against resizing: a client that shrank it would make our reads of
+  // the mapping fault (SIGBUS) and take the whole memnode down.
+  if (ftruncate(mfd, static_cast<off_t>(capacity)) != 0 ||
+      fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    const int err = errno;
+    close(mfd);
+    return Status::FromErrno("staging ring", err);
+  }
+  void* p = mmap(nullptr, capacity, PROT_READ, MAP_SHARED, mfd, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    close(mfd);
+    return Status::FromErrno("mmap staging ring", err);
+  }
+  staging_ = static_cast<uint8_t*>(p);
+  staging_size_ = capacity;
+  *fd = mfd;
+  return Status::OK();
+}
+
+Status Session::HandleRingWrite(const Frame& f) {
+  if (!writer_) return Status::PermissionDenied("RingWrite from a session that is not the app's writer");
+  if (staging_ != nullptr) return Status::FailedPrecondition("RingWrite on a shared-ring (shm) session");
+  const auto msg = f.As<wire::RingWriteMsg>();
+  return app_->RingWrite(msg.pos, f.payload.data() + sizeof msg, f.payload.size() - sizeof msg);
+}
+
+Status Session::HandleCommit(const Frame& f) {
+  if (!writer_) return Status::PermissionDenied("Commit from a session that is not the app's writer");
+  const auto msg = f.As<wire::CommitMsg>();
+  wire::CommitAckMsg ack;
+  RESPCT_RETURN_IF_ERROR(app_->Commit(msg, staging_, &ack));
+  RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kCommitAck, ack));
+  wire::RingProgressMsg progress;
+  RESPCT_RETURN_IF_ERROR(app_->ApplyCommitted(&progress));
+  return sock_->SendStruct(wire::MsgType::kRingProgress, progress);
+}
+
+Status Session::HandleReadImage(const Frame& f) {
+  const auto msg = f.As<wire::ReadImageMsg>();
+  bool sending = false;
+  Status s = app_->ReadImage(msg.region_id, msg.offset, msg.length, kImagePiece,
+                             [&](uint64_t offset, const uint8_t* data, size_t len) {
+                               sending = true;
+                               const wire::ImageDataMsg h{offset};
+                               return sock_->Send(wire::MsgType::kImageData, &h, sizeof h, data, len);
+                             });
+  // A bad range changes nothing: report it and keep the session.
+  if (!s.ok() && !sending && s.code() == Status::Code::kInvalidArgument) return sock_->SendError(s);
+  return s;
+}
+
+Status Session::HandleListApps() {
+  const std::vector<wire::AppSummary> apps = pool_->ListApps();
+  const uint32_t count = static_cast<uint32_t>(apps.size());
+  return sock_->Send(wire::MsgType::kAppList, &count, sizeof count, apps.data(), apps.size() * sizeof(wire::AppSummary));
+}
+
+}  // namespace respct::memnode

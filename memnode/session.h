@@ -1,0 +1,66 @@
+// Session: one client connection to respct-memnode, from handshake to close
+// (protocol spec §1-§9). It runs on its own thread and is a plain linear
+// state machine: Hello -> Challenge -> Auth -> AuthOk, then either admin
+// requests (ListApps only) or Attach followed by writer/reader requests.
+//
+// A protocol violation ends only this session: it gets an Error naming the
+// problem and the connection is closed; the app's state is untouched because
+// every check happens before anything is persisted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "memnode/pool.h"
+#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/secret.h"
+
+namespace respct::memnode {
+
+struct SessionOptions {
+  uint64_t default_ring = 64ull << 20;  // --ring-size: ring of a newly created app
+  int handshake_timeout_ms = 10000;     // Hello and Auth must arrive within this
+  int message_timeout_ms = 30000;       // a started message must complete within this
+};
+
+class Session {
+ public:
+  // `unix_socket`: the connection came in on an shm:// listener, so a writer
+  // gets a shared staging ring instead of RingWrite messages.
+  Session(FrameSocket* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
+          std::string peer);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Serves the connection until the peer leaves, errs or is shut down.
+  void Run();
+
+ private:
+  Status Handshake();
+  Status Serve();
+  Status HandleAttach(const Frame& f);
+  Status HandleRingWrite(const Frame& f);
+  Status HandleCommit(const Frame& f);
+  Status HandleReadImage(const Frame& f);
+  Status HandleListApps();
+  Status CreateStagingRing(uint64_t capacity, int* fd);
+  // Waits (without bound) for the next message to begin, then reads it with
+  // the per-message timeout, so an idle client may wait forever between
+  // epochs but a half-sent message cannot pin this thread.
+  Status ReceiveNext(Frame* f);
+
+  FrameSocket* sock_;
+  Pool* pool_;
+  const Secret* secret_;
+  SessionOptions opts_;
+  bool unix_socket_;
+  std::string peer_;
+  std::string app_name_;  // empty: admin session
+  App* app_ = nullptr;    // set by Attach
+  bool writer_ = false;
+  uint8_t* staging_ = nullptr;  // shm writer: the staging ring mapping
+  uint64_t staging_size_ = 0;
+};
+
+}  // namespace respct::memnode
