@@ -1,0 +1,74 @@
+// Depth bookkeeping shared by every lock kind.
+//
+// Invariant the epoch coordinator relies on: whenever a thread holds a lock,
+// its depth is > 0, at every instruction boundary (its stop signal may land
+// anywhere). Hence the depth is raised *before* the atomic that may take the
+// lock and lowered *after* the atomic that releases it. The depth is read by
+// a signal handler on the same thread, so a compiler fence
+// (atomic_signal_fence) is what keeps the two in order: the acquire/release
+// semantics of the lock atomic would let the plain TLS store move across it
+// in one direction. No CPU fence is needed for same-thread signal delivery.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/sync/futex.h"
+#include "runtime/sync/lock_depth.h"
+#include "runtime/sync/safepoint_hooks.h"
+
+namespace respct::sync::detail {
+
+inline void CompilerFence() noexcept { std::atomic_signal_fence(std::memory_order_seq_cst); }
+
+// Before any attempt to take a lock (blocking or try).
+inline void BeginAcquire() noexcept {
+  if (t_lock_depth == 0) AtRestartPoint();
+  ++t_lock_depth;
+  CompilerFence();
+}
+
+// After a failed try/timed attempt: the lock was never held.
+inline void AbandonAcquire() noexcept {
+  CompilerFence();
+  --t_lock_depth;
+}
+
+// After the atomic that released one lock level.
+inline void FinishRelease() noexcept {
+  CompilerFence();
+  if (--t_lock_depth == 0) AtRestartPoint();
+}
+
+// Sleeps on a futex in the middle of an acquisition. The lock being acquired
+// is not held while sleeping, so it is uncounted for the duration; if that
+// leaves depth 0 the thread is reported as blocked (parked) to the runtime.
+inline int WaitDuringAcquire(uint32_t* word, uint32_t expected, bool process_shared,
+                             const Deadline& deadline) noexcept {
+  CompilerFence();
+  --t_lock_depth;
+  CompilerFence();
+  int result;
+  if (t_lock_depth == 0) {
+    BlockingScope parked;
+    result = FutexWait(word, expected, process_shared, deadline);
+  } else {
+    result = FutexWait(word, expected, process_shared, deadline);
+  }
+  CompilerFence();
+  ++t_lock_depth;
+  CompilerFence();
+  return result;
+}
+
+// Sleeps on a futex where no lock is being acquired (cond, barrier).
+inline int WaitOutsideAcquire(uint32_t* word, uint32_t expected, bool process_shared,
+                              const Deadline& deadline = {}) noexcept {
+  if (t_lock_depth == 0) {
+    BlockingScope parked;
+    return FutexWait(word, expected, process_shared, deadline);
+  }
+  return FutexWait(word, expected, process_shared, deadline);
+}
+
+}  // namespace respct::sync::detail

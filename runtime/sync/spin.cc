@@ -1,0 +1,27 @@
+#include "runtime/sync/spin.h"
+
+namespace respct::sync {
+namespace detail {
+
+int SpinLockContended(pthread_spinlock_t* lock) {
+  std::atomic_ref<int> word = SpinWord(lock);
+  for (;;) {
+    AbandonAcquire();
+    while (word.load(std::memory_order_relaxed) != 0) CpuRelax();
+    CompilerFence();
+    ++t_lock_depth;
+    CompilerFence();
+    if (word.exchange(1, std::memory_order_acquire) == 0) return 0;
+  }
+}
+
+}  // namespace detail
+
+int SpinInit(pthread_spinlock_t* lock, int /*process_shared: no futex, nothing differs*/) {
+  detail::SpinWord(lock).store(0, std::memory_order_relaxed);
+  return 0;
+}
+
+int SpinDestroy(pthread_spinlock_t* /*lock: holds no resources*/) { return 0; }
+
+}  // namespace respct::sync
