@@ -199,14 +199,16 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
   EpochRecords er;
   RESPCT_RETURN_IF_ERROR(RingLog(ring_, capacity_, regions_, app_id_).ValidateEpoch(m, &er));
 
-  PersistRing(m.first_pos, m.end_pos);
-  if (place.pad_len != 0) {
-    wire::EncodePadRecord(Slot(place.pad_pos), place.pad_pos, m.epoch, place.pad_len);
-    file_->Persist(Slot(place.pad_pos), wire::kRecordHeaderSize);
-  }
+  if (place.pad_len != 0) wire::EncodePadRecord(Slot(place.pad_pos), place.pad_pos, m.epoch, place.pad_len);
   const wire::CommitBody body{app_id_, m.epoch, m.record_count, m.byte_count, m.epoch_checksum, m.first_pos};
   wire::EncodeCommitRecord(Slot(place.pos), place.pos, body);
-  file_->Persist(Slot(place.pos), wire::kCommitFootprint);
+  // Records, pad and commit record are persisted together (one msync on a
+  // regular file instead of two) rather than records first: replay accepts a
+  // commit record only if every record before it decodes with the checksums
+  // the commit record chains, so a crash that made the commit record durable
+  // without all of its records leaves an epoch replay discards, and that can
+  // only happen before the CommitAck was sent.
+  PersistRing(m.first_pos, place.end);
   // The epoch is committed from here on.
   er.end_pos = place.end;
   er.commit_unix_ns = NowUnixNs();

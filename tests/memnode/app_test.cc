@@ -1,0 +1,418 @@
+// App: commit, apply, replay after a crash, torn tails, applied-mark slots,
+// ring wrap-around, back-pressure and bounds checks, all driven directly.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+
+#include "memnode/pool.h"
+#include "memnode/pool_layout.h"
+#include "tests/memnode/test_util.h"
+
+namespace respct::memnode {
+namespace {
+
+using testing::EpochBuilder;
+using testing::ReadRegion;
+using testing::Region;
+using testing::TempDir;
+
+constexpr uint64_t kPool = 64ull << 20;
+constexpr uint64_t kSize1 = 256 << 10;
+constexpr uint64_t kSize2 = 8192;
+
+class AppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.File("pool");
+    Open();
+    Pool::AttachRequest r;
+    r.name = "app";
+    r.regions = {Region(1, kSize1), Region(2, kSize2)};
+    r.create = true;
+    r.ring_capacity = wire::kMinRingCapacity;
+    auto app = pool_->Attach(r);
+    ASSERT_TRUE(app.ok()) << app.status().ToString();
+    app_ = *app;
+    shadow1_.assign(kSize1, 0);
+    shadow2_.assign(kSize2, 0);
+  }
+
+  // Closes and reopens the pool: what a memnode restart (after kill -9:
+  // nothing but the pool's bytes survive) looks like to the App.
+  void Open() {
+    pool_.reset();
+    auto pool = Pool::Open(path_, kPool, Pool::OpenMode::kReadWrite);
+    ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+    pool_ = std::move(pool).value();
+    app_ = pool_->Find("app");
+  }
+
+  std::vector<uint8_t> Bytes(size_t n, uint8_t seed) {
+    std::vector<uint8_t> v(n);
+    for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(seed + i * 7);
+    return v;
+  }
+  void Write(EpochBuilder& b, uint32_t region, uint64_t off, const std::vector<uint8_t>& bytes) {
+    ASSERT_TRUE(b.Add(region, off, bytes));
+    auto& shadow = region == 1 ? shadow1_ : shadow2_;
+    std::copy(bytes.begin(), bytes.end(), shadow.begin() + static_cast<ptrdiff_t>(off));
+  }
+  void ExpectImageMatchesShadow() {
+    EXPECT_TRUE(ReadRegion(app_, 1, kSize1) == shadow1_);
+    EXPECT_TRUE(ReadRegion(app_, 2, kSize2) == shadow2_);
+  }
+  // Pool-file offset of the app's ring and table entry (the app is in slot 0).
+  uint64_t EntryOffset() const { return kAppTableOffset; }
+  AppEntry ReadEntry() const {
+    AppEntry e;
+    const int fd = open(path_.c_str(), O_RDONLY);
+    EXPECT_EQ(pread(fd, &e, sizeof e, static_cast<off_t>(EntryOffset())), static_cast<ssize_t>(sizeof e));
+    close(fd);
+    return e;
+  }
+  void FlipBit(uint64_t file_offset) {
+    const int fd = open(path_.c_str(), O_RDWR);
+    uint8_t b;
+    ASSERT_EQ(pread(fd, &b, 1, static_cast<off_t>(file_offset)), 1);
+    b ^= 0x10;
+    ASSERT_EQ(pwrite(fd, &b, 1, static_cast<off_t>(file_offset)), 1);
+    close(fd);
+  }
+  uint64_t RingFileOffset(uint64_t pos) const {
+    const AppEntry e = ReadEntry();
+    return e.ring_offset + pos % e.ring_capacity;
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<Pool> pool_;
+  App* app_ = nullptr;
+  std::vector<uint8_t> shadow1_, shadow2_;
+};
+
+TEST_F(AppTest, CommitApplyImageEqualsRecords) {
+  for (int e = 0; e < 5; ++e) {
+    EpochBuilder b(app_);
+    Write(b, 1, 100 * e, Bytes(1000, static_cast<uint8_t>(e)));
+    Write(b, 2, kSize2 - 64, Bytes(64, 9));
+    Write(b, 1, kSize1 - 1, Bytes(1, 3));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+  }
+  const AppPosition p = app_->Position();
+  EXPECT_EQ(p.committed_epoch, 5u);
+  EXPECT_EQ(p.applied_epoch, 5u);
+  EXPECT_EQ(p.ring_tail, p.ring_applied);
+  ExpectImageMatchesShadow();
+  Open();
+  ExpectImageMatchesShadow();
+  EXPECT_EQ(app_->Position().committed_epoch, 5u);
+}
+
+TEST_F(AppTest, EmptyEpochCommits) {
+  EpochBuilder b(app_);
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  EXPECT_EQ(app_->Position().committed_epoch, 2u);
+  Open();
+  EXPECT_EQ(app_->Position().applied_epoch, 2u);
+}
+
+TEST_F(AppTest, ReplaysCommittedButUnappliedEpochs) {
+  {
+    EpochBuilder b(app_);
+    Write(b, 1, 0, Bytes(4096, 1));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+    Write(b, 1, 10, Bytes(500, 2));
+    Write(b, 2, 0, Bytes(kSize2, 3));
+    ASSERT_TRUE(b.Commit().ok());  // crash here: committed, not applied
+    Write(b, 1, 4000, Bytes(300, 4));
+    ASSERT_TRUE(b.Commit().ok());
+  }
+  EXPECT_EQ(app_->Position().applied_epoch, 1u);
+  Open();
+  EXPECT_EQ(app_->replay_scan().committed.size(), 2u);
+  const AppPosition p = app_->Position();
+  EXPECT_EQ(p.committed_epoch, 3u);
+  EXPECT_EQ(p.applied_epoch, 3u);
+  EXPECT_EQ(p.ring_applied, p.ring_tail);
+  ExpectImageMatchesShadow();
+  // The next epoch continues after the replayed ones.
+  EpochBuilder b(app_);
+  EXPECT_EQ(b.epoch(), 4u);
+  Write(b, 2, 8, Bytes(8, 5));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, DiscardsRecordsWithoutCommit) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(100, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  const AppPosition before = app_->Position();
+  ASSERT_TRUE(b.Add(1, 0, Bytes(100, 2)));  // torn: no commit record
+  ASSERT_TRUE(b.Add(2, 0, Bytes(100, 3)));
+  Open();
+  EXPECT_EQ(app_->replay_scan().discarded_records, 2u);
+  const AppPosition after = app_->Position();
+  EXPECT_EQ(after.committed_epoch, 1u);
+  EXPECT_EQ(after.ring_tail, before.ring_tail);
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, DiscardsEpochWithCorruptCommitRecord) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(100, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  const AppPosition before = app_->Position();
+  ASSERT_TRUE(b.Add(1, 0, Bytes(100, 2)));
+  const uint64_t commit_pos = b.cursor().tail();
+  ASSERT_TRUE(b.Commit().ok());
+  // One flipped bit in the commit body (its epoch checksum field).
+  FlipBit(RingFileOffset(commit_pos) + wire::kRecordHeaderSize + offsetof(wire::CommitBody, epoch_checksum));
+  Open();
+  const AppPosition after = app_->Position();
+  EXPECT_EQ(after.committed_epoch, 1u);
+  EXPECT_EQ(after.ring_tail, before.ring_tail);
+  EXPECT_EQ(app_->replay_scan().discarded_records, 1u);
+  ExpectImageMatchesShadow();
+}
+
+// Writes, with RingWrite (as a client could, and leaving it unpersisted
+// as a crash could), one data record claiming ring position `claimed_pos`
+// at the tail and a commit record that matches it exactly.
+void PlantEpoch(App* app, uint64_t claimed_pos, uint64_t epoch, const std::vector<uint8_t>& payload) {
+  const AppPosition p = app->Position();
+  std::vector<uint8_t> rec(wire::RecordFootprint(payload.size()));
+  const uint64_t sum = wire::EncodeDataRecord(rec.data(), claimed_pos, epoch, 1, 0, payload.data(),
+                                              static_cast<uint32_t>(payload.size()));
+  ASSERT_TRUE(app->RingWrite(p.ring_tail, rec.data(), rec.size()).ok());
+  wire::EpochChecksum ck;
+  ck.Add(sum);
+  std::vector<uint8_t> commit(wire::kCommitFootprint);
+  const uint64_t commit_pos = p.ring_tail + rec.size();
+  wire::EncodeCommitRecord(commit.data(), commit_pos,
+                           wire::CommitBody{app->app_id(), epoch, 1, payload.size(), ck.Digest(), p.ring_tail});
+  ASSERT_TRUE(app->RingWrite(commit_pos, commit.data(), commit.size()).ok());
+}
+
+TEST_F(AppTest, ReplaysAPlantedEpoch) {
+  // The control for the test below: the same bytes at the right position commit.
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(100, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  const std::vector<uint8_t> payload = Bytes(64, 7);
+  PlantEpoch(app_, app_->Position().ring_tail, 2, payload);
+  std::copy(payload.begin(), payload.end(), shadow1_.begin());
+  Open();
+  EXPECT_EQ(app_->Position().committed_epoch, 2u);
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, DiscardsRecordFromAnOlderLap) {
+  EpochBuilder b(app_);
+  while (app_->Position().ring_tail < 2 * wire::kMinRingCapacity) {
+    Write(b, 1, 0, Bytes(64 << 10, static_cast<uint8_t>(b.epoch())));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+  }
+  const AppPosition p = app_->Position();
+  PlantEpoch(app_, p.ring_tail - p.ring_capacity, p.committed_epoch + 1, Bytes(64, 7));
+  Open();
+  EXPECT_EQ(app_->Position().committed_epoch, p.committed_epoch);
+  EXPECT_EQ(app_->Position().ring_tail, p.ring_tail);
+  EXPECT_NE(app_->replay_scan().stop_reason.find("names ring position"), std::string::npos)
+      << app_->replay_scan().stop_reason;
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, FallsBackToTheOtherAppliedMarkSlot) {
+  EpochBuilder b(app_);
+  for (int e = 0; e < 4; ++e) {
+    Write(b, 1, 64 * e, Bytes(64, static_cast<uint8_t>(e + 1)));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+  }
+  // seq 5 (epoch 4) is current, in slot 1; slot 0 holds seq 4 (epoch 3).
+  const AppEntry e = ReadEntry();
+  ASSERT_EQ(e.mark[1].seq, 5u);
+  ASSERT_EQ(e.mark[1].applied_epoch, 4u);
+  ASSERT_EQ(e.mark[0].applied_epoch, 3u);
+  FlipBit(EntryOffset() + offsetof(AppEntry, mark) + sizeof(AppliedMark) + offsetof(AppliedMark, applied_pos));
+  Open();
+  ASSERT_TRUE(app_->health().ok()) << app_->health().ToString();
+  // Epoch 4 is still in the ring after the older mark: replayed again (idempotent).
+  EXPECT_EQ(app_->replay_scan().committed.size(), 1u);
+  EXPECT_EQ(app_->Position().applied_epoch, 4u);
+  ExpectImageMatchesShadow();
+  // The next mark overwrote the torn slot: a later restart is clean.
+  Open();
+  EXPECT_TRUE(app_->replay_scan().committed.empty());
+  EXPECT_EQ(app_->Position().applied_epoch, 4u);
+}
+
+TEST_F(AppTest, BothMarkSlotsCorruptDamagesOnlyThatApp) {
+  Pool::AttachRequest r;
+  r.name = "other";
+  r.regions = {Region(1, 4096)};
+  r.create = true;
+  r.ring_capacity = wire::kMinRingCapacity;
+  ASSERT_TRUE(pool_->Attach(r).ok());
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(64, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  FlipBit(EntryOffset() + offsetof(AppEntry, mark) + offsetof(AppliedMark, seq));
+  FlipBit(EntryOffset() + offsetof(AppEntry, mark) + sizeof(AppliedMark) + offsetof(AppliedMark, seq));
+  Open();
+  r.create = false;
+  r.name = "app";
+  EXPECT_TRUE(pool_->Attach(r).status().IsCorruption());
+  r.name = "other";
+  r.regions.clear();
+  EXPECT_TRUE(pool_->Attach(r).ok());
+  EXPECT_EQ(pool_->ListApps().size(), 2u);
+}
+
+TEST_F(AppTest, RingWrapsWithPadsOverManyEpochs) {
+  std::mt19937_64 rng(42);
+  uint64_t pads_seen = 0;
+  EpochBuilder b(app_);
+  for (int e = 0; e < 300; ++e) {
+    const int n = 1 + static_cast<int>(rng() % 6);
+    for (int i = 0; i < n; ++i) {
+      const uint64_t len = 1 + rng() % (48 << 10);
+      const uint64_t off = rng() % (kSize1 - len + 1);
+      const uint64_t lap = b.cursor().tail() / b.cursor().capacity();
+      Write(b, 1, off, Bytes(len, static_cast<uint8_t>(rng())));
+      if (b.cursor().tail() / b.cursor().capacity() != lap) ++pads_seen;
+    }
+    ASSERT_TRUE(b.CommitAndApply().ok()) << "epoch " << b.epoch();
+  }
+  const AppPosition p = app_->Position();
+  EXPECT_GT(p.ring_tail / p.ring_capacity, 3u) << "the ring should have wrapped several times";
+  EXPECT_GT(pads_seen, 0u);
+  ExpectImageMatchesShadow();
+  Open();
+  EXPECT_TRUE(app_->replay_scan().committed.empty());
+  EXPECT_EQ(app_->Position().committed_epoch, 300u);
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, CommitThatDoesNotFitIsRefused) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(100, 1));
+  ASSERT_TRUE(b.Commit().ok());  // committed, not applied: holds ring space
+  const AppPosition held = app_->Position();
+  // Fill the rest of the ring so that no commit record fits after it.
+  const std::vector<uint8_t> chunk = Bytes(60 << 10, 2);
+  while (b.Add(1, 0, chunk)) {
+  }
+  while (b.Add(1, 0, Bytes(1, 3))) {
+  }
+  wire::RingCursor::Placement place;
+  ASSERT_FALSE(b.cursor().Place(wire::kCommitFootprint, &place));
+  wire::CommitAckMsg ack;
+  Status s = app_->Commit(b.Message(), nullptr, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kResourceExhausted) << s.ToString();
+  // Nothing moved, nothing was overwritten: the held epoch applies intact.
+  EXPECT_EQ(app_->Position().ring_tail, held.ring_tail);
+  EXPECT_EQ(app_->Position().committed_epoch, 1u);
+  // Client writes past the free space are refused outright.
+  EXPECT_EQ(app_->RingWrite(held.ring_applied + held.ring_capacity, chunk.data(), 64).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(app_->RingWrite(held.ring_applied, chunk.data(), 64).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(app_->ApplyCommitted(nullptr).ok());
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, RejectsBadEpochs) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(100, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  const AppPosition before = app_->Position();
+  wire::CommitAckMsg ack;
+
+  // Out of region bounds, and an unknown region.
+  {
+    EpochBuilder bad(app_);
+    ASSERT_TRUE(bad.Add(2, kSize2 - 10, Bytes(11, 1)));
+    Status s = app_->Commit(bad.Message(), nullptr, &ack);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_NE(s.message().find("outside region 2"), std::string::npos) << s.ToString();
+  }
+  {
+    EpochBuilder bad(app_);
+    ASSERT_TRUE(bad.Add(9, 0, Bytes(8, 1)));
+    Status s = app_->Commit(bad.Message(), nullptr, &ack);
+    EXPECT_NE(s.message().find("unknown region 9"), std::string::npos) << s.ToString();
+  }
+  // A record of another epoch, wrong counts, wrong checksum, wrong epoch, wrong start.
+  {
+    EpochBuilder bad(app_);
+    ASSERT_TRUE(bad.Add(1, 0, Bytes(8, 1), /*record_epoch=*/7));
+    EXPECT_TRUE(app_->Commit(bad.Message(), nullptr, &ack).IsCorruption());
+  }
+  EpochBuilder good(app_);
+  ASSERT_TRUE(good.Add(1, 0, Bytes(8, 1)));
+  wire::CommitMsg m = good.Message();
+  m.record_count = 2;
+  EXPECT_TRUE(app_->Commit(m, nullptr, &ack).IsCorruption());
+  m = good.Message();
+  m.epoch_checksum ^= 1;
+  EXPECT_TRUE(app_->Commit(m, nullptr, &ack).IsCorruption());
+  m = good.Message();
+  m.epoch = 5;
+  EXPECT_EQ(app_->Commit(m, nullptr, &ack).message(), "epoch 5 does not follow committed 1");
+  m = good.Message();
+  m.first_pos += 64;
+  EXPECT_EQ(app_->Commit(m, nullptr, &ack).code(), Status::Code::kInvalidArgument);
+  m = good.Message();
+  m.end_pos = m.first_pos + wire::kMinRingCapacity * 3;
+  EXPECT_EQ(app_->Commit(m, nullptr, &ack).code(), Status::Code::kInvalidArgument);
+  m = good.Message();
+  m.end_pos -= 64;  // cuts the record short
+  EXPECT_TRUE(app_->Commit(m, nullptr, &ack).IsCorruption());
+
+  // None of it changed anything; the honest epoch still commits.
+  EXPECT_EQ(app_->Position().ring_tail, before.ring_tail);
+  EXPECT_EQ(app_->Position().committed_epoch, 1u);
+  shadow1_[0] = Bytes(8, 1)[0];
+  std::copy_n(Bytes(8, 1).begin(), 8, shadow1_.begin());
+  ASSERT_TRUE(good.CommitAndApply().ok());
+  ExpectImageMatchesShadow();
+}
+
+TEST_F(AppTest, ReadImageChecksBoundsAndPieces) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(kSize1, 3));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  auto sink = [](uint64_t, const uint8_t*, size_t) { return Status::OK(); };
+  EXPECT_EQ(app_->ReadImage(1, kSize1 - 1, 2, 4096, sink).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(app_->ReadImage(1, UINT64_MAX, 2, 4096, sink).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(app_->ReadImage(3, 0, 1, 4096, sink).code(), Status::Code::kInvalidArgument);
+  std::vector<size_t> pieces;
+  ASSERT_TRUE(app_->ReadImage(1, 10, 10000, 4096, [&](uint64_t off, const uint8_t* d, size_t n) {
+                    EXPECT_EQ(off, 10 + 4096 * pieces.size());
+                    EXPECT_EQ(std::memcmp(d, shadow1_.data() + off, n), 0);
+                    pieces.push_back(n);
+                    return Status::OK();
+                  }).ok());
+  EXPECT_EQ(pieces, (std::vector<size_t>{4096, 4096, 1808}));
+}
+
+TEST_F(AppTest, ReadOnlyPoolSeesCommittedEpochsWithoutApplying) {
+  EpochBuilder b(app_);
+  Write(b, 1, 0, Bytes(64, 1));
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  Write(b, 1, 0, Bytes(64, 2));
+  ASSERT_TRUE(b.Commit().ok());
+  auto ro = Pool::Open(path_, 0, Pool::OpenMode::kReadOnly);
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  const auto apps = (*ro)->ListApps();
+  ASSERT_EQ(apps.size(), 1u);
+  EXPECT_EQ(apps[0].committed_epoch, 2u);
+  EXPECT_EQ(apps[0].applied_epoch, 1u);
+  EXPECT_GT(apps[0].ring_used, 0u);
+}
+
+}  // namespace
+}  // namespace respct::memnode
