@@ -48,12 +48,14 @@ BlockChain CentralFreeList::Remove(PageHeap& pages, unsigned size_class, uint32_
     if (!HasBlocks(d, per_span)) UnlinkSpan(pages, first);
   }
   if (chain.tail != nullptr) *static_cast<void**>(chain.tail) = nullptr;
+  blocks_out_ += chain.count;
   return chain;
 }
 
 void CentralFreeList::Insert(PageHeap& pages, unsigned size_class, void* head, uint32_t count) {
   const uint32_t per_span = BlocksPerSpan(size_class);
   FutexLockGuard guard(lock_);
+  blocks_out_ -= count;
   void* block = head;
   for (uint32_t i = 0; i < count; ++i) {
     void* next = *static_cast<void**>(block);

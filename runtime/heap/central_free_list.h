@@ -32,9 +32,13 @@ class alignas(64) CentralFreeList {
   void Insert(PageHeap& pages, unsigned size_class, void* head, uint32_t count);
 
   FutexLock& lock() { return lock_; }
-  uint64_t span_count() {
+  struct Counters {
+    uint64_t spans;       // spans carved for this class
+    uint64_t blocks_out;  // blocks given to thread caches or the application
+  };
+  Counters ReadCounters() {
     FutexLockGuard guard(lock_);
-    return span_count_;
+    return {span_count_, blocks_out_};
   }
 
  private:
@@ -46,6 +50,7 @@ class alignas(64) CentralFreeList {
   FutexLock lock_;
   uint32_t has_blocks_head_;  // first page + 1 of a span with blocks to give
   uint64_t span_count_;
+  uint64_t blocks_out_;
 };
 
 }  // namespace respct::heap

@@ -14,7 +14,7 @@
 
 namespace respct::heap {
 
-thread_local ThreadBinding tls_thread_bindings[kMaxHeapInstances]
+constinit thread_local ThreadBinding tls_thread_bindings[kMaxHeapInstances]
     __attribute__((tls_model("initial-exec")));
 
 namespace {
@@ -188,21 +188,18 @@ void* Heap::MallocSlow(size_t n) {
   const unsigned c = SizeClassOf(n);
   ThreadCache* tc = CacheForSlowPath();
   if (tc == nullptr) {
-    void* block = central_[c].Remove(page_heap_, c, 1).head;
-    if (block != nullptr) CountUncached(c, 1);
-    return block;
+    return central_[c].Remove(page_heap_, c, 1).head;
   }
   FreeList& list = tc->lists[c];
   if (list.head == nullptr) {
     const BlockChain chain = central_[c].Remove(page_heap_, c, kSizeClasses.batch[c]);
     if (chain.head == nullptr) return nullptr;
     list.head = chain.head;
-    list.count = chain.count;
+    list.SetCount(chain.count);
   }
   void* block = list.head;
   list.head = *static_cast<void**>(block);
-  --list.count;
-  tc->CountAlloc(c);
+  list.SetCount(list.Count() - 1);
   return block;
 }
 
@@ -226,16 +223,14 @@ void Heap::FreeSlow(void* p) {
   ThreadCache* tc = CacheForSlowPath();
   if (tc == nullptr) {
     central_[c].Insert(page_heap_, c, p, 1);
-    CountUncached(c, -1);
     return;
   }
   FreeList& list = tc->lists[c];
   if (p == list.head) AbortOnHeapMisuse("double free of a small block", p);
-  if (list.count >= 2u * kSizeClasses.batch[c]) FlushList(tc, c, kSizeClasses.batch[c]);
+  if (list.Count() >= 2u * kSizeClasses.batch[c]) FlushList(tc, c, kSizeClasses.batch[c]);
   *static_cast<void**>(p) = list.head;
   list.head = p;
-  ++list.count;
-  tc->CountFree(c);
+  list.SetCount(list.Count() + 1);
 }
 
 void* Heap::MallocLarge(size_t n, size_t align, bool zero) {
@@ -335,22 +330,18 @@ ThreadCache* Heap::ClaimFreeSlot() {
 
 void Heap::FlushList(ThreadCache* tc, unsigned size_class, uint32_t keep) {
   FreeList& list = tc->lists[size_class];
-  if (list.count <= keep) return;
-  const uint32_t move = list.count - keep;
+  if (list.Count() <= keep) return;
+  const uint32_t move = list.Count() - keep;
   void* head = list.head;
   void* last = head;
   for (uint32_t i = 1; i < move; ++i) last = *static_cast<void**>(last);
   list.head = *static_cast<void**>(last);
-  list.count = keep;
+  list.SetCount(keep);
   central_[size_class].Insert(page_heap_, size_class, head, move);
 }
 
 void Heap::FlushAllLists(ThreadCache* tc) {
   for (unsigned c = 0; c < kNumSizeClasses; ++c) FlushList(tc, c, 0);
-}
-
-void Heap::CountUncached(unsigned size_class, int64_t delta) {
-  std::atomic_ref<int64_t>(uncached_net_allocs_[size_class]).fetch_add(delta, std::memory_order_relaxed);
 }
 
 void Heap::ReleaseThreadCache() {
@@ -452,12 +443,13 @@ void Heap::ReadStats(HeapStats* out) {
   out->large_allocations = pc.large_allocations;
   out->small_bytes_in_use = 0;
   for (unsigned c = 0; c < kNumSizeClasses; ++c) {
-    int64_t net = std::atomic_ref<int64_t>(uncached_net_allocs_[c]).load(std::memory_order_relaxed);
-    for (const ThreadCache& tc : slots_) net += tc.NetAllocs(c);
+    const CentralFreeList::Counters cc = central_[c].ReadCounters();
+    uint64_t cached = 0;
+    for (const ThreadCache& tc : slots_) cached += tc.lists[c].Count();
     SizeClassStats& s = out->classes[c];
     s.block_size = kSizeClasses.block_size[c];
-    s.blocks_in_use = net > 0 ? static_cast<uint64_t>(net) : 0;
-    s.spans = central_[c].span_count();
+    s.blocks_in_use = cc.blocks_out > cached ? cc.blocks_out - cached : 0;
+    s.spans = cc.spans;
     out->small_bytes_in_use += s.blocks_in_use * s.block_size;
   }
   out->bytes_in_use = out->small_bytes_in_use + out->large_bytes_in_use;

@@ -72,7 +72,8 @@ namespace respct::heap {
 
 struct SizeClassStats {
   uint32_t block_size;
-  uint64_t blocks_in_use;  // handed to the application and not freed
+  uint64_t blocks_in_use;  // handed to the application and not freed (blocks
+                           // out of the central list minus blocks in caches)
   uint64_t spans;          // spans currently carved for this class
 };
 
@@ -183,7 +184,6 @@ class Heap {
   ThreadCache* ClaimFreeSlot();
   void FlushList(ThreadCache* tc, unsigned size_class, uint32_t keep);
   void FlushAllLists(ThreadCache* tc);
-  void CountUncached(unsigned size_class, int64_t delta);
   size_t BlockSize(const void* p);
 
   // Line 0: identity, checked by Attach.
@@ -201,9 +201,6 @@ class Heap {
   uint32_t instance_index_;
   uint32_t next_slot_hint_;  // where ClaimFreeSlot starts looking (a hint)
 
-  // Net allocations per class by threads that found no free cache slot.
-  int64_t uncached_net_allocs_[kNumSizeClasses];
-
   PageHeap page_heap_;
   CentralFreeList central_[kNumSizeClasses];
   ThreadCache slots_[kNumThreadSlots];
@@ -218,8 +215,7 @@ inline void* Heap::Malloc(size_t n) {
       void* block = list.head;
       if (block != nullptr) [[likely]] {
         list.head = *static_cast<void**>(block);
-        --list.count;
-        tc->CountAlloc(c);
+        list.SetCount(list.Count() - 1);
         return block;
       }
     }
@@ -236,12 +232,12 @@ inline void Heap::Free(void* p) {
       const unsigned c = e.class_plus_one - 1u;
       const uint64_t in_span = (offset & (kPageSize - 1)) + (uint64_t{e.page_in_span} << kPageShift);
       FreeList& list = tc->lists[c];
+      const uint32_t count = list.Count();
       if (IsBlockStartOffset(c, in_span) && p != list.head &&
-          list.count < 2u * kSizeClasses.batch[c]) [[likely]] {
+          count < 2u * kSizeClasses.batch[c]) [[likely]] {
         *static_cast<void**>(p) = list.head;
         list.head = p;
-        ++list.count;
-        tc->CountFree(c);
+        list.SetCount(count + 1);
         return;
       }
     }

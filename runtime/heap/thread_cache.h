@@ -25,33 +25,25 @@ enum class SlotState : uint32_t {
 };
 
 // A class's cached blocks: a LIFO list linked through each block's first word.
+// Only the owning thread changes it. count is also read by Heap::ReadStats
+// from other threads, so it goes through relaxed atomic_ref accesses, which
+// compile to plain moves.
 struct FreeList {
   void* head;
   uint32_t count;
   uint32_t unused;
+
+  uint32_t Count() const {
+    return std::atomic_ref<uint32_t>(const_cast<uint32_t&>(count)).load(std::memory_order_relaxed);
+  }
+  void SetCount(uint32_t n) { std::atomic_ref<uint32_t>(count).store(n, std::memory_order_relaxed); }
 };
 
 struct alignas(64) ThreadCache {
   FreeList lists[kNumSizeClasses];
-  // Blocks allocated minus blocks freed through this slot, per class. A
-  // cross-thread free makes one slot's count go negative; the sum over all
-  // slots is the number of live blocks. Written only by the owner, read by
-  // Stats() from any thread, hence relaxed atomic_ref accesses (plain moves).
-  int64_t net_allocs[kNumSizeClasses];
   uint32_t state;  // SlotState, through atomic_ref
 
   std::atomic_ref<uint32_t> state_word() { return std::atomic_ref<uint32_t>(state); }
-  void CountAlloc(unsigned c) { AddNet(c, 1); }
-  void CountFree(unsigned c) { AddNet(c, -1); }
-  int64_t NetAllocs(unsigned c) const {
-    return std::atomic_ref<const int64_t>(net_allocs[c]).load(std::memory_order_relaxed);
-  }
-
- private:
-  void AddNet(unsigned c, int64_t d) {
-    std::atomic_ref<int64_t> r(net_allocs[c]);
-    r.store(r.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
-  }
 };
 
 // Process-local (not persisted): which slot of which heap instance the
@@ -69,8 +61,10 @@ inline constexpr unsigned kMaxHeapInstances = 8;
 // Initial-exec TLS: this code runs inside an LD_PRELOADed library, loaded at
 // start-up, so its TLS sits in the static TLS block and is reached with one
 // %fs-relative load, without __tls_get_addr (which may call malloc).
-// Zero-initialised (.tbss), so valid before any constructor runs.
-extern thread_local ThreadBinding tls_thread_bindings[kMaxHeapInstances]
+// Zero-initialised (.tbss), so valid before any constructor runs; constinit
+// tells every includer so, which spares the fast paths the check for a
+// dynamic TLS initialiser (a weak-symbol test and a call through the PLT).
+extern thread_local constinit ThreadBinding tls_thread_bindings[kMaxHeapInstances]
     __attribute__((tls_model("initial-exec")));
 
 }  // namespace respct::heap
