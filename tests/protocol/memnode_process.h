@@ -1,0 +1,67 @@
+// MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
+// commit benchmark, on a pool in a fresh temporary directory, listening on
+// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock.
+//
+// Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
+// crash the protocol must survive; Restart() brings it back on the same pool,
+// port and socket. The temporary directory goes away with the object.
+// The pool lives on /dev/shm when available: kill -9 of a process loses no
+// page-cache data, so the crash semantics are the same as on disk and
+// msync does not make every commit wait for the disk.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/base/status.h"
+#include "runtime/transport/secret.h"
+
+namespace respct::test {
+
+class MemnodeProcess {
+ public:
+  struct Options {
+    std::string binary;             // path of respct-memnode
+    std::string ring_size = "8M";   // --ring-size: default ring of new apps
+    std::string pool_size = "2G";   // --size of the new pool (sparse)
+    std::string log_level = "warn";
+  };
+
+  explicit MemnodeProcess(Options options);
+  ~MemnodeProcess();
+  MemnodeProcess(const MemnodeProcess&) = delete;
+  MemnodeProcess& operator=(const MemnodeProcess&) = delete;
+
+  Status Start();
+  // SIGKILL and reap.
+  void Kill();
+  // SIGKILL only, safe from another thread while the owner is busy; reap with Kill().
+  void SendKill();
+  Status Restart() {
+    Kill();
+    return Start();
+  }
+  // True while the process has not exited (it is reaped if it has).
+  bool Alive();
+
+  pid_t pid() const { return pid_; }
+  const std::string& dir() const { return dir_; }
+  std::string tcp_url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string shm_url() const { return "shm://" + dir_ + "/s.sock"; }
+  std::string pool_path() const { return dir_ + "/pool"; }
+  std::string secret_path() const { return dir_ + "/secret"; }
+  const Secret& secret() const { return secret_; }
+  // The last lines of the memnode's stderr, for failure messages.
+  std::string LogTail() const;
+
+ private:
+  Options options_;
+  std::string dir_;
+  uint16_t port_ = 0;
+  Secret secret_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace respct::test

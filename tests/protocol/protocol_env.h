@@ -1,0 +1,47 @@
+// Shared set-up of the memnode-backed protocol tests: one memnode per test
+// binary, connect helpers, the transports to parameterise over.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/transport/transport.h"
+#include "tests/protocol/memnode_process.h"
+
+namespace respct::test {
+
+// One memnode for the whole test binary (started lazily, restarted by crash tests).
+inline MemnodeProcess& Memnode() {
+  // A function-local object: its destructor stops the memnode and removes its
+  // directory when the test binary exits.
+  static MemnodeProcess m(MemnodeProcess::Options{.binary = RESPCT_MEMNODE_BIN});
+  static const bool started = [] {
+    Status st = m.Start();
+    if (!st.ok()) ADD_FAILURE() << st.ToString();
+    return st.ok();
+  }();
+  (void)started;
+  return m;
+}
+
+inline std::string UrlOf(const std::string& transport) {
+  return transport == "shm" ? Memnode().shm_url() : Memnode().tcp_url();
+}
+
+inline ConnectOptions AppOptions(const std::string& app, std::vector<RegionSpec> regions, bool writer,
+                                 bool create = true) {
+  ConnectOptions o;
+  o.app = app;
+  o.regions = std::move(regions);
+  o.writer = writer;
+  o.create = create;
+  return o;
+}
+
+// A test name suffix and app-name part for each transport.
+inline std::string TransportName(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+}  // namespace respct::test
