@@ -28,6 +28,9 @@ namespace {
 // connection dropped instead of pinning an app's mutex forever.
 constexpr int kSendTimeoutSec = 30;
 constexpr int kListenBacklog = 128;
+constexpr int kKeepIdleSec = 30;
+constexpr int kKeepIntervalSec = 10;
+constexpr int kKeepCount = 3;
 
 std::string PeerName(const sockaddr_storage& ss, bool unix_socket) {
   if (unix_socket) return "unix peer";
@@ -179,8 +182,18 @@ void Server::Accept(const Listener& l) {
     close(fd);
     return;
   }
-  const int one = 1;
-  if (!l.unix_socket) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!l.unix_socket) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A client host that vanishes without a FIN would otherwise keep its
+    // session, and with it the app's single writer slot, forever: keepalive
+    // ends such a session after about a minute of silence from the peer.
+    const int idle = kKeepIdleSec, interval = kKeepIntervalSec, count = kKeepCount;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  }
   const timeval tv{kSendTimeoutSec, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   auto conn = std::make_unique<Connection>();
