@@ -37,12 +37,18 @@ struct sigaction g_prev_segv;
 
 constexpr int kRw = PROT_READ | PROT_WRITE;
 
-int FindSlot(uintptr_t a) {
+// The live slot holding `a`, or -1; then *next_start (if given) is the lowest
+// tracked start above `a` (UINTPTR_MAX if none), so callers can skip the gap.
+int FindSlot(uintptr_t a, uintptr_t* next_start = nullptr) {
   const int limit = g_slot_limit.load(std::memory_order_acquire);
+  uintptr_t next = UINTPTR_MAX;
   for (int i = 0; i < limit; ++i) {
     const uintptr_t s = g_slots[i].start.load(std::memory_order_acquire);
-    if (s != 0 && a >= s && a < g_slots[i].end.load(std::memory_order_relaxed)) return i;
+    if (s == 0) continue;
+    if (a >= s && a < g_slots[i].end.load(std::memory_order_relaxed)) return i;
+    if (s > a) next = std::min(next, s);
   }
+  if (next_start != nullptr) *next_start = next;
   return -1;
 }
 
@@ -300,8 +306,13 @@ void MprotectTracker::KernelWillWrite(void* addr, size_t len) {
   uintptr_t a = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
   const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
   while (a < end) {
-    const int i = FindSlot(a);
-    const uintptr_t next = i >= 0 ? MarkAndOpen(g_slots[i], a) : 0;
+    uintptr_t next_start = 0;
+    const int i = FindSlot(a, &next_start);
+    if (i < 0) {
+      a = next_start;  // untracked gap: jump to the next tracked range, if any
+      continue;
+    }
+    const uintptr_t next = MarkAndOpen(g_slots[i], a);
     a = next != 0 ? next : a + kPageSize;
   }
 }
