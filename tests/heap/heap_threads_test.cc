@@ -21,7 +21,9 @@ struct Block {
   unsigned char tag;
 };
 
-void Fill(const Block& b) { std::memset(b.p, b.tag, b.n); }
+void Fill(const Block& b) {
+  if (b.p != nullptr) std::memset(b.p, b.tag, b.n);  // Realloc(p, 0) leaves nullptr
+}
 
 bool Intact(const Block& b) {
   for (size_t i = 0; i < b.n; ++i) {
