@@ -2,6 +2,8 @@
 // a pool file (see --help). main() only parses flags, sets up logging and
 // wires Pool, Secret and Server together; every failure ends in one line on
 // stderr and a non-zero exit.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -133,6 +135,9 @@ int main(int argc, char** argv) {
   auto ring = respct::memnode::ParseSize(f.ring_size);
   if (!ring.ok()) return std::fprintf(stderr, "respct-memnode: --ring-size: %s\n", ring.status().message().c_str()), 2;
   if (f.listen.empty()) f.listen.push_back(respct::DefaultMemnodeUrl());
+  // A ready file left by a killed predecessor must not announce this process
+  // before its listeners are up (replaying a large pool can take a while).
+  if (!f.ready_file.empty()) unlink(f.ready_file.c_str());
 
   auto logger = spdlog::stderr_color_mt("memnode");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ memnode: %v");
