@@ -9,7 +9,9 @@
 //
 // Contract
 // - Ranges are page-aligned, non-overlapping, and readable+writable for the
-//   app (do not include guard pages). Contents present when a range is tracked
+//   app (do not include guard pages), and stay mapped while tracked: Untrack
+//   before munmap or mremap (the uffd registration and the mprotect state
+//   belong to the mapping). Contents present when a range is tracked
 //   count as written: the first Collect reports every populated page of it, so
 //   the first epoch ships the initial contents (e.g. .data) to the image.
 // - Collect runs while every app thread is paused. It reports the pages written
