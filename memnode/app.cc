@@ -38,7 +38,8 @@ std::unique_ptr<App> App::Load(const PoolFile* file, AppEntry* entry) {
     app->health_ = Status::Corruption("app '" + app->name_ + "': both applied-mark slots are corrupt");
     return app;
   }
-  const AppliedMark& cur = (v0 && (!v1 || m0.seq > m1.seq)) ? m0 : m1;
+  app->mark_slot_ = (v0 && (!v1 || m0.seq > m1.seq)) ? 0 : 1;
+  const AppliedMark& cur = entry->mark[app->mark_slot_];
   app->mark_seq_ = cur.seq;
   app->applied_epoch_ = cur.applied_epoch;
   app->applied_pos_ = cur.applied_pos;
@@ -95,10 +96,12 @@ void App::WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns) {
   m.applied_pos = pos;
   m.last_commit_unix_ns = commit_ns;
   m.checksum = MarkChecksum(m);
-  AppliedMark& slot = entry_->mark[m.seq % 2];
+  const int next = 1 - mark_slot_;
+  AppliedMark& slot = entry_->mark[next];
   std::memcpy(&slot, &m, sizeof m);
   file_->Persist(&slot, sizeof slot);
   mark_seq_ = m.seq;
+  mark_slot_ = next;
 }
 
 Status App::ApplyLocked() {

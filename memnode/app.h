@@ -100,7 +100,8 @@ class App {
   uint64_t applied_pos_ = 0;    // ring space before it is free
   uint64_t applied_epoch_ = 0;
   uint64_t committed_epoch_ = 0;
-  uint64_t mark_seq_ = 0;       // seq of the current applied-mark slot
+  uint64_t mark_seq_ = 0;       // seq of the current applied mark
+  int mark_slot_ = 0;           // which slot holds it; updates go to the other
   uint64_t last_commit_ns_ = 0;
   bool writer_ = false;
   std::deque<EpochRecords> pending_;  // committed, not yet applied, in order

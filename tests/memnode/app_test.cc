@@ -232,12 +232,16 @@ TEST_F(AppTest, FallsBackToTheOtherAppliedMarkSlot) {
     Write(b, 1, 64 * e, Bytes(64, static_cast<uint8_t>(e + 1)));
     ASSERT_TRUE(b.CommitAndApply().ok());
   }
-  // seq 5 (epoch 4) is current, in slot 1; slot 0 holds seq 4 (epoch 3).
+  // Every update went to the slot not holding the current mark, so both
+  // are valid: seq 5 (epoch 4) and seq 4 (epoch 3).
   const AppEntry e = ReadEntry();
-  ASSERT_EQ(e.mark[1].seq, 5u);
-  ASSERT_EQ(e.mark[1].applied_epoch, 4u);
-  ASSERT_EQ(e.mark[0].applied_epoch, 3u);
-  FlipBit(EntryOffset() + offsetof(AppEntry, mark) + sizeof(AppliedMark) + offsetof(AppliedMark, applied_pos));
+  ASSERT_TRUE(MarkValid(e.mark[0]) && MarkValid(e.mark[1]));
+  const int cur = e.mark[0].seq > e.mark[1].seq ? 0 : 1;
+  ASSERT_EQ(e.mark[cur].seq, 5u);
+  ASSERT_EQ(e.mark[cur].applied_epoch, 4u);
+  ASSERT_EQ(e.mark[1 - cur].applied_epoch, 3u);
+  // A torn update of the current slot.
+  FlipBit(EntryOffset() + offsetof(AppEntry, mark) + cur * sizeof(AppliedMark) + offsetof(AppliedMark, applied_pos));
   Open();
   ASSERT_TRUE(app_->health().ok()) << app_->health().ToString();
   // Epoch 4 is still in the ring after the older mark: replayed again (idempotent).
@@ -248,6 +252,14 @@ TEST_F(AppTest, FallsBackToTheOtherAppliedMarkSlot) {
   Open();
   EXPECT_TRUE(app_->replay_scan().committed.empty());
   EXPECT_EQ(app_->Position().applied_epoch, 4u);
+}
+
+TEST_F(AppTest, FirstMarkUpdateKeepsTheInitialMark) {
+  EpochBuilder b(app_);
+  ASSERT_TRUE(b.CommitAndApply().ok());
+  const AppEntry e = ReadEntry();
+  EXPECT_TRUE(MarkValid(e.mark[0]));
+  EXPECT_TRUE(MarkValid(e.mark[1]));
 }
 
 TEST_F(AppTest, BothMarkSlotsCorruptDamagesOnlyThatApp) {
