@@ -40,6 +40,14 @@ inline void FinishRelease() noexcept {
   if (--t_lock_depth == 0) AtRestartPoint();
 }
 
+// A futex sleep holding no lock: the runtime's hook performs it when installed.
+inline int WaitAtDepthZero(uint32_t* word, uint32_t expected, bool process_shared, const Deadline& deadline) noexcept {
+  if (BlockingWaitHook hook = g_blocking_wait_hook.load(std::memory_order_relaxed)) {
+    return hook(word, expected, process_shared, deadline.abstime, deadline.clock);
+  }
+  return FutexWait(word, expected, process_shared, deadline);
+}
+
 // Sleeps on a futex in the middle of an acquisition. The lock being acquired
 // is not held while sleeping, so it is uncounted for the duration; if that
 // leaves depth 0 the thread is reported as blocked (parked) to the runtime.
@@ -48,13 +56,8 @@ inline int WaitDuringAcquire(uint32_t* word, uint32_t expected, bool process_sha
   CompilerFence();
   --t_lock_depth;
   CompilerFence();
-  int result;
-  if (t_lock_depth == 0) {
-    BlockingScope parked;
-    result = FutexWait(word, expected, process_shared, deadline);
-  } else {
-    result = FutexWait(word, expected, process_shared, deadline);
-  }
+  const int result = t_lock_depth == 0 ? WaitAtDepthZero(word, expected, process_shared, deadline)
+                                       : FutexWait(word, expected, process_shared, deadline);
   CompilerFence();
   ++t_lock_depth;
   CompilerFence();
@@ -64,10 +67,7 @@ inline int WaitDuringAcquire(uint32_t* word, uint32_t expected, bool process_sha
 // Sleeps on a futex where no lock is being acquired (cond, barrier).
 inline int WaitOutsideAcquire(uint32_t* word, uint32_t expected, bool process_shared,
                               const Deadline& deadline = {}) noexcept {
-  if (t_lock_depth == 0) {
-    BlockingScope parked;
-    return FutexWait(word, expected, process_shared, deadline);
-  }
+  if (t_lock_depth == 0) return WaitAtDepthZero(word, expected, process_shared, deadline);
   return FutexWait(word, expected, process_shared, deadline);
 }
 

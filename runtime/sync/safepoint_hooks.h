@@ -7,11 +7,13 @@
 //                 depth 0, at pthread_cond_wait (once its mutex is released)
 //                 and at pthread_barrier_wait. The runtime may park the thread
 //                 inside the call and resume it there in a new process.
-// blocking_begin  called just before a futex sleep at depth 0 (contended mutex
-// blocking_end    or rwlock acquisition from depth 0, cond wait, barrier wait)
-//                 and just after it, always in pairs: the pair's end hook is
-//                 loaded together with its begin hook, so installing hooks
-//                 while threads sleep never yields an unmatched end.
+// blocking_wait   performs a futex sleep at depth 0 (contended mutex or rwlock
+//                 acquisition from depth 0, cond wait, barrier wait) in place
+//                 of FutexWait, with FutexWait's contract: the runtime runs
+//                 the sleep on the thread's park fiber, so the thread counts
+//                 as quiescent while it sleeps and has a resumable context.
+//                 It may return EINTR without sleeping (a thread resumed in a
+//                 new process); every caller re-checks its condition anyway.
 //
 // Hooks run on the application thread with no lock of ours held and depth 0;
 // they must not call back into a lock whose slow path is in progress on this
@@ -19,29 +21,30 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <ctime>
 
 namespace respct::sync {
 
 using SafepointHook = void (*)();
+using BlockingWaitHook = int (*)(uint32_t* word, uint32_t expected, bool process_shared, const timespec* abstime,
+                                 clockid_t clock);
 
 struct SafepointHooks {
   SafepointHook restart_point = nullptr;
-  SafepointHook blocking_begin = nullptr;
-  SafepointHook blocking_end = nullptr;
+  BlockingWaitHook blocking_wait = nullptr;
 };
 
 namespace detail {
 // Relaxed is enough: a hook is a self-contained function pointer; the runtime
 // installs hooks before it relies on them being called.
 inline constinit std::atomic<SafepointHook> g_restart_point_hook{nullptr};
-inline constinit std::atomic<SafepointHook> g_blocking_begin_hook{nullptr};
-inline constinit std::atomic<SafepointHook> g_blocking_end_hook{nullptr};
+inline constinit std::atomic<BlockingWaitHook> g_blocking_wait_hook{nullptr};
 }  // namespace detail
 
 inline void InstallSafepointHooks(const SafepointHooks& hooks) noexcept {
   detail::g_restart_point_hook.store(hooks.restart_point, std::memory_order_relaxed);
-  detail::g_blocking_begin_hook.store(hooks.blocking_begin, std::memory_order_relaxed);
-  detail::g_blocking_end_hook.store(hooks.blocking_end, std::memory_order_relaxed);
+  detail::g_blocking_wait_hook.store(hooks.blocking_wait, std::memory_order_relaxed);
 }
 
 inline void AtRestartPoint() noexcept {
@@ -49,27 +52,5 @@ inline void AtRestartPoint() noexcept {
     hook();
   }
 }
-
-// Brackets one futex sleep at depth 0.
-class BlockingScope {
- public:
-  BlockingScope() noexcept
-      : end_(detail::g_blocking_end_hook.load(std::memory_order_relaxed)) {
-    SafepointHook begin = detail::g_blocking_begin_hook.load(std::memory_order_relaxed);
-    if (begin == nullptr) {
-      end_ = nullptr;
-    } else {
-      begin();
-    }
-  }
-  ~BlockingScope() {
-    if (end_ != nullptr) end_();
-  }
-  BlockingScope(const BlockingScope&) = delete;
-  BlockingScope& operator=(const BlockingScope&) = delete;
-
- private:
-  SafepointHook end_;
-};
 
 }  // namespace respct::sync

@@ -1,6 +1,9 @@
-// pthread_spinlock_t (a 4-byte int) reimplemented in place: 0 free, 1 held,
-// the same values glibc uses, so a zero-filled or glibc-initialised spinlock
-// is valid. No futex, so process-shared needs nothing special.
+// pthread_spinlock_t (a 4-byte int) reimplemented in place: 0 free, 1 held.
+// (glibc's x86-64 spinlock is inverted — 1 free, decremented to lock — but
+// POSIX has no static initialiser, so every valid spinlock passes through
+// pthread_spin_init, which is ours.) Zero meaning free keeps a zero-filled
+// spinlock and a snapshot of a free one valid. No futex, so process-shared
+// needs nothing special.
 //
 // Lock is an acquire exchange; while the lock is busy the thread spins on
 // plain loads with its depth lowered again, so a spinner is at depth 0 (and
