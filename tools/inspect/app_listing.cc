@@ -1,0 +1,117 @@
+#include "tools/inspect/app_listing.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <string_view>
+
+namespace respct::inspect {
+namespace {
+
+std::string NameOf(const wire::AppSummary& a) { return std::string(a.name, strnlen(a.name, sizeof a.name)); }
+
+std::string Writer(const Listing& l, const wire::AppSummary& a) {
+  if (!l.live) return "-";
+  return a.writer_attached != 0 ? "yes" : "no";
+}
+
+// App names are restricted to [A-Za-z0-9._-] and everything else is
+// generated here, but escape anyway: the pool file may be damaged.
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string HumanBytes(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  return buf;
+}
+
+std::string IsoTime(uint64_t unix_ns) {
+  if (unix_ns == 0) return "never";
+  const time_t secs = static_cast<time_t>(unix_ns / 1000000000);
+  tm t;
+  gmtime_r(&secs, &t);
+  char buf[40];
+  const size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
+  std::snprintf(buf + n, sizeof buf - n, ".%03uZ", static_cast<unsigned>(unix_ns / 1000000 % 1000));
+  return buf;
+}
+
+std::string FormatTable(const Listing& l) {
+  const std::vector<std::string> head = {"APP",     "COMMITTED", "APPLIED",     "IMAGE",
+                                         "REGIONS", "RING USED", "LAST COMMIT", "WRITER"};
+  std::vector<std::vector<std::string>> rows = {head};
+  for (const wire::AppSummary& a : l.apps) {
+    rows.push_back({NameOf(a), std::to_string(a.committed_epoch), std::to_string(a.applied_epoch),
+                    HumanBytes(a.image_size), std::to_string(a.region_count),
+                    HumanBytes(a.ring_used) + " / " + HumanBytes(a.ring_capacity), IsoTime(a.last_commit_unix_ns),
+                    Writer(l, a)});
+  }
+  std::vector<size_t> width(head.size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      // Names and times left-aligned, numbers right-aligned.
+      const bool left = i == 0 || i == 6 || i == 7;
+      const std::string pad(width[i] - r[i].size(), ' ');
+      line += left ? r[i] + pad : pad + r[i];
+      if (i + 1 < r.size()) line += "  ";
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    out += line + "\n";
+  }
+  if (l.apps.empty()) out += "(no apps in " + l.source + ")\n";
+  return out;
+}
+
+std::string FormatJson(const Listing& l) {
+  std::string out = "{\n  \"source\": " + JsonString(l.source) + ",\n  \"apps\": [";
+  for (size_t i = 0; i < l.apps.size(); ++i) {
+    const wire::AppSummary& a = l.apps[i];
+    char id[24];
+    std::snprintf(id, sizeof id, "%016" PRIx64, a.app_id);
+    out += i == 0 ? "\n" : ",\n";
+    out += "    {\"name\": " + JsonString(NameOf(a)) + ", \"app_id\": \"" + id + "\"" +
+           ", \"committed_epoch\": " + std::to_string(a.committed_epoch) +
+           ", \"applied_epoch\": " + std::to_string(a.applied_epoch) +
+           ", \"image_bytes\": " + std::to_string(a.image_size) +
+           ", \"regions\": " + std::to_string(a.region_count) +
+           ", \"ring_used_bytes\": " + std::to_string(a.ring_used) +
+           ", \"ring_capacity_bytes\": " + std::to_string(a.ring_capacity) + ", \"last_commit\": " +
+           (a.last_commit_unix_ns == 0 ? std::string("null") : JsonString(IsoTime(a.last_commit_unix_ns))) +
+           ", \"last_commit_unix_ns\": " + std::to_string(a.last_commit_unix_ns) + ", \"writer_attached\": " +
+           (l.live ? (a.writer_attached != 0 ? "true" : "false") : "null") + "}";
+  }
+  out += l.apps.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  return out;
+}
+
+}  // namespace respct::inspect
