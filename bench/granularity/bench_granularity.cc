@@ -10,7 +10,11 @@
 //   sparse: each 64 B line gets an 8-byte write with probability `density`;
 //   dense:  a fraction `density` of the pages is rewritten whole.
 //
+// --staging shadow replaces the StagingBuffer (a copy of every changed byte)
+// with ShadowRefs (pointers into the differ's shadow: zero-copy staging).
+//
 //   bench_granularity [--mib 256] [--reps 3] [--trackers uffd,mprotect,scan]
+//                     [--staging copy|shadow]
 #include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +28,7 @@
 
 #include "runtime/dirty/dirty_tracker.h"
 #include "runtime/dirty/line_differ.h"
+#include "runtime/dirty/shadow_refs.h"
 #include "runtime/dirty/staging_buffer.h"
 
 namespace respct::dirty {
@@ -84,7 +89,8 @@ void Write(std::byte* region, const Workload& w, const std::vector<uint32_t>& ta
 }
 
 // One tracker kind over all workloads; prints one table row per workload.
-bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, const std::vector<Workload>& workloads) {
+bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, bool zero_copy,
+             const std::vector<Workload>& workloads) {
   auto t = DirtyTracker::Create(kind);
   if (!t.ok()) {
     std::printf("%-8s skipped: %s\n", std::string(TrackerKindName(kind)).c_str(),
@@ -104,8 +110,15 @@ bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, const std::vector<Wo
   std::byte* copy_dst = MapAnon(len);
   std::memset(copy_dst, 1, len);  // pre-fault: the baseline copies, it does not fault
   auto sb = StagingBuffer::Create(len + len / 4 + 4096);
-  if (!sb.ok()) return false;
-  StagingBuffer& staging = *sb.value();
+  auto refs = ShadowRefs::Create(len / 128 + 1);
+  if (!sb.ok() || !refs.ok()) return false;
+  StagingBuffer& copy_staging = *sb.value();
+  ShadowRefs& ref_staging = *refs.value();
+  DiffSink& staging = zero_copy ? static_cast<DiffSink&>(ref_staging) : copy_staging;
+  auto clear_staging = [&] {
+    copy_staging.Clear();
+    ref_staging.Clear();
+  };
 
   std::mt19937_64 rng(12345);
   for (size_t i = 0; i < len; i += 8) *reinterpret_cast<uint64_t*>(region + i) = rng();
@@ -131,7 +144,7 @@ bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, const std::vector<Wo
       const auto t1 = Clock::now();
       st = tracker->Collect(&runs);
       const auto t2 = Clock::now();
-      staging.Clear();
+      clear_staging();
       differ->ResetStats();
       for (size_t i = 0; st.ok() && i < runs.size(); ++i) st = differ->Diff(runs[i], &staging);
       const auto t3 = Clock::now();
@@ -214,9 +227,12 @@ int main(int argc, char** argv) {
   size_t mib = 256;
   int reps = 3;
   std::string trackers = "uffd,mprotect,scan";
+  std::string staging = "copy";
   app.add_option("--mib", mib, "region size in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--reps", reps, "epochs per cell; the median is printed")->check(CLI::Range(1, 100));
   app.add_option("--trackers", trackers, "comma-separated tracker kinds");
+  app.add_option("--staging", staging, "copy: StagingBuffer; shadow: ShadowRefs (zero-copy)")
+      ->check(CLI::IsMember({"copy", "shadow"}));
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<Workload> workloads = {
@@ -224,7 +240,8 @@ int main(int argc, char** argv) {
       {"sparse", 0.5, false},   {"sparse", 1.0, false},  {"dense", 0.01, true},
       {"dense", 0.1, true},     {"dense", 1.0, true},
   };
-  std::printf("region %zu MiB, median of %d epochs; times in ms per epoch\n", mib, reps);
+  std::printf("region %zu MiB, %s staging, median of %d epochs; times in ms per epoch\n", mib,
+              staging.c_str(), reps);
   std::printf("%-8s %-6s %8s %8s %10s %10s %8s %8s %8s %8s %8s %7s\n", "tracker", "load",
               "density", "pages", "page MiB", "line MiB", "pg/line", "write", "collect", "diff",
               "memcpy", "c+d/cp");
@@ -236,7 +253,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", kind.status().ToString().c_str());
       return 2;
     }
-    if (!RunKind(kind.value(), mib, reps, workloads)) return 1;
+    if (!RunKind(kind.value(), mib, reps, staging == "shadow", workloads)) return 1;
     pos = comma + 1;
   }
   CompareKernels(mib);

@@ -57,11 +57,20 @@ Status LineDiffer::RemoveRange(void* addr, size_t len) {
 }
 
 Status LineDiffer::Stage(const Range& r, uintptr_t addr, size_t len, DiffSink* sink) {
-  std::byte* dst = sink->Reserve(addr, len);
-  if (dst == nullptr) return Status::ResourceExhausted("line differ: staging sink is full");
   const auto* live = reinterpret_cast<const std::byte*>(addr);
-  std::memcpy(dst, live, len);
-  std::memcpy(r.shadow + (addr - r.start), live, len);
+  std::byte* shadow = r.shadow + (addr - r.start);
+  // The sink accepts before the shadow changes, so a full sink leaves these
+  // lines still different from the shadow: the restart finds them again.
+  if (sink->references_shadow()) {
+    if (!sink->Reference(addr, shadow, len)) {
+      return Status::ResourceExhausted("line differ: staging sink is full");
+    }
+  } else {
+    std::byte* dst = sink->Reserve(addr, len);
+    if (dst == nullptr) return Status::ResourceExhausted("line differ: staging sink is full");
+    std::memcpy(dst, live, len);
+  }
+  std::memcpy(shadow, live, len);
   stats_.bytes_shipped += len;
   ++stats_.records;
   return Status::OK();

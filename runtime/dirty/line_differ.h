@@ -8,8 +8,9 @@
 // Diff(run, sink), under the pause: each page of the run is compared with its
 // shadow line by line (AVX2/SSE2, line_compare.h); each maximal range of
 // adjacent changed lines (merged across page boundaries within the run) is
-// copied into the sink and into the shadow. Granularity::kPage ships every
-// reported page whole instead, for comparison.
+// copied into the sink and into the shadow — or, for a zero-copy sink
+// (ShadowRefs), only into the shadow, the sink keeping a pointer to it.
+// Granularity::kPage ships every reported page whole instead, for comparison.
 //
 // Diff is restartable: if the sink is full it returns ResourceExhausted, and
 // the lines already staged are already in the shadow, so after shipping the

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "runtime/dirty/shadow_refs.h"
 #include "tests/dirty/test_util.h"
 
 namespace respct::dirty {
@@ -148,6 +149,30 @@ TEST_F(LineDifferTest, FullSinkIsRestartable) {
   std::set<uintptr_t> lines;
   for (size_t l = 0; l < kLinesPerPage; l += 2) lines.insert(Line(7, l));
   EXPECT_EQ(all, MergedLines(lines));
+}
+
+TEST_F(LineDifferTest, ZeroCopySinkReferencesTheShadow) {
+  auto refs = ShadowRefs::Create(4);  // fewer than the 6 ranges below: restarts
+  ASSERT_TRUE(refs.ok());
+  std::set<uintptr_t> lines;
+  for (size_t l : {0, 1, 5, 9, 20, 40, 63}) {
+    region_.page(8)[l * kLineSize + 1] = std::byte{0x5A};
+    lines.insert(Line(8, l));
+  }
+  std::vector<Span> spans;
+  for (int pass = 0; pass < 3; ++pass) {
+    (*refs)->Clear();
+    const Status st = differ_->Diff(PageRun{region_.addr() + 8 * kPageSize, 1}, refs->get());
+    for (const ShadowRefs::Ref& r : **refs) {
+      spans.push_back({r.addr, r.len});
+      EXPECT_EQ(std::memcmp(r.bytes, reinterpret_cast<const void*>(r.addr), r.len), 0);
+      EXPECT_NE(reinterpret_cast<uintptr_t>(r.bytes), r.addr);  // a stable copy, not live memory
+    }
+    if (st.ok()) break;
+    ASSERT_EQ(st.code(), Status::Code::kResourceExhausted);
+  }
+  EXPECT_EQ(spans, MergedLines(lines));
+  EXPECT_EQ(differ_->stats().bytes_shipped, 7 * kLineSize);
 }
 
 TEST_F(LineDifferTest, RunOutsideRangesIsRejected) {
