@@ -73,6 +73,30 @@ struct Flags {
   std::string log_level = "info";
 };
 
+// CLI11 prints a description as one line but indents the lines after a
+// '\n' under the first, so long descriptions are wrapped here.
+std::string Wrap(const std::string& text, size_t width = 56) {
+  std::string out;
+  size_t line = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (line != 0 && line + 1 + word.size() > width) {
+      out += '\n';
+      line = 0;
+    } else if (line != 0) {
+      out += ' ';
+      ++line;
+    }
+    out += word;
+    line += word.size();
+    start = end + 1;
+  }
+  return out;
+}
+
 int Fail(const std::string& what) {
   std::fprintf(stderr, "respct-memnode: %s\n", what.c_str());
   return 1;
@@ -89,33 +113,33 @@ int main(int argc, char** argv) {
   cli.set_version_flag("--version", std::string("respct-memnode ") + RESPCT_VERSION,
                        "Print the version and exit.");
   cli.add_option("--pool", f.pool,
-                 "Pool file. Created sparse (with --size bytes) when it does not exist; locked so that only one "
+                 Wrap("Pool file. Created sparse (with --size bytes) when it does not exist; locked so that only one "
                  "memnode serves it. On a DAX file system (real PMem) it is mapped with MAP_SYNC and persisted with "
-                 "CPU cache flushes, otherwise persisted with msync.")
+                 "CPU cache flushes, otherwise persisted with msync."))
       ->type_name("FILE")
       ->capture_default_str();
-  cli.add_option("--size", f.size, "Size of a new pool (ignored when the pool exists). Minimum 16M.")
+  cli.add_option("--size", f.size, Wrap("Size of a new pool (ignored when the pool exists). Minimum 16M."))
       ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--listen", f.listen,
-                 "Where to accept clients; repeat for several listeners. Default: " + respct::DefaultMemnodeUrl() +
-                     " (the URL respct-run uses when given none).")
+                 Wrap("Where to accept clients; repeat for several listeners. Default: " + respct::DefaultMemnodeUrl() +
+                      " (the URL respct-run uses when given none)."))
       ->type_name("URL");
   cli.add_option("--secret-file", f.secret_file,
-                 "Shared secret clients must prove (any 16..4096 bytes, mode 0600). Created with 32 random bytes "
-                 "when missing.")
+                 Wrap("Shared secret clients must prove (any 16..4096 bytes, mode 0600). Created with 32 random "
+                      "bytes when missing."))
       ->type_name("FILE")
       ->capture_default_str();
   cli.add_option("--ring-size", f.ring_size,
-                 "Log ring of each new app, unless its client asks for another size. Bounds the bytes of epochs "
-                 "in flight; at least 4M + 256.")
+                 Wrap("Log ring of each new app, unless its client asks for another size. Bounds the bytes of "
+                      "epochs in flight; at least 4M + 256."))
       ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--ready-file", f.ready_file,
-                 "Written with the memnode's pid once every listener accepts connections (removed on a clean "
-                 "exit); scripts and tests wait for it.")
+                 Wrap("Written with the memnode's pid once every listener accepts connections (removed at start "
+                      "and on a clean exit); scripts and tests wait for it."))
       ->type_name("FILE");
-  cli.add_option("--log-level", f.log_level, "Logging to stderr: trace, debug, info, warn, error, critical or off.")
+  cli.add_option("--log-level", f.log_level, Wrap("Logging to stderr: trace, debug, info, warn, error, critical or off."))
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->type_name("LEVEL")
       ->capture_default_str();
