@@ -24,7 +24,9 @@ Result<std::unique_ptr<SharedRingSink>> SharedRingSink::Map(int fd, uint64_t cap
     return Status::Corruption("staging ring of " + std::to_string(st.st_size) + " bytes, ring capacity is " +
                               std::to_string(capacity));
   }
-  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  // MAP_POPULATE: every slot is written lap after lap; faulting the pages in
+  // now, in one call, keeps ~one page fault per 4 KiB out of the first lap's commits.
+  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   const int err = errno;
   close(fd);  // the mapping keeps the memfd alive
   if (p == MAP_FAILED) return Status::FromErrno("mmap staging ring", err);
