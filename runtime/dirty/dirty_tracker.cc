@@ -17,7 +17,7 @@ Result<std::unique_ptr<DirtyTracker>> Upcast(Result<std::unique_ptr<T>> r) {
 
 }  // namespace
 
-Result<std::unique_ptr<DirtyTracker>> DirtyTracker::Create(Kind kind) {
+Result<std::unique_ptr<DirtyTracker>> DirtyTracker::Create(Kind kind, std::string* passed_over) {
   switch (kind) {
     case Kind::kUffd:
       return Upcast(UffdTracker::Open());
@@ -31,11 +31,14 @@ Result<std::unique_ptr<DirtyTracker>> DirtyTracker::Create(Kind kind) {
   // Best first: uffd costs nothing per Collect for clean memory and never
   // signals; mprotect is exact to a chunk but pays a signal per first write;
   // scan always works. The reasons a better kind was refused are kept for the
-  // error when even scan fails.
+  // caller's log, and for the error when even scan fails.
   std::string why;
   for (Kind k : {Kind::kUffd, Kind::kMprotect, Kind::kScan}) {
     Result<std::unique_ptr<DirtyTracker>> t = Create(k);
-    if (t.ok()) return t;
+    if (t.ok()) {
+      if (passed_over != nullptr) *passed_over = why;
+      return t;
+    }
     if (!why.empty()) why += "; ";
     why += t.status().message();
   }

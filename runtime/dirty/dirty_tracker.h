@@ -30,6 +30,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -47,9 +48,12 @@ class DirtyTracker {
   DirtyTracker& operator=(const DirtyTracker&) = delete;
 
   // Auto probes uffd, then mprotect, then scan, and returns the first that
-  // works on this kernel; a forced kind that does not work is an error that
+  // works on this kernel; if it had to pass over a better kind and
+  // `passed_over` is given, it receives why ("uffd tracker: kernel lacks ...")
+  // for the start-up log. A forced kind that does not work is an error that
   // names the missing kernel feature or permission.
-  static Result<std::unique_ptr<DirtyTracker>> Create(Kind kind);
+  static Result<std::unique_ptr<DirtyTracker>> Create(Kind kind,
+                                                      std::string* passed_over = nullptr);
 
   virtual Status Track(void* addr, size_t len) = 0;
   // Stops tracking exactly a range previously passed to Track.

@@ -14,13 +14,13 @@
 
 namespace respct::dirty::testing {
 
-// An anonymous private mapping, unmapped on destruction. Never touched: every
-// page starts unpopulated.
+// An anonymous mapping (private, or shared = shmem), unmapped on destruction.
+// Never touched: every page starts unpopulated.
 class Region {
  public:
-  explicit Region(size_t pages) : pages_(pages) {
+  explicit Region(size_t pages, bool shared = false) : pages_(pages) {
     void* p = mmap(nullptr, pages * kPageSize, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                   (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     base_ = p == MAP_FAILED ? nullptr : static_cast<std::byte*>(p);
     // Keep pages 4 KiB so page-exact expectations hold whatever THP is set to.
     if (base_ != nullptr) madvise(base_, size(), MADV_NOHUGEPAGE);

@@ -124,17 +124,26 @@ TEST(ForcedUnsupportedTest, NoPagemapScan) {
   EXPECT_NE(msg.find("needs ≥ 6.7"), std::string::npos) << msg;
 }
 
-TEST(ForcedUnsupportedTest, AutoFallsBackToMprotect) {
-  EXPECT_EQ(InLockedDownChild({{SYS_userfaultfd, -1, ENOSYS}}, [] { return CreateMessage(Kind::kAuto); }),
-            "ok:mprotect");
+TEST(ForcedUnsupportedTest, AutoFallsBackToMprotectAndSaysWhy) {
+  EXPECT_EQ(InLockedDownChild({{SYS_userfaultfd, -1, ENOSYS}},
+                              [] {
+                                std::string why;
+                                auto t = DirtyTracker::Create(Kind::kAuto, &why);
+                                return t.ok() ? std::string(t.value()->name()) + " | " + why
+                                              : t.status().message();
+                              }),
+            "mprotect | userfaultfd: not available (kernel built without CONFIG_USERFAULTFD, or "
+            "the syscall is filtered by seccomp)");
 }
 
 TEST(AutoTest, PicksUffdWhenTheKernelHasIt) {
   auto uffd = DirtyTracker::Create(Kind::kUffd);
-  auto any = DirtyTracker::Create(Kind::kAuto);
+  std::string why = "untouched";
+  auto any = DirtyTracker::Create(Kind::kAuto, &why);
   ASSERT_TRUE(any.ok()) << any.status().ToString();
   if (uffd.ok()) {
     EXPECT_EQ(any.value()->kind(), Kind::kUffd);
+    EXPECT_EQ(why, "");
   } else {
     EXPECT_NE(any.value()->kind(), Kind::kUffd) << uffd.status().ToString();
   }

@@ -293,6 +293,17 @@ TEST_P(TrackerTest, AdjacentRangesAreReportedSeparately) {
   EXPECT_EQ(staging_->records(), 2u);
 }
 
+TEST_P(TrackerTest, SharedMemoryMapping) {
+  // shmem: uffd needs UFFD_FEATURE_WP_HUGETLBFS_SHMEM (requested when offered).
+  Region r(32, /*shared=*/true);
+  Track(r);
+  Touch(r.page(2) + 10);
+  Touch(r.page(17));
+  CollectAndCheck();
+  Touch(r.page(17) + 2000);
+  CollectAndCheck();
+}
+
 TEST_P(TrackerTest, OverlappingTrackIsRejected) {
   Region r(8);
   Track(r);
