@@ -1,4 +1,4 @@
-// Lock depth at each step, and restart-point / blocking hooks called exactly
+// Lock depth at each step, and restart-point / blocking-wait hooks called exactly
 // at depth-0 boundaries. Hooks are process-wide; each test counts only the
 // calls made by the threads it cares about (thread_local counters).
 #include <gtest/gtest.h>
@@ -24,23 +24,24 @@ void CountRestartPoint() {
   if (LockDepth() != 0) t_hook_saw_nonzero_depth = true;
 }
 
-void CountBlockingBegin() {
+// Counts the sleep, then sleeps as FutexWait would.
+int CountBlockingWait(uint32_t* word, uint32_t expected, bool process_shared, const timespec* abstime,
+                      clockid_t clock) {
   if (t_blocking_begins != t_blocking_ends) t_blocking_nested = true;
   ++t_blocking_begins;
   ++g_blocked_now;
   if (LockDepth() != 0) t_hook_saw_nonzero_depth = true;
-}
-
-void CountBlockingEnd() {
+  const int r = detail::FutexWait(word, expected, process_shared, detail::Deadline{abstime, clock});
   ++t_blocking_ends;
   --g_blocked_now;
   if (LockDepth() != 0) t_hook_saw_nonzero_depth = true;
+  return r;
 }
 
 class DepthHooks : public ::testing::Test {
  protected:
   void SetUp() override {
-    InstallSafepointHooks({CountRestartPoint, CountBlockingBegin, CountBlockingEnd});
+    InstallSafepointHooks({CountRestartPoint, CountBlockingWait});
     ResetCounters();
   }
   void TearDown() override {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -84,7 +85,7 @@ TEST(Snapshot, FreeMutexOfEveryKindIsItsInitialiserImage) {
 
 TEST(Snapshot, RwlockCopyWorksInChild) {
   pthread_rwlock_t rwlock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
-  int round = 0;
+  std::atomic<int> round{0};
   Contend([&] {
     if (++round % 3 == 0) {
       RwlockWrlock(&rwlock);
