@@ -201,7 +201,9 @@ class Heap {
   uint32_t instance_index_;
   uint32_t next_slot_hint_;  // where ClaimFreeSlot starts looking (a hint)
 
-  PageHeap page_heap_;
+  // Own cache line: its lock is written by every span allocation, which must
+  // not invalidate the line the fast paths read.
+  alignas(64) PageHeap page_heap_;
   CentralFreeList central_[kNumSizeClasses];
   ThreadCache slots_[kNumThreadSlots];
 };

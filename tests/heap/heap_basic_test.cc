@@ -155,7 +155,7 @@ TEST(HeapBasic, StatsCountBlocksPerClass) {
   EXPECT_EQ(stats.large_bytes_in_use, 13 * kPageSize);
   EXPECT_EQ(stats.bytes_in_use, 1000 * 48 + 13 * kPageSize);
   EXPECT_GT(stats.mapped_bytes, stats.bytes_in_use);
-  EXPECT_EQ(stats.reserved_bytes, size_t{16} << 30);
+  EXPECT_EQ(stats.reserved_bytes, kDefaultTestReserve);
   for (void* p : v) heap->Free(p);
   heap->ReadStats(&stats);
   EXPECT_EQ(stats.bytes_in_use, 0u);
@@ -176,7 +176,7 @@ TEST(HeapBasic, SizeClassesWasteAtMostAnEighth) {
 }
 
 TEST(HeapBasic, CreateRejectsBadArgumentsAndOccupiedRanges) {
-  EXPECT_FALSE(Heap::Create(reinterpret_cast<void*>(0x2000'0000'1000), size_t{1} << 30).ok());
+  EXPECT_FALSE(Heap::Create(static_cast<char*>(TestHeapAddress(8)) + 4096, size_t{1} << 30).ok());
   EXPECT_FALSE(Heap::Create(TestHeapAddress(8), 4096).ok());
   ScopedTestHeap heap(9, size_t{1} << 30);
   Result<Heap*> again = Heap::Create(TestHeapAddress(9), size_t{1} << 30);
