@@ -37,6 +37,12 @@ __attribute__((noinline)) void GlibcFree(void* p) { std::free(p); }
 void RespctThreadExit() { g_heap->ReleaseThreadCache(); }
 void GlibcThreadExit() {}
 
+// Google Benchmark runs thread 0 of every benchmark on the main thread and
+// starts the others afresh, so only those others exit afterwards.
+void EndOfBenchmarkThread(const benchmark::State& state, void (*thread_exit_fn)()) {
+  if (state.thread_index() != 0) thread_exit_fn();
+}
+
 struct Allocator {
   const char* name;
   void* (*malloc_fn)(size_t);
@@ -68,7 +74,7 @@ void BM_Pair(benchmark::State& state, Allocator a, size_t lo, size_t hi) {
     Touch(p);
     a.free_fn(p);
   }
-  a.thread_exit_fn();
+  EndOfBenchmarkThread(state, a.thread_exit_fn);
   state.SetItemsProcessed(state.iterations());
 }
 
@@ -89,7 +95,7 @@ void BM_Batch(benchmark::State& state, Allocator a, size_t lo, size_t hi, bool f
       for (size_t k = batch; k-- > 0;) a.free_fn(blocks[k]);
     }
   }
-  a.thread_exit_fn();
+  EndOfBenchmarkThread(state, a.thread_exit_fn);
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(batch));
 }
 
@@ -110,7 +116,7 @@ void BM_RandomReplace(benchmark::State& state, Allocator a, size_t lo, size_t hi
     Touch(slot);
   }
   for (void* p : pool) a.free_fn(p);
-  a.thread_exit_fn();
+  EndOfBenchmarkThread(state, a.thread_exit_fn);
   state.SetItemsProcessed(state.iterations());
 }
 

@@ -346,13 +346,15 @@ void Heap::FlushAllLists(ThreadCache* tc) {
 
 void Heap::ReleaseThreadCache() {
   ThreadBinding& b = tls_thread_bindings[instance_index_];
-  if (b.generation != instance_generation_) return;
-  if (b.cache != nullptr) {
+  if (b.generation == instance_generation_ && b.cache != nullptr) {
     FlushAllLists(b.cache);
     b.cache->state_word().store(static_cast<uint32_t>(SlotState::kFree), std::memory_order_release);
   }
+  // Stay bound, without a cache: glibc's own thread-exit code still frees
+  // memory after the runtime's hook, and those calls must not claim a slot
+  // that nobody would release again.
   b.cache = nullptr;
-  b.generation = 0;
+  b.generation = instance_generation_;
 }
 
 Status Heap::BindThreadSlot(unsigned slot) {

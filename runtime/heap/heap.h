@@ -136,7 +136,9 @@ class Heap {
   }
 
   // Flushes the calling thread's cache to the central lists and frees its
-  // slot. Called by the runtime on its thread-exit path.
+  // slot. Called by the runtime on its thread-exit path. Later calls from the
+  // same thread still work but bypass the cache (they take the central list
+  // locks) and never claim a slot; BindThreadSlot gives it a cache again.
   void ReleaseThreadCache();
   // Makes the calling thread use cache slot `slot` (adopting its blocks if it
   // is orphaned); fails if another live thread owns it.

@@ -135,6 +135,12 @@ TEST(HeapThreads, ReleaseThreadCacheReturnsBlocksAndSlot) {
     slot = heap->CurrentThreadSlot();
     heap->ReleaseThreadCache();
     EXPECT_EQ(heap->CurrentThreadSlot(), -1);
+    // Calls after the release (glibc's exit path frees after the runtime's
+    // hook) work without claiming a slot again.
+    void* late = heap->Malloc(64);
+    EXPECT_NE(late, nullptr);
+    heap->Free(late);
+    EXPECT_EQ(heap->CurrentThreadSlot(), -1);
   });
   t.join();
   ASSERT_GE(slot, 0);
