@@ -8,6 +8,9 @@
 //   (shadow_refs.h) is one. Saves one copy of every changed byte under the
 //   pause, at the price of shipping before the next epoch's Diff (DESIGN §3
 //   allows at most one epoch in flight).
+//
+// Signal safety: the differ calls sinks from the coordinator thread, never
+// from a signal handler; the two sinks here would be safe there anyway.
 #pragma once
 
 #include <cstddef>
