@@ -38,7 +38,8 @@ Result<AttachReply> ClientAttach(FrameSocket& sock, const ConnectOptions& option
   if (options.regions.size() > wire::kMaxRegions)
     return Status::InvalidArgument("at most " + std::to_string(wire::kMaxRegions) + " regions per app");
   wire::AttachMsg msg{};
-  msg.flags = (options.writer ? wire::kAttachWriter : 0u) | (options.create ? wire::kAttachCreate : 0u);
+  msg.flags = (options.writer ? wire::kAttachWriter : 0u) | (options.create ? wire::kAttachCreate : 0u) |
+              (options.reset ? wire::kAttachReset : 0u);
   msg.region_count = static_cast<uint32_t>(options.regions.size());
   msg.ring_capacity = options.ring_capacity;
   std::vector<wire::RegionDesc> descs;

@@ -42,6 +42,7 @@ struct ConnectOptions {
   std::vector<RegionSpec> regions;  // the app's layout; must match an existing app's
   bool writer = false;              // commits epochs (at most one writer per app)
   bool create = false;              // create the app if it does not exist
+  bool reset = false;               // writer: discard the app's image and epochs first
   uint64_t ring_capacity = 0;       // on creation; 0: memnode default
   int timeout_ms = 10000;           // connect and per-reply bound
 };

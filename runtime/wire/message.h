@@ -105,6 +105,7 @@ static_assert(sizeof(RegionDesc) == 24);
 enum AttachFlags : uint32_t {
   kAttachWriter = 1u << 0,  // this connection will commit epochs (one writer per app)
   kAttachCreate = 1u << 1,  // create the app if it does not exist
+  kAttachReset = 1u << 2,   // writer only: start the app over (image zero, no epochs)
 };
 
 // Attach: `region_count` RegionDesc follow. A reader may send zero regions.

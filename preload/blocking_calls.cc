@@ -1,0 +1,188 @@
+// System calls that may block, interposed as restart points (blocking.h).
+// Each one forwards to libc's own function; calls through which the kernel
+// writes into application memory first tell the dirty tracker
+// (KernelWrites), since a write-protected page would otherwise fail the call
+// with EFAULT under the mprotect tracker.
+#include <poll.h>
+#include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "preload/blocking.h"
+#include "preload/libc_next.h"
+
+using respct::preload::Blocking;
+using respct::preload::KernelWrites;
+using respct::preload::Next;
+
+namespace {
+
+void KernelWritesIov(const iovec* iov, int n) {
+  for (int i = 0; i < n; ++i) KernelWrites(iov[i].iov_base, iov[i].iov_len);
+}
+
+template <typename T>
+void KernelWritesObject(T* p) {
+  if (p != nullptr) KernelWrites(p, sizeof(T));
+}
+
+void KernelWritesAddr(sockaddr* addr, socklen_t* alen) {
+  if (alen == nullptr) return;
+  KernelWritesObject(alen);
+  if (addr != nullptr) KernelWrites(addr, *alen);
+}
+
+void KernelWritesFdSets(fd_set* r, fd_set* w, fd_set* e) {
+  KernelWritesObject(r);
+  KernelWritesObject(w);
+  KernelWritesObject(e);
+}
+
+Next<ssize_t (*)(int, void*, size_t)> next_read("read");
+Next<ssize_t (*)(int, const void*, size_t)> next_write("write");
+Next<ssize_t (*)(int, void*, size_t, off_t)> next_pread("pread");
+Next<ssize_t (*)(int, const void*, size_t, off_t)> next_pwrite("pwrite");
+Next<ssize_t (*)(int, const iovec*, int)> next_readv("readv");
+Next<ssize_t (*)(int, const iovec*, int)> next_writev("writev");
+Next<ssize_t (*)(int, void*, size_t, int)> next_recv("recv");
+Next<ssize_t (*)(int, void*, size_t, int, sockaddr*, socklen_t*)> next_recvfrom("recvfrom");
+Next<ssize_t (*)(int, msghdr*, int)> next_recvmsg("recvmsg");
+Next<ssize_t (*)(int, const void*, size_t, int)> next_send("send");
+Next<ssize_t (*)(int, const void*, size_t, int, const sockaddr*, socklen_t)> next_sendto("sendto");
+Next<ssize_t (*)(int, const msghdr*, int)> next_sendmsg("sendmsg");
+Next<int (*)(int, sockaddr*, socklen_t*)> next_accept("accept");
+Next<int (*)(int, sockaddr*, socklen_t*, int)> next_accept4("accept4");
+Next<int (*)(int, const sockaddr*, socklen_t)> next_connect("connect");
+Next<int (*)(pollfd*, nfds_t, int)> next_poll("poll");
+Next<int (*)(pollfd*, nfds_t, const timespec*, const sigset_t*)> next_ppoll("ppoll");
+Next<int (*)(int, fd_set*, fd_set*, fd_set*, timeval*)> next_select("select");
+Next<int (*)(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*)> next_pselect("pselect");
+Next<int (*)(int, epoll_event*, int, int)> next_epoll_wait("epoll_wait");
+Next<int (*)(int, epoll_event*, int, int, const sigset_t*)> next_epoll_pwait("epoll_pwait");
+Next<int (*)(const timespec*, timespec*)> next_nanosleep("nanosleep");
+Next<int (*)(clockid_t, int, const timespec*, timespec*)> next_clock_nanosleep("clock_nanosleep");
+Next<unsigned (*)(unsigned)> next_sleep("sleep");
+Next<int (*)(useconds_t)> next_usleep("usleep");
+Next<int (*)(sem_t*)> next_sem_wait("sem_wait");
+Next<int (*)(sem_t*, const timespec*)> next_sem_timedwait("sem_timedwait");
+Next<pid_t (*)(pid_t, int*, int)> next_waitpid("waitpid");
+Next<pid_t (*)(int*)> next_wait("wait");
+
+}  // namespace
+
+#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
+
+RESPCT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  KernelWrites(buf, n);
+  return Blocking([&] { return next_read.get()(fd, buf, n); });
+}
+RESPCT_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  return Blocking([&] { return next_write.get()(fd, buf, n); });
+}
+RESPCT_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  KernelWrites(buf, n);
+  return Blocking([&] { return next_pread.get()(fd, buf, n, off); });
+}
+RESPCT_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
+RESPCT_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  return Blocking([&] { return next_pwrite.get()(fd, buf, n, off); });
+}
+RESPCT_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) { return pwrite(fd, buf, n, off); }
+RESPCT_EXPORT ssize_t readv(int fd, const iovec* iov, int n) {
+  KernelWritesIov(iov, n);
+  return Blocking([&] { return next_readv.get()(fd, iov, n); });
+}
+RESPCT_EXPORT ssize_t writev(int fd, const iovec* iov, int n) {
+  return Blocking([&] { return next_writev.get()(fd, iov, n); });
+}
+RESPCT_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
+  KernelWrites(buf, n);
+  return Blocking([&] { return next_recv.get()(fd, buf, n, flags); });
+}
+RESPCT_EXPORT ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* alen) {
+  KernelWrites(buf, n);
+  KernelWritesAddr(addr, alen);
+  return Blocking([&] { return next_recvfrom.get()(fd, buf, n, flags, addr, alen); });
+}
+RESPCT_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
+  KernelWritesIov(msg->msg_iov, static_cast<int>(msg->msg_iovlen));
+  return Blocking([&] { return next_recvmsg.get()(fd, msg, flags); });
+}
+RESPCT_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
+  return Blocking([&] { return next_send.get()(fd, buf, n, flags); });
+}
+RESPCT_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t alen) {
+  return Blocking([&] { return next_sendto.get()(fd, buf, n, flags, addr, alen); });
+}
+RESPCT_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
+  return Blocking([&] { return next_sendmsg.get()(fd, msg, flags); });
+}
+RESPCT_EXPORT int accept(int fd, sockaddr* addr, socklen_t* alen) {
+  KernelWritesAddr(addr, alen);
+  return Blocking([&] { return next_accept.get()(fd, addr, alen); });
+}
+RESPCT_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* alen, int flags) {
+  KernelWritesAddr(addr, alen);
+  return Blocking([&] { return next_accept4.get()(fd, addr, alen, flags); });
+}
+RESPCT_EXPORT int connect(int fd, const sockaddr* addr, socklen_t alen) {
+  return Blocking([&] { return next_connect.get()(fd, addr, alen); });
+}
+RESPCT_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
+  KernelWrites(fds, sizeof(pollfd) * n);
+  return Blocking([&] { return next_poll.get()(fds, n, timeout); });
+}
+RESPCT_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
+  KernelWrites(fds, sizeof(pollfd) * n);
+  return Blocking([&] { return next_ppoll.get()(fds, n, timeout, mask); });
+}
+RESPCT_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
+  KernelWritesFdSets(r, w, e);
+  KernelWritesObject(timeout);
+  return Blocking([&] { return next_select.get()(n, r, w, e, timeout); });
+}
+RESPCT_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
+  KernelWritesFdSets(r, w, e);
+  return Blocking([&] { return next_pselect.get()(n, r, w, e, timeout, mask); });
+}
+RESPCT_EXPORT int epoll_wait(int fd, epoll_event* ev, int max, int timeout) {
+  KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
+  return Blocking([&] { return next_epoll_wait.get()(fd, ev, max, timeout); });
+}
+RESPCT_EXPORT int epoll_pwait(int fd, epoll_event* ev, int max, int timeout, const sigset_t* mask) {
+  KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
+  return Blocking([&] { return next_epoll_pwait.get()(fd, ev, max, timeout, mask); });
+}
+RESPCT_EXPORT int nanosleep(const timespec* req, timespec* rem) {
+  KernelWritesObject(rem);
+  return Blocking([&] { return next_nanosleep.get()(req, rem); });
+}
+RESPCT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const timespec* req, timespec* rem) {
+  KernelWritesObject(rem);
+  return Blocking([&] { return next_clock_nanosleep.get()(clock, flags, req, rem); });
+}
+RESPCT_EXPORT unsigned sleep(unsigned seconds) {
+  return Blocking([&] { return next_sleep.get()(seconds); });
+}
+RESPCT_EXPORT int usleep(useconds_t usec) {
+  return Blocking([&] { return next_usleep.get()(usec); });
+}
+RESPCT_EXPORT int sem_wait(sem_t* sem) {
+  return Blocking([&] { return next_sem_wait.get()(sem); });
+}
+RESPCT_EXPORT int sem_timedwait(sem_t* sem, const timespec* abstime) {
+  return Blocking([&] { return next_sem_timedwait.get()(sem, abstime); });
+}
+RESPCT_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
+  KernelWritesObject(status);
+  return Blocking([&] { return next_waitpid.get()(pid, status, options); });
+}
+RESPCT_EXPORT pid_t wait(int* status) {
+  KernelWritesObject(status);
+  return Blocking([&] { return next_wait.get()(status); });
+}

@@ -1,0 +1,140 @@
+#include "runtime/core/checkpointer.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "runtime/core/shim_log.h"
+#include "runtime/core/thread_registry.h"
+
+namespace respct::core {
+namespace {
+
+uint64_t NowNs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+uint64_t UnixNs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& options, std::vector<RegionMapping> regions,
+                                                          MetaHeader* meta, ThreadRegistry* registry,
+                                                          Replicator* replicator, RuntimeStats* stats) {
+  std::unique_ptr<Checkpointer> c(new Checkpointer());
+  c->regions_ = std::move(regions);
+  c->meta_ = meta;
+  c->registry_ = registry;
+  c->replicator_ = replicator;
+  c->stats_ = stats;
+  auto tracker = dirty::DirtyTracker::Create(options.tracker);
+  if (!tracker.ok()) return tracker.status();
+  c->tracker_ = std::move(tracker.value());
+  dirty::LineDiffer::Options dopt;
+  dopt.granularity = options.page_granularity ? dirty::LineDiffer::Granularity::kPage
+                                              : dirty::LineDiffer::Granularity::kLine;
+  auto differ = dirty::LineDiffer::Create(dopt);
+  if (!differ.ok()) return differ.status();
+  c->differ_ = std::move(differ.value());
+  size_t total = 0;
+  for (const RegionMapping& r : c->regions_) {
+    RESPCT_RETURN_IF_ERROR(c->tracker_->Track(reinterpret_cast<void*>(r.base), r.size).Annotate(RegionName(r.id)));
+    RESPCT_RETURN_IF_ERROR(c->differ_->AddRange(reinterpret_cast<void*>(r.base), r.size).Annotate(RegionName(r.id)));
+    total += r.size;
+  }
+  // Address space only (MAP_NORESERVE): big enough for an epoch that changes
+  // every line of every region, per StagingBuffer's sizing rule.
+  auto staging = dirty::StagingBuffer::Create(total + total / 4 + 4096);
+  if (!staging.ok()) return staging.status();
+  c->staging_ = std::move(staging.value());
+  return c;
+}
+
+void Checkpointer::CopyThreadTls() {
+  for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
+    ThreadSlot& s = registry_->slot(i);
+    const SlotState st = s.load_state();
+    if ((st == kSlotParked || st == kSlotFrozen) && s.tls_addr != 0 && s.tls_size <= kTlsImageMax)
+      std::memcpy(s.tls_image, reinterpret_cast<const void*>(s.tls_addr), s.tls_size);
+  }
+}
+
+bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
+  const uint64_t t0 = NowNs();
+  // Writes to persisted memory first, so this very collection ships them.
+  meta_->epoch = epoch;
+  meta_->capture_unix_ns = UnixNs();
+  CopyThreadTls();
+  Status st = tracker_->Collect(&runs_);
+  if (!st.ok()) {
+    ShimLog(kLogInfo, "epoch %llu not captured: %s", static_cast<unsigned long long>(epoch), st.ToString().c_str());
+    return false;
+  }
+  staging_->Clear();
+  differ_->ResetStats();
+  for (const dirty::PageRun& run : runs_) {
+    st = differ_->Diff(run, staging_.get());
+    if (!st.ok()) {
+      // The lines already staged are in the shadow: losing them would leave the
+      // image behind for good, so this is fatal, not retryable.
+      ShimLog(kLogError, "epoch %llu: staging failed: %s", static_cast<unsigned long long>(epoch),
+              st.ToString().c_str());
+      std::abort();
+    }
+  }
+  if (!dump_dir_.empty()) DumpRegions();
+  const dirty::DiffStats& d = differ_->stats();
+  sample_ = EpochSample{};
+  sample_.epoch = epoch;
+  sample_.start_unix_ns = meta_->capture_unix_ns;
+  sample_.capture_ns = NowNs() - t0;
+  sample_.pages_dirty = d.pages_dirty;
+  sample_.bytes_by_pages = d.bytes_by_pages;
+  sample_.bytes_shipped = d.bytes_shipped;
+  sample_.records = d.records;
+  return true;
+}
+
+void Checkpointer::DumpRegions() {
+  for (const RegionMapping& r : regions_) {
+    const std::string path = dump_dir_ + "/" + RegionName(r.id) + ".bin";
+    const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      ShimLog(kLogWarn, "dump %s: %s", path.c_str(), std::strerror(errno));
+      continue;
+    }
+    (void)!ftruncate(fd, static_cast<off_t>(r.size));
+    // Only resident pages can hold anything but zeros.
+    const size_t pages = r.size / kPageSize;
+    std::vector<unsigned char> resident(pages);
+    if (mincore(reinterpret_cast<void*>(r.base), r.size, resident.data()) != 0) resident.assign(pages, 1);
+    for (size_t p = 0; p < pages; ++p) {
+      if ((resident[p] & 1) == 0) continue;
+      const off_t off = static_cast<off_t>(p * kPageSize);
+      (void)!pwrite(fd, reinterpret_cast<const void*>(r.base + p * kPageSize), kPageSize, off);
+    }
+    close(fd);
+  }
+  dump_dir_.clear();
+}
+
+void Checkpointer::Abandoned(uint64_t, const RoundResult& round) { stats_->RecordAbandoned(round.quiesce_ns); }
+
+void Checkpointer::AfterRelease(uint64_t epoch, const RoundResult& round) {
+  sample_.pause_ns = round.pause_ns;
+  sample_.quiesce_ns = round.quiesce_ns;
+  const size_t index = stats_->RecordCaptured(sample_);
+  replicator_->Submit(epoch, staging_.get(), index);
+}
+
+}  // namespace respct::core

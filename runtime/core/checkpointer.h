@@ -1,0 +1,65 @@
+// Checkpointer: the CheckpointClient of a running application. Under the
+// pause it stamps the meta header with the epoch, copies each thread's static
+// TLS block into its slot, asks the DirtyTracker which pages were written,
+// and lets the LineDiffer stage the changed 64-byte lines (the staged copy,
+// not the live pages, is what gets shipped: DESIGN §8). After the release it
+// hands the staged epoch to the Replicator.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/core/epoch_coordinator.h"
+#include "runtime/core/meta_region.h"
+#include "runtime/core/replicator.h"
+#include "runtime/core/runtime_stats.h"
+#include "runtime/dirty/dirty_tracker.h"
+#include "runtime/dirty/line_differ.h"
+#include "runtime/dirty/staging_buffer.h"
+
+namespace respct::core {
+
+class ThreadRegistry;
+
+class Checkpointer final : public CheckpointClient {
+ public:
+  struct Options {
+    dirty::DirtyTracker::Kind tracker = dirty::DirtyTracker::Kind::kAuto;
+    bool page_granularity = false;
+  };
+
+  static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
+                                                      MetaHeader* meta, ThreadRegistry* registry,
+                                                      Replicator* replicator, RuntimeStats* stats);
+
+  bool ReadyForCheckpoint() override { return replicator_->Idle(); }
+  bool CaptureQuiescent(uint64_t epoch) override;
+  void AfterRelease(uint64_t epoch, const RoundResult& round) override;
+  void Abandoned(uint64_t epoch, const RoundResult& round) override;
+
+  std::string_view tracker_name() const { return tracker_->name(); }
+  // The next capture also writes each region, as captured, to <dir>/<name>.bin
+  // (sparse: pages never populated are holes). Tests compare these with the
+  // memnode's image.
+  void DumpNextCapture(const std::string& dir) { dump_dir_ = dir; }
+  dirty::DirtyTracker* tracker() { return tracker_.get(); }
+
+ private:
+  Checkpointer() = default;
+  void CopyThreadTls();
+  void DumpRegions();
+
+  std::vector<RegionMapping> regions_;
+  MetaHeader* meta_ = nullptr;
+  ThreadRegistry* registry_ = nullptr;
+  Replicator* replicator_ = nullptr;
+  RuntimeStats* stats_ = nullptr;
+  std::unique_ptr<dirty::DirtyTracker> tracker_;
+  std::unique_ptr<dirty::LineDiffer> differ_;
+  std::unique_ptr<dirty::StagingBuffer> staging_;
+  std::vector<dirty::PageRun> runs_;
+  EpochSample sample_;
+  std::string dump_dir_;
+};
+
+}  // namespace respct::core

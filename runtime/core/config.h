@@ -1,0 +1,59 @@
+// RuntimeConfig: everything the shim can be told, read once from RESPCT_*
+// environment variables (respct-run sets them from its flags).
+//
+// | variable             | meaning                                         | default                   |
+// |----------------------|-------------------------------------------------|---------------------------|
+// | RESPCT_MEMNODE       | memnode URL (shm://, tcp://, rdma://)           | DefaultMemnodeUrl()       |
+// | RESPCT_APP           | application name on the memnode                 | basename of the program   |
+// | RESPCT_SECRET_FILE   | shared secret for the memnode                   | DefaultSecretPath()       |
+// | RESPCT_EPOCH_MS      | checkpoint interval, ms                         | 10                        |
+// | RESPCT_QUIESCE_MS    | give up a checkpoint attempt after, ms          | max(50, 5 × epoch)        |
+// | RESPCT_TRACKER       | dirty tracking: auto, uffd, mprotect, scan      | auto                      |
+// | RESPCT_GRANULARITY   | what is shipped: line (64 B) or page            | line                      |
+// | RESPCT_STATS         | statistics at exit and on SIGUSR2: off/text/json| off                       |
+// | RESPCT_STATS_FILE    | where statistics go                             | standard error            |
+// | RESPCT_FRESH         | 1: discard an existing image of the app         | 0 (refuse to overwrite)   |
+// | RESPCT_BASE          | base address of the persisted regions (hex)     | 0x200000000000            |
+// | RESPCT_HEAP_SIZE     | heap region size (K/M/G suffixes)               | 1G                        |
+// | RESPCT_STACK_SIZE    | stack size of each thread slot                  | 2M                        |
+// | RESPCT_MAX_THREADS   | thread slots (threads alive at once)            | 64                        |
+// | RESPCT_DUMP_DIR      | at exit, write the final epoch's regions there  | unset (tests)             |
+// | RESPCT_LOG           | shim log level: error, warn, info, debug        | warn                      |
+// | RESPCT_DISABLE       | 1: pass everything to libc, persist nothing     | 0                         |
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/base/status.h"
+#include "runtime/core/layout.h"
+
+namespace respct::core {
+
+enum class StatsFormat { kOff, kText, kJson };
+
+struct RuntimeConfig {
+  std::string memnode;
+  std::string app;
+  std::string secret_file;
+  int epoch_ms = 10;
+  int quiesce_ms = 0;
+  std::string tracker = "auto";
+  bool page_granularity = false;
+  StatsFormat stats = StatsFormat::kOff;
+  std::string stats_file;
+  bool fresh = false;
+  Layout layout;
+  std::string dump_dir;
+  int log_level = 1;  // 0 error, 1 warn, 2 info, 3 debug
+  bool disabled = false;
+};
+
+// Reads the RESPCT_* variables. `program` is the executable's path (for the
+// default app name). Invalid values are an InvalidArgument naming the variable.
+Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program);
+
+// "64M", "1G", "4096" → bytes.
+Result<uint64_t> ParseSize(const std::string& text);
+
+}  // namespace respct::core

@@ -1,0 +1,37 @@
+// The runtime's per-thread state, in static TLS (initial-exec: librespct.so
+// is preloaded, so its TLS is allocated with the executable's and reaching it
+// is one %fs-relative load, safe in a signal handler).
+//
+// This state is per process and is never persisted: a recovered thread gets
+// it rebuilt by the recovery trampoline.
+#pragma once
+
+#include <cstdint>
+
+namespace respct::core {
+
+struct ThreadSlot;
+
+struct CurrentThread {
+  ThreadSlot* slot = nullptr;  // null: not an application thread respct manages
+  uint32_t index = 0;          // slot index
+  // > 0 while runtime code runs on this thread (allocation routed to the
+  // internal allocator, never parked). Runtime-owned threads keep it > 0.
+  uint32_t in_runtime = 0;
+  bool on_fiber = false;       // executing on the park fiber (parked or blocked)
+  void* fiber = nullptr;       // Boost fcontext of the park fiber's continuation
+  void* fiber_stack = nullptr; // its mapping (internal memory)
+};
+
+inline constinit thread_local CurrentThread t_current __attribute__((tls_model("initial-exec")));
+
+// Marks a stretch of runtime code on an application thread.
+class RuntimeScope {
+ public:
+  RuntimeScope() { ++t_current.in_runtime; }
+  ~RuntimeScope() { --t_current.in_runtime; }
+  RuntimeScope(const RuntimeScope&) = delete;
+  RuntimeScope& operator=(const RuntimeScope&) = delete;
+};
+
+}  // namespace respct::core

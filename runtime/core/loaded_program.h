@@ -1,0 +1,51 @@
+// LoadedProgram: what respct needs to know about the program it runs in,
+// read from the loader's program headers (dl_iterate_phdr) at start-up:
+//   - the executable's writable, non-RELRO segment span: its globals (.data,
+//     .bss), persisted in place;
+//   - its GNU build-id, static TLS block (PT_TLS size and alignment) and the
+//     loaded libraries with their load addresses: the identity a recovery
+//     checks before it restores an image into a new process;
+//   - the code ranges of libc, the dynamic loader and respct itself, where a
+//     stop signal must not park a thread (their state is not persisted).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/base/status.h"
+
+namespace respct::core {
+
+struct CodeRange {
+  uintptr_t lo, hi;
+};
+
+struct LibraryInfo {
+  std::string name;
+  uintptr_t load_addr;
+};
+
+struct LoadedProgram {
+  std::string exe_path;
+  uintptr_t globals_base = 0;  // page-aligned; 0 when the executable has none
+  size_t globals_size = 0;
+  std::vector<uint8_t> build_id;
+  size_t tls_size = 0;
+  size_t tls_align = 0;
+  std::vector<LibraryInfo> libraries;
+  std::vector<CodeRange> unparkable_code;  // sorted
+
+  static Result<LoadedProgram> Inspect();
+};
+
+// Installs `ranges` for PcIsParkable (copied into static storage, no heap).
+void SetUnparkableCode(const std::vector<CodeRange>& ranges);
+// True when a thread stopped at `pc` may park. Async-signal-safe.
+bool PcIsParkable(uintptr_t pc);
+
+// Address of the calling thread's block of the executable's static TLS, or 0.
+uintptr_t ExecutableTlsBlock();
+
+}  // namespace respct::core

@@ -1,0 +1,63 @@
+// The meta region: the first persisted region, holding what a recovery needs
+// besides the application's own memory — which epoch the image is, the
+// layout, the identity of the process that wrote it, and the thread table.
+//
+// Layout (little-endian, at Layout::meta_base()):
+//   MetaHeader   kMetaHeaderBytes (fields below)
+//   ThreadSlot   [max_threads], starting at `slots_offset`
+// The header is rewritten by the coordinator at every capture (epoch) and by
+// the runtime at start-up (identity); everything in it is shipped like any
+// other persisted byte.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/core/layout.h"
+#include "runtime/core/thread_table.h"
+
+namespace respct::core {
+
+inline constexpr uint64_t kMetaMagic = 0x544d544350534552;  // "RESPCTMT"
+inline constexpr uint32_t kMetaVersion = 1;
+inline constexpr size_t kMaxLibraries = 64;
+inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
+
+struct LibraryEntry {
+  uint64_t load_addr;
+  char name[120];
+};
+
+struct MetaHeader {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t max_threads;
+  uint64_t epoch;         // the epoch whose capture last wrote this header
+  uint64_t capture_unix_ns;
+  // Layout of the persisted regions.
+  uint64_t base;
+  uint64_t heap_size;
+  uint64_t stack_size;
+  uint64_t globals_base;
+  uint64_t globals_size;
+  uint64_t slots_offset;
+  // Identity of the process (checked by recovery).
+  uint8_t build_id[32];
+  uint32_t build_id_len;
+  uint32_t library_count;
+  uint8_t at_random[16];  // AT_RANDOM: stack-protector canary and pointer guard derive from it
+  uint64_t tls_size;      // executable's static TLS block (PT_TLS memsz)
+  uint64_t tls_align;
+  char exe_path[256];
+  LibraryEntry libraries[kMaxLibraries];
+};
+static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
+
+inline size_t MetaSlotsOffset() { return kMetaHeaderBytes; }
+
+inline MetaHeader* MetaAt(uintptr_t meta_base) { return reinterpret_cast<MetaHeader*>(meta_base); }
+inline ThreadSlot* SlotsAt(uintptr_t meta_base) {
+  return reinterpret_cast<ThreadSlot*>(meta_base + MetaSlotsOffset());
+}
+
+}  // namespace respct::core

@@ -1,0 +1,154 @@
+#include "runtime/core/replicator.h"
+
+#include <pthread.h>
+
+#include <chrono>
+
+#include "runtime/core/current_thread.h"
+#include "runtime/core/shim_log.h"
+
+namespace respct::core {
+namespace {
+
+uint64_t NowNs() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count());
+}
+
+}  // namespace
+
+Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
+                       RuntimeStats* stats)
+    : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
+      stats_(stats) {}
+
+Replicator::~Replicator() { Stop(0); }
+
+Status Replicator::Connect() {
+  auto t = Transport::Connect(url_, secret_, options_);
+  if (!t.ok()) return t.status();
+  transport_ = std::move(t.value());
+  attach_info_ = transport_->info();
+  committed_epoch_.store(attach_info_.committed_epoch, std::memory_order_release);
+  return Status::OK();
+}
+
+void Replicator::Start() {
+  thread_ = std::thread([this] {
+    t_current.in_runtime = 1;  // a runtime thread: internal allocator, never parked
+    pthread_setname_np(pthread_self(), "respct-ship");
+    Loop();
+  });
+}
+
+void Replicator::Stop(int drain_timeout_ms) {
+  if (!thread_.joinable()) return;
+  if (drain_timeout_ms > 0) WaitIdle(drain_timeout_ms);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Replicator::Submit(uint64_t epoch, const dirty::StagingBuffer* staging, size_t sample_index) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending_epoch_ = epoch;
+    pending_staging_ = staging;
+    pending_sample_ = sample_index;
+    busy_.store(true, std::memory_order_release);
+  }
+  cv_.notify_all();
+}
+
+bool Replicator::WaitIdle(int timeout_ms) {
+  std::unique_lock<std::mutex> l(mu_);
+  return cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), [this] { return !busy_.load(); });
+}
+
+const RegionMapping* Replicator::RegionOf(uintptr_t addr, size_t len) const {
+  for (const RegionMapping& r : regions_)
+    if (addr >= r.base && addr - r.base + len <= r.size) return &r;
+  return nullptr;
+}
+
+Status Replicator::Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns) {
+  const uint64_t t0 = NowNs();
+  Status st;
+  pending_staging_->ForEach([&](uintptr_t addr, const std::byte* bytes, size_t len) {
+    if (!st.ok()) return;
+    const RegionMapping* r = RegionOf(addr, len);
+    if (r == nullptr) {
+      st = Status::Corruption("staged range outside every persisted region");
+      return;
+    }
+    st = transport_->Append(epoch, r->id, addr - r->base, bytes, len);
+  });
+  RESPCT_RETURN_IF_ERROR(st);
+  const uint64_t t1 = NowNs();
+  RESPCT_RETURN_IF_ERROR(transport_->Commit(epoch));
+  *ship_ns = t1 - t0;
+  *commit_ns = NowNs() - t1;
+  return Status::OK();
+}
+
+Status Replicator::Reconnect() {
+  options_.create = false;
+  auto t = Transport::Connect(url_, secret_, options_);
+  if (!t.ok()) return t.status();
+  transport_ = std::move(t.value());
+  return Status::OK();
+}
+
+void Replicator::Loop() {
+  int backoff_ms = 50;
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [this] { return stopping_ || busy_.load(); });
+    if (!busy_.load()) return;  // stopping with nothing to ship
+    const uint64_t epoch = pending_epoch_;
+    l.unlock();
+    Status st;
+    if (transport_ == nullptr) {
+      st = Reconnect();
+      if (st.ok()) {
+        ShimLog(kLogWarn, "memnode %s reachable again (it has epoch %llu)", url_.c_str(),
+                static_cast<unsigned long long>(transport_->info().committed_epoch));
+        outage_reported_ = false;
+      }
+    }
+    bool done = false;
+    if (st.ok() && transport_->info().committed_epoch >= epoch) {
+      done = true;  // committed before the acknowledgement was lost
+    } else if (st.ok()) {
+      uint64_t ship_ns = 0, commit_ns = 0;
+      st = Ship(epoch, &ship_ns, &commit_ns);
+      if (st.ok()) {
+        stats_->RecordCommitted(pending_sample_, ship_ns, commit_ns);
+        done = true;
+      }
+    }
+    l.lock();
+    if (done) {
+      committed_epoch_.store(epoch, std::memory_order_release);
+      busy_.store(false, std::memory_order_release);
+      backoff_ms = 50;
+      cv_.notify_all();
+      continue;
+    }
+    stats_->RecordShipFailure();
+    transport_.reset();
+    if (!outage_reported_) {
+      ShimLog(kLogWarn, "epoch %llu not committed: %s; the application keeps running, retrying",
+              static_cast<unsigned long long>(epoch), st.ToString().c_str());
+      outage_reported_ = true;
+    }
+    if (cv_.wait_for(l, std::chrono::milliseconds(backoff_ms), [this] { return stopping_; })) return;
+    backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+  }
+}
+
+}  // namespace respct::core

@@ -1,0 +1,83 @@
+// Replicator: ships each captured epoch to the memnode and commits it, on its
+// own thread, while the application runs on (at most one epoch in flight:
+// the coordinator waits for Idle() before the next capture).
+//
+// Losing the memnode never stops the application: a failed append or commit
+// drops the connection and retries with backoff, warning once per outage. The
+// staged epoch is kept until the memnode has it: on reconnection, if the
+// memnode already committed it (the acknowledgement was what got lost) it is
+// not sent again, otherwise it is sent again whole. No checkpoint is taken
+// meanwhile; the dirty tracker keeps accumulating, so nothing is lost.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/base/status.h"
+#include "runtime/core/runtime_stats.h"
+#include "runtime/dirty/staging_buffer.h"
+#include "runtime/transport/secret.h"
+#include "runtime/transport/transport.h"
+
+namespace respct::core {
+
+struct RegionMapping {
+  uint32_t id;
+  uintptr_t base;
+  size_t size;
+};
+
+class Replicator {
+ public:
+  Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
+             RuntimeStats* stats);
+  ~Replicator();
+
+  // The first connection: failing it means the application must not start.
+  Status Connect();
+  const AttachInfo& attach_info() const { return attach_info_; }
+  void Start();
+  // Ships what is pending (bounded wait), then stops the thread.
+  void Stop(int drain_timeout_ms);
+
+  bool Idle() const { return !busy_.load(std::memory_order_acquire); }
+  // Hands over a captured epoch; `staging` stays untouched until Idle().
+  void Submit(uint64_t epoch, const dirty::StagingBuffer* staging, size_t sample_index);
+  // Waits until the submitted epoch is committed (true) or the time is up.
+  bool WaitIdle(int timeout_ms);
+  uint64_t committed_epoch() const { return committed_epoch_.load(std::memory_order_acquire); }
+  bool connected() const { return transport_ != nullptr; }
+
+ private:
+  void Loop();
+  Status Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns);
+  Status Reconnect();
+  const RegionMapping* RegionOf(uintptr_t addr, size_t len) const;
+
+  const std::string url_;
+  const Secret secret_;
+  ConnectOptions options_;
+  const std::vector<RegionMapping> regions_;
+  RuntimeStats* stats_;
+  AttachInfo attach_info_;
+  std::unique_ptr<Transport> transport_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> busy_{false};
+  bool stopping_ = false;
+  uint64_t pending_epoch_ = 0;
+  const dirty::StagingBuffer* pending_staging_ = nullptr;
+  size_t pending_sample_ = 0;
+  std::atomic<uint64_t> committed_epoch_{0};
+  bool outage_reported_ = false;
+  std::thread thread_;
+};
+
+}  // namespace respct::core

@@ -1,0 +1,428 @@
+#include "runtime/core/runtime.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/core/app_heap.h"
+#include "runtime/core/current_thread.h"
+#include "runtime/core/libc_entry.h"
+#include "runtime/core/meta_region.h"
+#include "runtime/core/shim_log.h"
+#include "runtime/sync/lock_depth.h"
+#include "runtime/sync/owner_id.h"
+#include "runtime/sync/safepoint_hooks.h"
+#include "runtime/transport/secret.h"
+
+namespace respct::core {
+
+std::atomic<Runtime*> Runtime::g_active{nullptr};
+
+namespace {
+
+std::atomic<bool> g_stats_requested{false};
+
+// Maps [addr, addr+len) at exactly that address or fails: the persisted
+// regions are only worth anything at their recorded addresses.
+Status MapFixed(uintptr_t addr, size_t len, const char* what) {
+  void* p = mmap(reinterpret_cast<void*>(addr), len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED) return Status::FromErrno(std::string("map the ") + what + " region", errno);
+  if (reinterpret_cast<uintptr_t>(p) != addr) {
+    munmap(p, len);
+    return Status::FailedPrecondition(std::string("the ") + what + " region's address is taken");
+  }
+  return Status::OK();
+}
+
+// The executable's .data/.bss start as a private file mapping, which
+// userfaultfd cannot write-protect; an anonymous mapping with the same bytes
+// behaves identically for the program and can be tracked. Runs before any
+// other thread exists.
+Status MakeAnonymous(uintptr_t addr, size_t len) {
+  void* tmp = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (tmp == MAP_FAILED) return Status::FromErrno("mmap (globals copy)", errno);
+  std::memcpy(tmp, reinterpret_cast<void*>(addr), len);
+  void* p = mmap(reinterpret_cast<void*>(addr), len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                 -1, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    munmap(tmp, len);
+    return Status::FromErrno("remap globals", err);
+  }
+  std::memcpy(reinterpret_cast<void*>(addr), tmp, len);
+  munmap(tmp, len);
+  return Status::OK();
+}
+
+void RestartPointHook() { EpochCoordinator::ParkIfRequested(kParkRestartPoint); }
+
+void OnStatsSignal(int) { g_stats_requested.store(true, std::memory_order_relaxed); }
+
+void OnCoordinatorTick() {
+  if (!g_stats_requested.exchange(false, std::memory_order_relaxed)) return;
+  if (Runtime* rt = Runtime::Active()) {
+    const std::string report = rt->stats().Report(rt->config().stats == StatsFormat::kJson, false, "");
+    (void)!write(2, report.data(), report.size());
+  }
+}
+
+struct MainArgs {
+  int (*main)(int, char**, char**);
+  int argc;
+  char** argv;
+  char** envp;
+};
+
+void* MainThunk(void* p) {
+  auto* a = static_cast<MainArgs*>(p);
+  return reinterpret_cast<void*>(static_cast<intptr_t>(a->main(a->argc, a->argv, a->envp)));
+}
+
+// A copy of a NULL-terminated string vector in the persisted heap, so the
+// recovered main still finds its arguments.
+char** PersistStrings(heap::Heap* h, char** v) {
+  size_t n = 0;
+  while (v != nullptr && v[n] != nullptr) ++n;
+  auto** out = static_cast<char**>(h->Calloc(n + 1, sizeof(char*)));
+  for (size_t i = 0; i < n; ++i) {
+    const size_t len = std::strlen(v[i]) + 1;
+    out[i] = static_cast<char*>(h->Malloc(len));
+    std::memcpy(out[i], v[i], len);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
+  RuntimeScope scope;
+  SetShimLogLevel(config.log_level);
+  auto* rt = new Runtime(config, std::move(program));
+  Status st = rt->MapRegions();
+  if (st.ok()) st = rt->Connect();
+  if (st.ok()) st = rt->StartCheckpointing();
+  if (!st.ok()) return st;  // the process exits: nothing to unwind
+  g_active.store(rt, std::memory_order_release);
+  return Status::OK();
+}
+
+Status Runtime::MapRegions() {
+  const Layout& l = config_.layout;
+  RESPCT_RETURN_IF_ERROR(MapFixed(l.meta_base(), l.meta_size(), "meta"));
+  RESPCT_RETURN_IF_ERROR(MapFixed(l.stacks_base(), l.stacks_size(), "stack"));
+  auto heap = heap::Heap::Create(reinterpret_cast<void*>(l.heap_base()), l.heap_size);
+  if (!heap.ok()) return heap.status().Annotate("create the heap region");
+  if (program_.globals_size != 0) RESPCT_RETURN_IF_ERROR(MakeAnonymous(program_.globals_base, program_.globals_size));
+
+  meta_ = MetaAt(l.meta_base());
+  meta_->magic = kMetaMagic;
+  meta_->version = kMetaVersion;
+  meta_->max_threads = l.max_threads;
+  meta_->base = l.base;
+  meta_->heap_size = l.heap_size;
+  meta_->stack_size = l.stack_size;
+  meta_->globals_base = program_.globals_base;
+  meta_->globals_size = program_.globals_size;
+  meta_->slots_offset = MetaSlotsOffset();
+  FillIdentity();
+  controls_.reset(new SlotControl[l.max_threads]);
+  registry_ = std::make_unique<ThreadRegistry>(SlotsAt(l.meta_base()), controls_.get(), l.max_threads);
+
+  regions_ = {{kMetaRegion, l.meta_base(), l.meta_size()},
+              {kHeapRegion, l.heap_base(), l.heap_size},
+              {kStackRegion, l.stacks_base(), l.stacks_size()}};
+  if (program_.globals_size != 0) regions_.push_back({kGlobalsRegion, program_.globals_base, program_.globals_size});
+  g_app_heap.store(heap.value(), std::memory_order_release);
+  return Status::OK();
+}
+
+void Runtime::FillIdentity() {
+  meta_->build_id_len = static_cast<uint32_t>(std::min<size_t>(program_.build_id.size(), sizeof meta_->build_id));
+  std::memcpy(meta_->build_id, program_.build_id.data(), meta_->build_id_len);
+  if (const auto* r = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM))) std::memcpy(meta_->at_random, r, 16);
+  meta_->tls_size = program_.tls_size;
+  meta_->tls_align = program_.tls_align;
+  std::strncpy(meta_->exe_path, program_.exe_path.c_str(), sizeof meta_->exe_path - 1);
+  size_t n = 0;
+  for (const LibraryInfo& lib : program_.libraries) {
+    if (n == kMaxLibraries) break;
+    meta_->libraries[n].load_addr = lib.load_addr;
+    std::strncpy(meta_->libraries[n].name, lib.name.c_str(), sizeof meta_->libraries[n].name - 1);
+    ++n;
+  }
+  meta_->library_count = static_cast<uint32_t>(n);
+}
+
+Status Runtime::Connect() {
+  auto secret = Secret::FromFile(config_.secret_file);
+  if (!secret.ok()) return secret.status().Annotate("memnode secret");
+  ConnectOptions opts;
+  opts.app = config_.app;
+  opts.writer = true;
+  opts.create = true;
+  opts.reset = config_.fresh;
+  for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
+  replicator_ = std::make_unique<Replicator>(config_.memnode, secret.value(), opts, regions_, &stats_);
+  RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate("memnode " + config_.memnode));
+  const uint64_t committed = replicator_->attach_info().committed_epoch;
+  if (committed != 0)
+    return Status::FailedPrecondition("app '" + config_.app + "' already has an image at epoch " +
+                                      std::to_string(committed) +
+                                      " on the memnode: run respct-recover to resume it, or start with --fresh "
+                                      "(RESPCT_FRESH=1) to discard it");
+  return Status::OK();
+}
+
+Status Runtime::StartCheckpointing() {
+  auto kind = dirty::ParseTrackerKind(config_.tracker);
+  if (!kind.ok()) return kind.status().Annotate("RESPCT_TRACKER");
+  Checkpointer::Options copt;
+  copt.tracker = *kind;
+  copt.page_granularity = config_.page_granularity;
+  auto cp = Checkpointer::Create(copt, regions_, meta_, registry_.get(), replicator_.get(), &stats_);
+  if (!cp.ok()) return cp.status();
+  checkpointer_ = std::move(cp.value());
+  CoordinatorOptions o;
+  o.epoch_ms = config_.epoch_ms;
+  o.quiesce_timeout_ms = config_.quiesce_ms;
+  o.pc_allowed = PcIsParkable;
+  o.on_tick = OnCoordinatorTick;
+  SetUnparkableCode(program_.unparkable_code);
+  coordinator_ = std::make_unique<EpochCoordinator>(registry_.get(), checkpointer_.get(), o);
+  RESPCT_RETURN_IF_ERROR(coordinator_->Install());
+  sync::SafepointHooks hooks;
+  hooks.restart_point = RestartPointHook;
+  hooks.blocking_wait = EpochCoordinator::BlockingFutexWait;
+  sync::InstallSafepointHooks(hooks);
+  if (config_.stats != StatsFormat::kOff) signal(SIGUSR2, OnStatsSignal);
+  replicator_->Start();
+  ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
+          config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,
+          config_.page_granularity ? "page" : "line");
+  return Status::OK();
+}
+
+int Runtime::RunMain(int (*main)(int, char**, char**), int argc, char** argv, char** envp) {
+  MainArgs* args;
+  {
+    heap::Heap* h = AppHeap();
+    args = static_cast<MainArgs*>(h->Malloc(sizeof(MainArgs)));
+    *args = MainArgs{main, argc, PersistStrings(h, argv), PersistStrings(h, envp)};
+  }
+  pthread_t main_thread;
+  const int rc = CreateThread(&main_thread, nullptr, MainThunk, args);
+  if (rc != 0) {
+    ShimLog(kLogError, "cannot start main on a persisted thread: %s", std::strerror(rc));
+    _exit(70);
+  }
+  const int main_slot = SlotOf(main_thread);
+  if (main_slot >= 0) registry_->slot(static_cast<uint32_t>(main_slot)).flags |= kSlotMain;
+  {
+    RuntimeScope scope;
+    (void)coordinator_->Start(replicator_->committed_epoch() + 1);
+  }
+  void* ret = nullptr;
+  g_libc.pthread_join(main_thread, &ret);
+  ThreadJoined(main_thread);
+  return static_cast<int>(reinterpret_cast<intptr_t>(ret));
+}
+
+int Runtime::CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+  RuntimeScope scope;
+  ReapDetachedSlots();
+  int detach = PTHREAD_CREATE_JOINABLE;
+  if (attr != nullptr) pthread_attr_getdetachstate(attr, &detach);
+  const uint32_t flags = detach == PTHREAD_CREATE_DETACHED ? uint32_t{kSlotDetached} : 0u;
+  auto slot = registry_->Reserve(reinterpret_cast<uint64_t>(start), reinterpret_cast<uint64_t>(arg), flags);
+  if (!slot.ok()) {
+    ShimLog(kLogWarn, "pthread_create: %s", slot.status().message().c_str());
+    return EAGAIN;
+  }
+  const uint32_t i = *slot;
+  ThreadSlot& s = registry_->slot(i);
+  const Layout& l = config_.layout;
+  s.stack_lo = l.stack_of(i);
+  s.stack_hi = s.stack_lo + l.stack_size;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, detach);
+  if (attr != nullptr) {
+    // glibc's default (the stack rlimit) is what most attrs carry: only an
+    // explicit request for more than a slot holds is worth a warning.
+    size_t wanted = 0, dflt = 0;
+    pthread_attr_t defaults;
+    if (pthread_getattr_default_np(&defaults) == 0) {
+      pthread_attr_getstacksize(&defaults, &dflt);
+      pthread_attr_destroy(&defaults);
+    }
+    if (pthread_attr_getstacksize(attr, &wanted) == 0 && wanted > l.stack_size && wanted != dflt)
+      ShimLog(kLogWarn, "pthread_create asked for a %zu-byte stack; respct gives %zu (RESPCT_STACK_SIZE)", wanted,
+              l.stack_size);
+    int inherit = PTHREAD_INHERIT_SCHED;
+    pthread_attr_getinheritsched(attr, &inherit);
+    if (inherit == PTHREAD_EXPLICIT_SCHED) {
+      int policy = SCHED_OTHER;
+      sched_param param{};
+      pthread_attr_getschedpolicy(attr, &policy);
+      pthread_attr_getschedparam(attr, &param);
+      pthread_attr_setinheritsched(&a, inherit);
+      pthread_attr_setschedpolicy(&a, policy);
+      pthread_attr_setschedparam(&a, &param);
+    }
+  }
+  pthread_attr_setstack(&a, reinterpret_cast<void*>(s.stack_lo), l.stack_size);
+  const int rc = g_libc.pthread_create(thread, &a, ThreadTrampoline, reinterpret_cast<void*>(uintptr_t{i}));
+  pthread_attr_destroy(&a);
+  if (rc != 0) registry_->Free(i);
+  return rc;
+}
+
+void* Runtime::ThreadTrampoline(void* slot_index) {
+  const auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot_index));
+  Runtime* rt = Active();
+  ThreadSlot& s = rt->registry_->slot(i);
+  {
+    RuntimeScope scope;
+    // Everything above this frame belongs to glibc (start frame, static TLS,
+    // TCB): a restore copies [fctx, entry_sp) and never more.
+    s.entry_sp = reinterpret_cast<uint64_t>(__builtin_frame_address(0)) + 16;
+    s.tcb = static_cast<uint64_t>(pthread_self());
+    s.tls_addr = ExecutableTlsBlock();
+    s.tls_size = static_cast<uint32_t>(rt->program_.tls_size);
+    rt->registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+    t_current.slot = &s;
+    t_current.index = i;
+    sync::SetCurrentOwnerId(i + 1);
+    if (Status st = PrepareParkFiber(); !st.ok()) {
+      ShimLog(kLogError, "thread start: %s", st.ToString().c_str());
+      std::abort();
+    }
+    if (Status st = AppHeap()->BindThreadSlot(i); !st.ok())
+      ShimLog(kLogDebug, "thread %u: heap cache slot: %s", i, st.ToString().c_str());
+  }
+  EpochCoordinator::EnterRunning(&s);
+  EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+  auto start = reinterpret_cast<void* (*)(void*)>(s.start_routine);
+  void* ret = start(reinterpret_cast<void*>(s.arg));
+  rt->ThreadExiting(ret);
+  return ret;
+}
+
+void Runtime::ThreadExiting(void* retval) {
+  ThreadSlot* s = t_current.slot;
+  if (s == nullptr) return;
+  RuntimeScope scope;
+  s->retval = reinterpret_cast<uint64_t>(retval);
+  AppHeap()->ReleaseThreadCache();
+  // From here on the thread is not the application's any more: a round counts
+  // it as exited and it never parks (glibc's exit path still runs on it).
+  t_current.slot = nullptr;
+  s->state_ref().store(kSlotExited, std::memory_order_release);
+  ReleaseParkFiber();
+}
+
+int Runtime::SlotOf(pthread_t thread) {
+  for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
+    ThreadSlot& s = registry_->slot(i);
+    if (s.load_state() != kSlotFree && s.tcb == static_cast<uint64_t>(thread)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Runtime::ThreadJoined(pthread_t thread) {
+  const int i = SlotOf(thread);
+  if (i >= 0) registry_->Free(static_cast<uint32_t>(i));
+}
+
+void Runtime::ThreadDetached(pthread_t thread) {
+  const int i = SlotOf(thread);
+  if (i >= 0) registry_->slot(static_cast<uint32_t>(i)).flags |= kSlotDetached;
+}
+
+void Runtime::ReapDetachedSlots() {
+  // A detached thread's slot (and stack) is reusable once the kernel thread
+  // is gone: glibc runs on that stack until the very end.
+  for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
+    ThreadSlot& s = registry_->slot(i);
+    if (s.load_state() != kSlotExited || (s.flags & kSlotDetached) == 0) continue;
+    const int32_t tid = registry_->control(i).tid.load(std::memory_order_relaxed);
+    if (tid == 0 || (syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH)) registry_->Free(i);
+  }
+}
+
+void Runtime::FinalCheckpoint() {
+  RuntimeScope scope;
+  if (!config_.dump_dir.empty()) checkpointer_->DumpNextCapture(config_.dump_dir);
+  const uint64_t epoch = coordinator_->next_epoch();
+  const RoundResult r = coordinator_->RunRound(epoch);
+  if (r.outcome != RoundResult::kCaptured)
+    ShimLog(kLogWarn, "final checkpoint abandoned (a thread held a lock at exit); the image keeps epoch %llu",
+            static_cast<unsigned long long>(replicator_->committed_epoch()));
+}
+
+void Runtime::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  {
+    RuntimeScope scope;
+    coordinator_->Stop();
+  }
+  CurrentThread& ct = t_current;
+  if (ct.slot != nullptr && ct.in_runtime == 0 && !ct.on_fiber && sync::LockDepth() == 0) {
+    // An application thread called exit(): it waits, quiescent, on its fiber
+    // while the final round runs there.
+    FiberRequest req{FiberRequest::kBlocking, 0,
+                     [](void* rt) -> long {
+                       static_cast<Runtime*>(rt)->FinalCheckpoint();
+                       return 0;
+                     },
+                     this};
+    EpochCoordinator::RunBlocking(&req);
+  } else {
+    FinalCheckpoint();
+  }
+  RuntimeScope scope;
+  if (!replicator_->WaitIdle(30'000))
+    ShimLog(kLogWarn, "last epoch not committed: memnode %s unreachable", config_.memnode.c_str());
+  replicator_->Stop(0);
+  EmitStats();
+}
+
+void Runtime::EmitStats() {
+  if (config_.stats == StatsFormat::kOff) return;
+  const bool json = config_.stats == StatsFormat::kJson;
+  std::string header;
+  if (json) {
+    header = "\"app\":\"" + config_.app + "\",\"tracker\":\"" + std::string(checkpointer_->tracker_name()) +
+             "\",\"epoch_ms\":" + std::to_string(config_.epoch_ms) + ",\"granularity\":\"" +
+             (config_.page_granularity ? "page" : "line") + "\",\"last_committed_epoch\":" +
+             std::to_string(replicator_->committed_epoch());
+  } else {
+    header = "app " + config_.app + ", tracker " + std::string(checkpointer_->tracker_name()) + ", epoch " +
+             std::to_string(config_.epoch_ms) + " ms, last committed epoch " +
+             std::to_string(replicator_->committed_epoch());
+  }
+  const std::string report = stats_.Report(json, json, header);
+  int fd = 2;
+  if (!config_.stats_file.empty()) fd = open(config_.stats_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fd = 2;
+  (void)!write(fd, report.data(), report.size());
+  if (fd != 2) close(fd);
+}
+
+void Runtime::DisableInChild() {
+  Runtime* rt = g_active.exchange(nullptr);
+  if (rt == nullptr) return;
+  // The child's only thread is the one that forked; the coordinator and
+  // replication threads did not come along. Nothing must try to park.
+  sync::InstallSafepointHooks({});
+  t_current.slot = nullptr;
+}
+
+}  // namespace respct::core

@@ -1,0 +1,91 @@
+// Runtime: one per process, the object the preload layer calls into. It maps
+// the persisted regions, connects to the memnode, runs application threads on
+// persisted stacks with a slot in the thread table, and drives epochs
+// (EpochCoordinator → Checkpointer → Replicator) until exit, where it takes a
+// final checkpoint.
+//
+// Life cycle (preload/start.cc):
+//   __libc_start_main wrapper → Runtime::Start (before the executable's
+//   constructors, so their allocations are persisted) → RunMain: main runs on
+//   thread slot 0 with a persisted stack; the process's original thread waits
+//   for it → exit → Shutdown (atexit): final epoch, statistics.
+// Forked children run on without respct (DisableInChild): they keep their copy
+// of the heap, take no checkpoints and ship nothing.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <memory>
+
+#include "runtime/base/status.h"
+#include "runtime/core/checkpointer.h"
+#include "runtime/core/config.h"
+#include "runtime/core/epoch_coordinator.h"
+#include "runtime/core/loaded_program.h"
+#include "runtime/core/replicator.h"
+#include "runtime/core/runtime_stats.h"
+#include "runtime/core/thread_registry.h"
+
+namespace respct::core {
+
+class Runtime {
+ public:
+  // The running instance, or null (not started, disabled, forked child).
+  static Runtime* Active() { return g_active.load(std::memory_order_acquire); }
+
+  // Brings respct up in this process; on failure nothing is left mapped that
+  // the application could notice, and the caller refuses to start the program.
+  static Status Start(const RuntimeConfig& config, LoadedProgram program);
+
+  // main(argc, argv, envp) on a persisted thread; returns its exit value.
+  int RunMain(int (*main)(int, char**, char**), int argc, char** argv, char** envp);
+
+  // pthread_create: slot, persisted stack, trampoline. Returns an errno value.
+  int CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg);
+  // The calling application thread is ending (return or pthread_exit).
+  void ThreadExiting(void* retval);
+  // pthread_join / pthread_detach bookkeeping around the real calls.
+  void ThreadJoined(pthread_t thread);
+  void ThreadDetached(pthread_t thread);
+
+  // A blocking call is about to let the kernel write [addr, addr+len).
+  void KernelWillWrite(void* addr, size_t len) { checkpointer_->tracker()->KernelWillWrite(addr, len); }
+
+  // Final checkpoint, statistics, stop (atexit; idempotent).
+  void Shutdown();
+  // fork() child: respct off, the heap kept.
+  static void DisableInChild();
+
+  const RuntimeConfig& config() const { return config_; }
+  ThreadRegistry& registry() { return *registry_; }
+  RuntimeStats& stats() { return stats_; }
+
+ private:
+  Runtime(const RuntimeConfig& config, LoadedProgram program) : config_(config), program_(std::move(program)) {}
+  Status MapRegions();
+  Status Connect();
+  Status StartCheckpointing();
+  void FillIdentity();
+  void ReapDetachedSlots();
+  int SlotOf(pthread_t thread);
+  void FinalCheckpoint();
+  void EmitStats();
+  static void* ThreadTrampoline(void* slot_index);
+
+  static std::atomic<Runtime*> g_active;
+
+  RuntimeConfig config_;
+  LoadedProgram program_;
+  MetaHeader* meta_ = nullptr;
+  std::unique_ptr<SlotControl[]> controls_;
+  std::unique_ptr<ThreadRegistry> registry_;
+  std::vector<RegionMapping> regions_;
+  RuntimeStats stats_;
+  std::unique_ptr<Replicator> replicator_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<EpochCoordinator> coordinator_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace respct::core

@@ -1,0 +1,30 @@
+#include "runtime/core/shim_log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdio>
+
+namespace respct::core {
+namespace {
+std::atomic<int> g_level{kLogWarn};
+}  // namespace
+
+void SetShimLogLevel(int level) { g_level.store(level, std::memory_order_relaxed); }
+bool ShimLogEnabled(int level) { return level <= g_level.load(std::memory_order_relaxed); }
+
+void ShimLog(int level, const char* fmt, ...) {
+  if (!ShimLogEnabled(level)) return;
+  char buf[1024];
+  int n = std::snprintf(buf, sizeof buf, "respct: ");
+  va_list ap;
+  va_start(ap, fmt);
+  const int m = std::vsnprintf(buf + n, sizeof buf - n - 1, fmt, ap);
+  va_end(ap);
+  n += m < 0 ? 0 : (m > int(sizeof buf) - n - 2 ? int(sizeof buf) - n - 2 : m);
+  buf[n++] = '\n';
+  (void)!write(2, buf, static_cast<size_t>(n));
+}
+
+}  // namespace respct::core
