@@ -56,7 +56,9 @@ Result<AttachReply> ClientAttach(FrameSocket& sock, const ConnectOptions& option
   if (f.payload.size() != sizeof ok + uint64_t{ok.region_count} * sizeof(wire::RegionDesc))
     return Status::Corruption("AttachOk length does not match its region count");
   reply.regions.resize(ok.region_count);
-  std::memcpy(reply.regions.data(), f.payload.data() + sizeof ok, ok.region_count * sizeof(wire::RegionDesc));
+  // memcpy from/to an empty vector's null data() is undefined even for 0 bytes.
+  if (ok.region_count != 0)
+    std::memcpy(reply.regions.data(), f.payload.data() + sizeof ok, ok.region_count * sizeof(wire::RegionDesc));
   // The ring arithmetic below trusts these: check them once here.
   if (ok.ring_capacity < wire::kMinRingCapacity || ok.ring_capacity % wire::kRecordAlign != 0 ||
       ok.ring_applied > ok.ring_tail || ok.ring_tail - ok.ring_applied > ok.ring_capacity ||

@@ -150,7 +150,7 @@ Result<std::vector<wire::AppSummary>> ClientSession::ListApps() {
   if (f.payload.size() != sizeof count + uint64_t{count} * sizeof(wire::AppSummary))
     return Broken(Status::Corruption("AppList length does not match its count"));
   std::vector<wire::AppSummary> apps(count);
-  std::memcpy(apps.data(), f.payload.data() + sizeof count, count * sizeof(wire::AppSummary));
+  if (count != 0) std::memcpy(apps.data(), f.payload.data() + sizeof count, count * sizeof(wire::AppSummary));
   for (wire::AppSummary& a : apps) a.name[sizeof a.name - 1] = '\0';
   return apps;
 }

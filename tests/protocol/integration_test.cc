@@ -54,7 +54,7 @@ TEST_P(ProtocolTest, ThousandRandomEpochsMatchTheModelByteForByte) {
   EXPECT_GT(t.stats().ring_bytes, 5 * ring) << "ring of " << ring << " bytes";
 
   auto r = Reader(app);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(r.ok()) << r.status().ToString() << "; memnode log: " << Memnode().LogTail();
   EXPECT_EQ((*r)->info().committed_epoch, 1000u);
   EXPECT_TRUE(model.Matches(**r));
   // A reader may read but never commit.
