@@ -123,7 +123,8 @@ Status Session::HandleAttach(const Frame& f) {
   Pool::AttachRequest req;
   req.name = app_name_;
   req.regions.resize(msg.region_count);
-  std::memcpy(req.regions.data(), f.payload.data() + sizeof msg, msg.region_count * sizeof(wire::RegionDesc));
+  if (msg.region_count != 0)
+    std::memcpy(req.regions.data(), f.payload.data() + sizeof msg, msg.region_count * sizeof(wire::RegionDesc));
   req.create = (msg.flags & wire::kAttachCreate) != 0;
   req.ring_capacity = msg.ring_capacity;
   req.default_ring = opts_.default_ring;
