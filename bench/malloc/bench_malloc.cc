@@ -152,26 +152,37 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const size_t slash = name.find('/');
       std::string pattern = name.substr(slash + 1);
       if (r.run_type == Run::RT_Aggregate) pattern = pattern.substr(0, pattern.rfind('_'));
-      // Aggregate throughput of all threads -> wall time per operation.
-      ns_per_op_[pattern][name.substr(0, slash)] = 1e9 / it->second.value;
+      // Aggregate throughput of all threads -> wall time per operation; CPU
+      // time per iteration is also kept, because on a shared machine other
+      // processes' load inflates wall time but not CPU time.
+      Sample& sample = samples_[pattern][name.substr(0, slash)];
+      sample.wall_ns_per_op = 1e9 / it->second.value;
+      sample.cpu_per_iteration = r.GetAdjustedCPUTime();
     }
   }
 
   void PrintRatios() const {
-    std::printf("\n%-52s %12s %12s %8s\n", "pattern (ns/op, all threads)", "glibc", "respct",
-                "ratio");
-    for (const auto& [pattern, by_alloc] : ns_per_op_) {
+    std::printf("\n%-48s %10s %10s %10s %10s\n", "pattern", "glibc ns", "respct ns",
+                "wall ratio", "cpu ratio");
+    for (const auto& [pattern, by_alloc] : samples_) {
       auto g = by_alloc.find("glibc");
       auto r = by_alloc.find("respct");
       if (g == by_alloc.end() || r == by_alloc.end()) continue;
-      std::printf("%-52s %12.2f %12.2f %8.2f\n", pattern.c_str(), g->second, r->second,
-                  r->second / g->second);
+      std::printf("%-48s %10.2f %10.2f %10.2f %10.2f\n", pattern.c_str(), g->second.wall_ns_per_op,
+                  r->second.wall_ns_per_op, r->second.wall_ns_per_op / g->second.wall_ns_per_op,
+                  r->second.cpu_per_iteration / g->second.cpu_per_iteration);
     }
-    std::printf("ratio = respct/glibc time per operation (< 1: respct faster)\n");
+    std::printf(
+        "ns = wall time per malloc+free, all threads together; ratios = respct/glibc\n"
+        "(wall: of that time; cpu: of CPU time per iteration); < 1 means respct is faster\n");
   }
 
  private:
-  std::map<std::string, std::map<std::string, double>> ns_per_op_;
+  struct Sample {
+    double wall_ns_per_op;
+    double cpu_per_iteration;
+  };
+  std::map<std::string, std::map<std::string, Sample>> samples_;
 };
 
 }  // namespace
