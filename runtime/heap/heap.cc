@@ -183,7 +183,7 @@ Status Heap::Register() {
                                    " heaps in one process");
 }
 
-void* Heap::MallocSlow(size_t n) {
+void* Heap::MallocSlow(size_t n) noexcept {
   if (n > kMaxSmallSize) return MallocLarge(n, kPageSize, false);
   const unsigned c = SizeClassOf(n);
   ThreadCache* tc = CacheForSlowPath();
@@ -203,7 +203,7 @@ void* Heap::MallocSlow(size_t n) {
   return block;
 }
 
-void Heap::FreeSlow(void* p) {
+void Heap::FreeSlow(void* p) noexcept {
   if (p == nullptr) return;
   const uintptr_t offset = reinterpret_cast<uintptr_t>(p) - data_begin_;
   if (offset >= data_bytes_) {
@@ -233,7 +233,7 @@ void Heap::FreeSlow(void* p) {
   list.SetCount(list.Count() + 1);
 }
 
-void* Heap::MallocLarge(size_t n, size_t align, bool zero) {
+void* Heap::MallocLarge(size_t n, size_t align, bool zero) noexcept {
   if (n > data_bytes_) return nullptr;
   const uint32_t num_pages = static_cast<uint32_t>((n + kPageSize - 1) >> kPageShift);
   const SpanGrant g = page_heap_.Allocate(num_pages, align, SpanState::kLarge, 0);
@@ -243,7 +243,7 @@ void* Heap::MallocLarge(size_t n, size_t align, bool zero) {
   return p;
 }
 
-void* Heap::Calloc(size_t count, size_t size) {
+void* Heap::Calloc(size_t count, size_t size) noexcept {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) return nullptr;
   if (n > kMaxSmallSize) return MallocLarge(n, kPageSize, true);
@@ -252,7 +252,7 @@ void* Heap::Calloc(size_t count, size_t size) {
   return p;
 }
 
-void* Heap::Realloc(void* p, size_t n) {
+void* Heap::Realloc(void* p, size_t n) noexcept {
   if (p == nullptr) return Malloc(n);
   if (n == 0) {
     Free(p);
@@ -268,7 +268,7 @@ void* Heap::Realloc(void* p, size_t n) {
   return q;
 }
 
-void* Heap::Memalign(size_t align, size_t n) {
+void* Heap::Memalign(size_t align, size_t n) noexcept {
   if (align == 0 || (align & (align - 1)) != 0) return nullptr;
   if (align <= kMinAlign) return Malloc(n);
   if (n <= kMaxSmallSize && align <= kPageSize) {
@@ -281,7 +281,7 @@ void* Heap::Memalign(size_t align, size_t n) {
   return MallocLarge(n == 0 ? 1 : n, align > kPageSize ? align : kPageSize, false);
 }
 
-size_t Heap::UsableSize(const void* p) {
+size_t Heap::UsableSize(const void* p) noexcept {
   if (p == nullptr) return 0;
   return BlockSize(p);
 }

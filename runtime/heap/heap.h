@@ -119,19 +119,19 @@ class Heap {
   // may use it any more.
   static Status Destroy(Heap* heap);
 
-  void* Malloc(size_t n);
-  void Free(void* p);
-  void* Calloc(size_t count, size_t size);
+  void* Malloc(size_t n) noexcept;
+  void Free(void* p) noexcept;
+  void* Calloc(size_t count, size_t size) noexcept;
   // glibc semantics: Realloc(nullptr, n) is Malloc(n); Realloc(p, 0) frees p
   // and returns nullptr. On failure returns nullptr and p stays valid.
-  void* Realloc(void* p, size_t n);
+  void* Realloc(void* p, size_t n) noexcept;
   // align: power of two (else nullptr). Serves posix_memalign, aligned_alloc,
   // memalign, valloc and pvalloc; the preload layer maps failures to errno.
-  void* Memalign(size_t align, size_t n);
+  void* Memalign(size_t align, size_t n) noexcept;
   // Bytes usable at p (>= the size requested); p must be a live block.
-  size_t UsableSize(const void* p);
+  size_t UsableSize(const void* p) noexcept;
   // True iff p lies inside this heap's region (a range check, nothing more).
-  bool Owns(const void* p) const {
+  bool Owns(const void* p) const noexcept {
     return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(this) < layout_.reserve_bytes;
   }
 
@@ -179,9 +179,9 @@ class Heap {
   void Format(const HeapLayout& layout);
   void ResetAfterRestore();
   Status Register();
-  void* MallocSlow(size_t n);
-  void FreeSlow(void* p);
-  void* MallocLarge(size_t n, size_t align, bool zero);
+  void* MallocSlow(size_t n) noexcept;
+  void FreeSlow(void* p) noexcept;
+  void* MallocLarge(size_t n, size_t align, bool zero) noexcept;
   ThreadCache* CacheForSlowPath();
   ThreadCache* ClaimFreeSlot();
   void FlushList(ThreadCache* tc, unsigned size_class, uint32_t keep);
@@ -210,7 +210,7 @@ class Heap {
   ThreadCache slots_[kNumThreadSlots];
 };
 
-inline void* Heap::Malloc(size_t n) {
+inline void* Heap::Malloc(size_t n) noexcept {
   if (n <= kMaxSmallSize) [[likely]] {
     ThreadCache* tc = CurrentCache();
     if (tc != nullptr) [[likely]] {
@@ -227,7 +227,7 @@ inline void* Heap::Malloc(size_t n) {
   return MallocSlow(n);
 }
 
-inline void Heap::Free(void* p) {
+inline void Heap::Free(void* p) noexcept {
   const uintptr_t offset = reinterpret_cast<uintptr_t>(p) - data_begin_;
   if (offset < data_bytes_) [[likely]] {
     const PageEntry e = entries_[offset >> kPageShift];

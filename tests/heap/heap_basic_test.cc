@@ -129,6 +129,8 @@ TEST(HeapBasic, ReallocPreservesBytesWhenGrowingAndShrinking) {
 
 TEST(HeapBasic, OwnsIsARangeCheck) {
   ScopedTestHeap heap(6, size_t{1} << 30);
+  EXPECT_EQ(heap->reserve_bytes(), size_t{1} << 30);
+  EXPECT_EQ(heap->base(), reinterpret_cast<uintptr_t>(TestHeapAddress(6)));
   void* p = heap->Malloc(100);
   EXPECT_TRUE(heap->Owns(p));
   EXPECT_TRUE(heap->Owns(heap.get()));
