@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
+#include <cerrno>
+#include <ctime>
 #include <cstdint>
 #include <functional>
 #include <thread>
@@ -116,6 +119,47 @@ TEST(Contention, RwlockWritersWithConcurrentReaders) {
     EXPECT_EQ(counter, int64_t{kThreads} * kIterations);
     EXPECT_EQ(rwlock.__data.__readers, 0u);
   }
+}
+
+// Writers that keep timing out while readers queue behind them (writer
+// preference): each give-up must let the blocked readers in. A lost wake-up
+// hangs a reader (bounded by the ctest timeout).
+TEST(Contention, TimingOutPreferredWritersNeverStrandReaders) {
+  pthread_rwlock_t rwlock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+  std::atomic<int> readers_running{3};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2'000; ++i) {
+        ASSERT_EQ(RwlockRdlock(&rwlock), 0);
+        std::this_thread::yield();
+        ASSERT_EQ(RwlockUnlock(&rwlock), 0);
+      }
+      --readers_running;
+    });
+  }
+  for (int w = 0; w < 3; ++w) {
+    threads.emplace_back([&] {
+      while (readers_running > 0) {
+        timespec deadline{};
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        deadline.tv_nsec += 50'000;
+        if (deadline.tv_nsec >= 1'000'000'000) {
+          deadline.tv_nsec -= 1'000'000'000;
+          ++deadline.tv_sec;
+        }
+        int result = RwlockClockwrlock(&rwlock, CLOCK_MONOTONIC, &deadline);
+        ASSERT_TRUE(result == 0 || result == ETIMEDOUT) << result;
+        if (result == 0) {
+          ASSERT_EQ(RwlockUnlock(&rwlock), 0);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(rwlock.__data.__readers, 0u);
+  EXPECT_EQ(rwlock.__data.__writers, 0u);
+  EXPECT_EQ(rwlock.__data.__pad3, 0u);
 }
 
 TEST(Contention, Spinlock) {
