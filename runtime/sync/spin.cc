@@ -17,11 +17,14 @@ int SpinLockContended(pthread_spinlock_t* lock) {
 
 }  // namespace detail
 
-int SpinInit(pthread_spinlock_t* lock, int /*process_shared: no futex, nothing differs*/) {
+// A spinlock never sleeps on a futex, so process-shared ones need nothing
+// different.
+int SpinInit(pthread_spinlock_t* lock, [[maybe_unused]] int process_shared) {
   detail::SpinWord(lock).store(0, std::memory_order_relaxed);
   return 0;
 }
 
-int SpinDestroy(pthread_spinlock_t* /*lock: holds no resources*/) { return 0; }
+// A spinlock holds no resources.
+int SpinDestroy([[maybe_unused]] pthread_spinlock_t* lock) { return 0; }
 
 }  // namespace respct::sync
