@@ -26,7 +26,9 @@ struct AttachReply {
   int ring_fd = -1;  // the staging ring of a kShared writer; the caller owns it
 
   AttachReply() = default;
-  AttachReply(AttachReply&& o) noexcept : ok(o.ok), regions(std::move(o.regions)), ring_fd(o.ring_fd) { o.ring_fd = -1; }
+  AttachReply(AttachReply&& o) noexcept : ok(o.ok), regions(std::move(o.regions)), ring_fd(o.ring_fd) {
+    o.ring_fd = -1;
+  }
   AttachReply& operator=(AttachReply&&) = delete;
   AttachReply(const AttachReply&) = delete;
   ~AttachReply();

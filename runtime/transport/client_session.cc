@@ -45,6 +45,14 @@ Status ClientSession::Broken(const Status& st) {
   return named;
 }
 
+Status ClientSession::WriterFailure(const Status& st) {
+  // A sink that could not send lost bytes the memnode needed: the epoch can
+  // never commit on this connection. Refusals (wrong epoch, epoch too large)
+  // leave the session usable.
+  if ((st.IsUnavailable() || st.code() == Status::Code::kIOError) && broken_.ok()) return Broken(st);
+  return st;
+}
+
 Status ClientSession::OnProgress(const Frame& f) {
   const auto p = f.As<wire::RingProgressMsg>();
   if (p.applied_epoch > info_.applied_epoch) info_.applied_epoch = p.applied_epoch;
@@ -74,14 +82,13 @@ Status ClientSession::WaitForProgress() {
   return Status::OK();
 }
 
-Status ClientSession::CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len, uint64_t* region_size) const {
+Status ClientSession::CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len) const {
   for (const RegionSpec& r : info_.regions) {
     if (r.id != region_id) continue;
     if (offset > r.size || len > r.size - offset)
       return Status::InvalidArgument("range [" + std::to_string(offset) + ", +" + std::to_string(len) +
                                      ") lies outside region " + std::to_string(region_id) + " of " +
                                      std::to_string(r.size) + " bytes");
-    if (region_size != nullptr) *region_size = r.size;
     return Status::OK();
   }
   return Status::InvalidArgument("no region " + std::to_string(region_id) + " in this app");
@@ -89,22 +96,15 @@ Status ClientSession::CheckRegion(uint32_t region_id, uint64_t offset, uint64_t 
 
 Status ClientSession::Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) {
   RESPCT_RETURN_IF_ERROR(CheckWriter());
-  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len, nullptr));
+  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len));
   if (len == 0) return Status::OK();
-  Status st = writer_->Append(epoch, region_id, offset, data, len, [this] { return WaitForProgress(); });
-  // Sink failures lose bytes the memnode needed: the epoch cannot be committed any more.
-  if (!st.ok() && (st.IsUnavailable() || st.code() == Status::Code::kIOError) && broken_.ok()) return Broken(st);
-  return st;
+  return WriterFailure(writer_->Append(epoch, region_id, offset, data, len, [this] { return WaitForProgress(); }));
 }
 
 Status ClientSession::Commit(uint64_t epoch) {
   RESPCT_RETURN_IF_ERROR(CheckWriter());
   auto msg = writer_->PrepareCommit(epoch, [this] { return WaitForProgress(); });
-  if (!msg.ok()) {
-    const Status& st = msg.status();
-    if ((st.IsUnavailable() || st.code() == Status::Code::kIOError) && broken_.ok()) return Broken(st);
-    return st;
-  }
+  if (!msg.ok()) return WriterFailure(msg.status());
   if (Status st = sock_->SendStruct(wire::MsgType::kCommit, *msg); !st.ok()) return Broken(st);
   Frame f;
   Status st = ReceiveReply(wire::MsgType::kCommitAck, &f);
@@ -118,7 +118,7 @@ Status ClientSession::Commit(uint64_t epoch) {
 Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) {
   RESPCT_RETURN_IF_ERROR(CheckUsable());
   if (admin_) return Status::FailedPrecondition("an admin session can only list apps");
-  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len, nullptr));
+  RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len));
   if (len == 0) return Status::OK();
   const wire::ReadImageMsg req{region_id, 0, offset, len};
   if (Status st = sock_->SendStruct(wire::MsgType::kReadImage, req); !st.ok()) return Broken(st);

@@ -41,12 +41,14 @@ class ClientSession final : public Transport {
   Status CheckWriter() const;
   // Records a failure that ends the conversation and returns it, naming the memnode.
   Status Broken(const Status& st);
+  // Classifies an EpochWriter failure: lost bytes end the session, refusals do not.
+  Status WriterFailure(const Status& st);
   // Receives frames until one of type `want`, consuming RingProgress ones.
   Status ReceiveReply(wire::MsgType want, Frame* out);
   // Blocks for the next RingProgress (a writer waiting for ring space).
   Status WaitForProgress();
   Status OnProgress(const Frame& f);
-  Status CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len, uint64_t* region_size) const;
+  Status CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len) const;
 
   std::string url_;
   std::unique_ptr<FrameSocket> sock_;

@@ -17,7 +17,8 @@ Status Unreachable(const std::string& url, const Status& st) {
   if (st.code() == Status::Code::kInvalidArgument) return st.Annotate("memnode at " + url);
   const std::string& m = st.message();
   const size_t cut = m.rfind(": ");
-  return Status::Unavailable("memnode at " + url + " unreachable: " + (cut == std::string::npos ? m : m.substr(cut + 2)));
+  const std::string cause = cut == std::string::npos ? m : m.substr(cut + 2);
+  return Status::Unavailable("memnode at " + url + " unreachable: " + cause);
 }
 
 Result<std::unique_ptr<RingSink>> MakeRingSink(AttachReply& attach, FrameSocket* sock) {
@@ -52,7 +53,8 @@ Result<std::unique_ptr<Transport>> Transport::Connect(std::string_view url, cons
 
   Status st = ClientHandshake(*sock, secret, options.app, options.timeout_ms);
   if (!st.ok()) return st.message().starts_with("memnode") ? st : st.Annotate("memnode at " + name);
-  if (options.app.empty()) return std::unique_ptr<Transport>(new ClientSession(name, std::move(sock), nullptr, nullptr, options.timeout_ms));
+  if (options.app.empty())
+    return std::unique_ptr<Transport>(new ClientSession(name, std::move(sock), nullptr, nullptr, options.timeout_ms));
 
   auto attach = ClientAttach(*sock, options);
   if (!attach.ok()) return attach.status().Annotate("attach app '" + options.app + "'");
