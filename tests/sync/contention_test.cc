@@ -268,5 +268,46 @@ TEST(Contention, ProcessSharedMutexAcrossFork) {
   munmap(page, sizeof(Shared));
 }
 
+// Ping-pong between a parent and a forked child through a process-shared
+// condvar and mutex in a MAP_SHARED page: each side waits for its turn, so a
+// private futex op (keyed on the process) would never wake the other side.
+TEST(Contention, ProcessSharedCondAcrossFork) {
+  constexpr int kTurns = 2'000;
+  struct Shared {
+    pthread_mutex_t mutex;
+    pthread_cond_t cond;
+    int turn;
+  };
+  void* page = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(page, MAP_FAILED);
+  auto* shared = new (page) Shared{MakeMutex(PTHREAD_MUTEX_NORMAL, PTHREAD_PROCESS_SHARED), {}, 0};
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  ASSERT_EQ(CondInit(&shared->cond, &attr), 0);
+  pthread_condattr_destroy(&attr);
+  auto play = [&](int parity) {
+    for (int i = 0; i < kTurns; ++i) {
+      MutexLock(&shared->mutex);
+      while (shared->turn % 2 != parity) CondWait(&shared->cond, &shared->mutex);
+      ++shared->turn;
+      CondSignal(&shared->cond);
+      MutexUnlock(&shared->mutex);
+    }
+  };
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    play(1);
+    _exit(0);
+  }
+  play(0);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(shared->turn, 2 * kTurns);
+  munmap(page, sizeof(Shared));
+}
+
 }  // namespace
 }  // namespace respct::sync
