@@ -142,6 +142,24 @@ TEST_P(ProtocolTest, EpochLargerThanTheRingIsRefusedAndTheSessionGoesOn) {
   EXPECT_TRUE(model.Matches(**w));
 }
 
+TEST_P(ProtocolTest, FullRingBlocksUntilTheMemnodeAppliesThenContinues) {
+  // Epochs of ~3 MiB in a ~4 MiB ring: each one needs space the previous one
+  // holds until the memnode has applied it and said so with RingProgress.
+  ConnectOptions o = AppOptions(App("backpressure"), kRegions, true);
+  o.ring_capacity = wire::kMinRingCapacity;
+  auto w = ConnectWriter(url(), Memnode().secret(), o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ImageModel model(kRegions);
+  for (uint64_t e = 1; e <= 12; ++e) {
+    const Epoch ep = {Write{2, e * 1000, std::vector<uint8_t>(3 << 20, static_cast<uint8_t>(e))}};
+    ASSERT_TRUE(AppendEpoch(**w, e, ep).ok()) << "epoch " << e;
+    ASSERT_TRUE((*w)->Commit(e).ok()) << "epoch " << e;
+    model.Apply(ep);
+  }
+  EXPECT_GE((*w)->stats().ring_full_waits, 1u);
+  EXPECT_TRUE(model.Matches(**w));
+}
+
 TEST_P(ProtocolTest, AttachErrorsNameTheirCause) {
   auto missing = Transport::Connect(url(), Memnode().secret(), AppOptions(App("nosuchapp"), kRegions, false, false));
   ASSERT_FALSE(missing.ok());
