@@ -75,6 +75,7 @@ Status App::CheckEntry() {
   image_ = file_->base() + e.image_offset;
   ring_ = file_->base() + e.ring_offset;
   capacity_ = e.ring_capacity;
+  alloc_begin_ = e.image_offset;
   alloc_end_ = std::max(e.image_offset + e.image_size, e.ring_offset + e.ring_capacity);
   return Status::OK();
 }
@@ -150,6 +151,13 @@ Status App::AttachWriter(AppPosition* pos) {
   RESPCT_RETURN_IF_ERROR(ApplyLocked());
   writer_ = true;
   *pos = AppPosition{committed_epoch_, applied_epoch_, capacity_, tail_, applied_pos_};
+  return Status::OK();
+}
+
+Status App::Retire(const std::string& why) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (writer_) return Status::FailedPrecondition("app '" + name_ + "' has a writer attached; it cannot be reset now");
+  health_ = Status::FailedPrecondition(why);
   return Status::OK();
 }
 

@@ -50,6 +50,13 @@ class App {
   const Status& health() const { return health_; }
   // First pool byte after the app's image and ring (0 when unknown).
   uint64_t alloc_end() const { return alloc_end_; }
+  // First pool byte of the app's image (start of its extent).
+  uint64_t alloc_begin() const { return alloc_begin_; }
+  // The app is being discarded (reset): refused while a writer is attached;
+  // afterwards every call on it fails with `why`. Its table entry is the
+  // caller's to free.
+  Status Retire(const std::string& why);
+  AppEntry* entry() const { return entry_; }
   // What the load-time scan found (for logs and tests).
   const ReplayScan& replay_scan() const { return scan_; }
 
@@ -91,6 +98,7 @@ class App {
   uint8_t* image_ = nullptr;
   uint8_t* ring_ = nullptr;
   uint64_t capacity_ = 0;
+  uint64_t alloc_begin_ = 0;
   uint64_t alloc_end_ = 0;
   Status health_;
   ReplayScan scan_;

@@ -177,6 +177,11 @@ Result<App*> Pool::Attach(const AttachRequest& req) {
   App* app = nullptr;
   for (const auto& a : apps_)
     if (a->name() == req.name) app = a.get();
+  if (app != nullptr && req.reset) {
+    RESPCT_RETURN_IF_ERROR(RemoveLocked(app));
+    spdlog::info("app '{}' reset: image and epochs discarded", req.name);
+    return CreateLocked(req);
+  }
   if (app == nullptr) {
     if (!req.create) return Status::NotFound("no app '" + req.name + "' in the pool");
     return CreateLocked(req);
@@ -222,10 +227,16 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
     return Status::ResourceExhausted("pool " + path() + " holds the maximum of " + std::to_string(kAppTableEntries) +
                                      " apps");
   const uint64_t pool_size = superblock()->pool_size;
-  const uint64_t image_off = AlignUp(cursor_, kAllocAlign);
+  const uint64_t extent = AlignUp(image_size, kAllocAlign) + ring;  // image, then ring at the next 2 MiB
+  const uint64_t gap = FindGapLocked(extent);
+  const uint64_t image_off = gap != 0 ? gap : AlignUp(cursor_, kAllocAlign);
   const uint64_t ring_off = AlignUp(image_off + image_size, kAllocAlign);
   const uint64_t end = ring_off + ring;
-  if (end > pool_size)
+  // A gap held an earlier app: a new image starts as zeros, and its old
+  // records must not validate in the new ring. Cleared before the entry goes
+  // live, so a crash in between leaves only a free entry and a free gap.
+  if (gap != 0) RESPCT_RETURN_IF_ERROR(file_->Zero(image_off, end - image_off));
+  if (gap == 0 && end > pool_size)
     return Status::ResourceExhausted("pool " + path() + " is full: app '" + req.name + "' needs " +
                                      std::to_string((end - cursor_) >> 20) + " MiB, " +
                                      std::to_string((pool_size - std::min(cursor_, pool_size)) >> 20) + " MiB free");
@@ -258,9 +269,11 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
   e->state = kAppLive;
   file_->Persist(&e->state, sizeof e->state);
   // Only a hint (see pool_layout.h), so it goes after the flip.
-  superblock()->data_cursor = end;
-  file_->Persist(&superblock()->data_cursor, sizeof(uint64_t));
-  cursor_ = end;
+  if (end > cursor_) {
+    superblock()->data_cursor = end;
+    file_->Persist(&superblock()->data_cursor, sizeof(uint64_t));
+    cursor_ = end;
+  }
 
   auto app = App::Load(file_.get(), e);
   RESPCT_RETURN_IF_ERROR(app->health());
@@ -268,6 +281,34 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
                image_size >> 10, ring >> 10);
   apps_.push_back(std::move(app));
   return apps_.back().get();
+}
+
+Status Pool::RemoveLocked(App* app) {
+  if (read_only()) return Status::FailedPrecondition("pool " + path() + " is open read-only");
+  RESPCT_RETURN_IF_ERROR(app->Retire("app '" + app->name() + "' was reset by a new writer"));
+  AppEntry* e = app->entry();
+  e->state = kAppFree;
+  file_->Persist(&e->state, sizeof e->state);
+  for (auto it = apps_.begin(); it != apps_.end(); ++it) {
+    if (it->get() != app) continue;
+    retired_.push_back(std::move(*it));
+    apps_.erase(it);
+    break;
+  }
+  return Status::OK();
+}
+
+uint64_t Pool::FindGapLocked(uint64_t bytes) const {
+  std::vector<std::pair<uint64_t, uint64_t>> used;
+  for (const auto& a : apps_) used.emplace_back(a->alloc_begin(), a->alloc_end());
+  std::sort(used.begin(), used.end());
+  uint64_t start = kDataOffset;
+  for (const auto& [begin, end] : used) {
+    if (begin >= start + bytes && AlignUp(start, kAllocAlign) + bytes <= begin) return AlignUp(start, kAllocAlign);
+    start = std::max(start, end);
+  }
+  const uint64_t s = AlignUp(start, kAllocAlign);
+  return s + bytes <= cursor_ ? s : 0;
 }
 
 std::vector<wire::AppSummary> Pool::ListApps() const {

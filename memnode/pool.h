@@ -46,6 +46,7 @@ class Pool {
     std::string name;
     std::vector<wire::RegionDesc> regions;  // empty: whatever is stored
     bool create = false;
+    bool reset = false;                  // discard an existing app first (its writer must be gone)
     uint64_t ring_capacity = 0;          // wanted on creation; 0: default_ring
     uint64_t default_ring = 64ull << 20;
   };
@@ -60,6 +61,12 @@ class Pool {
   static Status Format(const std::string& path, uint64_t size);
   Status Load();
   Result<App*> CreateLocked(const AttachRequest& req);
+  // Frees `app`'s table entry (durably) and retires it; its extent becomes a
+  // gap that a later creation reuses.
+  Status RemoveLocked(App* app);
+  // First gap of at least `bytes` (kAllocAlign-aligned) between live apps'
+  // extents below the cursor, or 0.
+  uint64_t FindGapLocked(uint64_t bytes) const;
   Superblock* superblock() const { return reinterpret_cast<Superblock*>(file_->base()); }
   AppEntry* entry(uint32_t i) const {
     return reinterpret_cast<AppEntry*>(file_->base() + kAppTableOffset + uint64_t{i} * kAppEntrySize);
@@ -68,6 +75,8 @@ class Pool {
   std::unique_ptr<PoolFile> file_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<App>> apps_;  // live apps, table order
+  // Reset apps: sessions may still point at them (every call fails).
+  std::vector<std::unique_ptr<App>> retired_;
   uint64_t cursor_ = 0;                     // first free data-area byte
 };
 

@@ -1,6 +1,7 @@
 #include "memnode/pool_file.h"
 
 #include <fcntl.h>
+#include <cstring>
 #include <libpmem2.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -104,6 +105,17 @@ void PoolFile::Persist(const void* addr, size_t len) const {
 Status PoolFile::Sync() const {
   if (read_only_) return Status::OK();
   if (fsync(fd_) != 0) return Status::FromErrno("fsync pool " + path_, errno);
+  return Status::OK();
+}
+
+Status PoolFile::Zero(uint64_t offset, uint64_t len) const {
+  if (read_only_) return Status::FailedPrecondition("pool " + path_ + " is open read-only");
+  if (offset > size_ || len > size_ - offset) return Status::InvalidArgument("zero range outside the pool");
+  if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                static_cast<off_t>(len)) == 0)
+    return Sync();
+  std::memset(base_ + offset, 0, len);
+  Persist(base_ + offset, len);
   return Status::OK();
 }
 

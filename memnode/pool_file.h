@@ -43,6 +43,10 @@ class PoolFile {
   void Persist(const void* addr, size_t len) const;
   // Durable file metadata (size, for a freshly created file).
   Status Sync() const;
+  // Makes [offset, offset+len) read as zeros, durably: the file system
+  // deallocates the blocks (hole punch, which DAX file systems support too),
+  // or, where it cannot, the bytes are cleared and persisted.
+  Status Zero(uint64_t offset, uint64_t len) const;
 
  private:
   PoolFile() = default;

@@ -126,6 +126,10 @@ Status Session::HandleAttach(const Frame& f) {
   if (msg.region_count != 0)
     std::memcpy(req.regions.data(), f.payload.data() + sizeof msg, msg.region_count * sizeof(wire::RegionDesc));
   req.create = (msg.flags & wire::kAttachCreate) != 0;
+  req.reset = (msg.flags & wire::kAttachReset) != 0;
+  if (req.reset && (msg.flags & wire::kAttachWriter) == 0)
+    return Status::InvalidArgument("only a writer may reset an app");
+  if (req.reset) req.create = true;
   req.ring_capacity = msg.ring_capacity;
   req.default_ring = opts_.default_ring;
   auto app = pool_->Attach(req);

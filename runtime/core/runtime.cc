@@ -359,6 +359,13 @@ void Runtime::ReapDetachedSlots() {
 
 void Runtime::FinalCheckpoint() {
   RuntimeScope scope;
+  // One epoch in flight at most, at exit too: the staging buffer of the
+  // epoch being shipped must not be overwritten by the final capture.
+  if (!replicator_->WaitIdle(30'000)) {
+    ShimLog(kLogWarn, "no final checkpoint: epoch %llu still not shipped (memnode %s unreachable)",
+            static_cast<unsigned long long>(coordinator_->next_epoch() - 1), config_.memnode.c_str());
+    return;
+  }
   if (!config_.dump_dir.empty()) checkpointer_->DumpNextCapture(config_.dump_dir);
   const uint64_t epoch = coordinator_->next_epoch();
   const RoundResult r = coordinator_->RunRound(epoch);

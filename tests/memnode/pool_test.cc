@@ -255,3 +255,53 @@ TEST(PoolTest, FullPool) {
 
 }  // namespace
 }  // namespace respct::memnode
+
+namespace respct::memnode {
+namespace {
+
+// A writer starting over (respct-run --fresh): the old image and epochs are
+// gone, the extent is reused and reads as zeros, old records never replay,
+// and the reset survives a reopen.
+TEST(PoolResetTest, DiscardsImageAndEpochsAndReusesTheExtent) {
+  testing::TempDir dir;
+  const std::string path = dir.File("pool");
+  const std::vector<wire::RegionDesc> regions = {testing::Region(1, 64 << 10)};
+  uint64_t first_extent = 0;
+  {
+    auto pool = Pool::Open(path, 64ull << 20, Pool::OpenMode::kReadWrite);
+    ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+    Pool::AttachRequest req;
+    req.name = "app";
+    req.regions = regions;
+    req.create = true;
+    req.ring_capacity = wire::kMinRingCapacity;
+    auto app = (*pool)->Attach(req);
+    ASSERT_TRUE(app.ok());
+    first_extent = (*app)->alloc_begin();
+    testing::EpochBuilder b(*app);
+    ASSERT_TRUE(b.Add(1, 100, std::vector<uint8_t>(500, 0xab)));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+    AppPosition pos;
+    ASSERT_TRUE((*app)->AttachWriter(&pos).ok());
+    req.reset = true;
+    EXPECT_EQ((*pool)->Attach(req).status().code(), Status::Code::kFailedPrecondition)
+        << "no reset under a live writer";
+    (*app)->DetachWriter();
+    auto fresh = (*pool)->Attach(req);
+    ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+    EXPECT_EQ((*fresh)->alloc_begin(), first_extent);
+    EXPECT_EQ((*fresh)->Position().committed_epoch, 0u);
+    EXPECT_EQ(testing::ReadRegion(*fresh, 1, 64 << 10), std::vector<uint8_t>(64 << 10, 0));
+    EXPECT_FALSE((*app)->health().ok()) << "the old App object is retired";
+    EXPECT_EQ((*pool)->ListApps().size(), 1u);
+  }
+  auto pool = Pool::Open(path, 0, Pool::OpenMode::kReadWrite);
+  ASSERT_TRUE(pool.ok());
+  App* app = (*pool)->Find("app");
+  ASSERT_NE(app, nullptr);
+  EXPECT_EQ(app->Position().committed_epoch, 0u) << "old commit records must not replay";
+  EXPECT_EQ(testing::ReadRegion(app, 1, 64 << 10), std::vector<uint8_t>(64 << 10, 0));
+}
+
+}  // namespace
+}  // namespace respct::memnode
