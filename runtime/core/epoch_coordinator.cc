@@ -161,8 +161,9 @@ RoundResult EpochCoordinator::RunRound(uint64_t epoch) {
   }
   r.quiesce_ns = NowNs() - start;
   if (quiescent && client_->CaptureQuiescent(epoch)) r.outcome = RoundResult::kCaptured;
-  Release();
-  r.pause_ns = NowNs() - start;
+  // The pause ends when the threads are told to go. Timing after the wake
+  // would add however long the woken threads keep this one off the CPU.
+  r.pause_ns = Release() - start;
   if (r.outcome == RoundResult::kCaptured) {
     client_->AfterRelease(epoch, r);
   } else {
@@ -171,17 +172,24 @@ RoundResult EpochCoordinator::RunRound(uint64_t epoch) {
   return r;
 }
 
-void EpochCoordinator::Release() {
+uint64_t EpochCoordinator::Release() {
   g_request.store(0, std::memory_order_seq_cst);
   for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
     ThreadSlot& s = registry_->slot(i);
-    uint32_t st = kSlotFrozen;
-    if (s.state_ref().compare_exchange_strong(st, kSlotBlocked, std::memory_order_acq_rel)) continue;
-    st = kSlotFrozenStarting;
-    s.state_ref().compare_exchange_strong(st, kSlotStarting, std::memory_order_acq_rel);
+    // Only frozen slots change. A CAS that fails still needs write access,
+    // and the slots' pages were just write-protected by the tracker: a plain
+    // load first spares a fault per page.
+    uint32_t st = s.load_state();
+    if (st == kSlotFrozen) {
+      s.state_ref().compare_exchange_strong(st, kSlotBlocked, std::memory_order_acq_rel);
+    } else if (st == kSlotFrozenStarting) {
+      s.state_ref().compare_exchange_strong(st, kSlotStarting, std::memory_order_acq_rel);
+    }
   }
   g_generation.fetch_add(1, std::memory_order_acq_rel);
+  const uint64_t released = NowNs();
   FutexWakeAll(Word(g_generation), false);
+  return released;
 }
 
 // ---- thread side ----

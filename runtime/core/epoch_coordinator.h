@@ -36,7 +36,7 @@ class ThreadRegistry;
 
 struct RoundResult {
   enum Outcome { kCaptured, kAbandoned } outcome;
-  uint64_t pause_ns;     // request to release
+  uint64_t pause_ns;     // request to release (threads told to go)
   uint64_t quiesce_ns;   // request to quiescence (or to giving up)
   uint32_t signals_sent;
 };
@@ -113,7 +113,8 @@ class EpochCoordinator {
  private:
   void Loop();
   bool ScanQuiescent(uint64_t gen, uint32_t* signals_sent);
-  void Release();
+  // Ends a round; returns when (CLOCK_MONOTONIC ns) the threads were let go.
+  uint64_t Release();
 
   static std::atomic<uint64_t> g_request;     // epoch being captured, 0: none
   static std::atomic<uint32_t> g_generation;  // round counter (futex word)
