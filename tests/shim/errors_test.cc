@@ -1,0 +1,129 @@
+// What a user sees when respct cannot do its job, and what it keeps doing
+// when the memnode goes away:
+//   RespctRunErrors.*  respct-run refuses to start the program (exit 70, one
+//                      "respct:" line naming the cause) or rejects its flags (2).
+//   MemnodeLost.*      kill -9 of the memnode mid-run: the program finishes
+//                      with the native result and a warning; the memnode,
+//                      restarted on the same pool, still has the app at the
+//                      epoch it had committed (or later) and serves its image.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/shim/shim_test_util.h"
+
+namespace respct::shimtest {
+namespace {
+
+const std::vector<std::string> kShortBank = {BANK_BIN, "--transfers", "1000"};
+
+// The whole of stderr is one line, it starts with "respct:" and contains `what`.
+void ExpectOneRespctLine(const ChildResult& r, const std::string& what) {
+  const std::vector<std::string> lines = Lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << "expected exactly one line on stderr" << r.Describe();
+  EXPECT_EQ(lines[0].rfind("respct:", 0), 0u) << r.Describe();
+  EXPECT_NE(lines[0].find(what), std::string::npos) << "the line does not mention '" << what << "'" << r.Describe();
+  EXPECT_TRUE(r.out.empty()) << "the program ran although respct refused to start it" << r.Describe();
+}
+
+// A well-formed secret (32 bytes, mode 0600: respct refuses a secret others
+// can read) that is not the memnode's.
+void WriteSecret(const std::string& path, char fill) {
+  WriteFile(path, std::string(32, fill));
+  chmod(path.c_str(), 0600);
+}
+
+TEST(RespctRunErrors, MemnodeUnreachable) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string secret = dir / "secret";
+  WriteSecret(secret, 'k');
+  const std::string url = "tcp://127.0.0.1:" + std::to_string(ClosedLoopbackPort());
+  const ChildResult r = RunChild(dir.path(), "respct", RespctRun(url, secret, UniqueApp("unreachable"), {}, kShortBank));
+  EXPECT_EQ(r.exit_code, 70) << r.Describe();
+  ExpectOneRespctLine(r, url);
+}
+
+TEST(RespctRunErrors, WrongSecret) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string wrong = dir / "wrong-secret";
+  WriteSecret(wrong, 'w');
+  const ChildResult r = RunChild(dir.path(), "respct", RespctRun(mn.tcp_url(), wrong, UniqueApp("secret"), {}, kShortBank));
+  EXPECT_EQ(r.exit_code, 70) << r.Describe();
+  ExpectOneRespctLine(r, "authentication");
+}
+
+TEST(RespctRunErrors, ZeroEpochIsABadFlag) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const ChildResult r = RunChild(dir.path(), "respct",
+                            {RESPCT_RUN_BIN, "--memnode", "tcp://127.0.0.1:1", "--epoch-ms", "0", "--", BANK_BIN});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_TRUE(r.out.find("bank:") == std::string::npos) << "the program ran" << r.Describe();
+}
+
+// The app's committed epoch as the memnode lists it (admin session), 0 if the
+// app is not there (yet) or the memnode does not answer.
+uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app) {
+  auto admin = Transport::Connect(mn.tcp_url(), mn.secret(), AdminSession(2000));
+  if (!admin.ok()) return 0;
+  auto apps = (*admin)->ListApps();
+  if (!apps.ok()) return 0;
+  for (const wire::AppSummary& a : *apps)
+    if (std::string(a.name, strnlen(a.name, sizeof a.name)) == app) return a.committed_epoch;
+  return 0;
+}
+
+TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  // About a second of work natively: long enough to lose the memnode in the middle.
+  const std::vector<std::string> bank = {BANK_BIN, "--transfers", "300000", "--work-ns", "1000"};
+  const ChildResult native = RunChild(dir.path(), "native", bank);
+  ASSERT_EQ(native.exit_code, 0) << native.Describe();
+  const auto expected = DigestLine("bank", native.out);
+  ASSERT_TRUE(expected) << native.Describe();
+
+  const std::string app = UniqueApp("lost");
+  Child child(dir.path(), "respct", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, bank));
+  // A few committed epochs first, so there is something on the pool to keep.
+  uint64_t before = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((before = CommittedEpoch(mn, app)) < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(before, 3u) << "the app never committed 3 epochs; memnode: " << mn.LogTail();
+  mn.Kill();
+
+  const ChildResult r = child.Wait();
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(DigestLine("bank", r.out).value_or("(no digest line)"), *expected) << r.Describe();
+  bool warned = false;
+  for (const std::string& line : Lines(r.err))
+    warned |= line.rfind("respct:", 0) == 0 && line.find("memnode") != std::string::npos;
+  EXPECT_TRUE(warned) << "no 'respct: ... memnode ...' warning on stderr" << r.Describe();
+
+  // Same pool, same port: the app opens, its committed epochs replayed.
+  ASSERT_TRUE(Started(mn));
+  auto reader = Transport::Connect(mn.tcp_url(), mn.secret(), ReaderOf(app));
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString() << "\nmemnode: " << mn.LogTail();
+  EXPECT_GE((*reader)->info().committed_epoch, before);
+  ASSERT_FALSE((*reader)->info().regions.empty());
+  const RegionSpec meta = (*reader)->info().regions.front();
+  std::vector<char> bytes(static_cast<size_t>(meta.size));
+  const Status read = (*reader)->ReadImage(meta.id, 0, bytes.data(), bytes.size());
+  EXPECT_TRUE(read.ok()) << read.ToString();
+}
+
+}  // namespace
+}  // namespace respct::shimtest

@@ -1,0 +1,116 @@
+// Helpers for the shim integration tests: a scratch directory per test, child
+// processes with their output in files (so a failure can show its tail), and
+// the few facts the tests read back from the programs' output.
+//
+// Paths of the built binaries come from compile definitions set in
+// CMakeLists.txt (RESPCT_RUN_BIN, BANK_BIN, ...).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "runtime/transport/transport.h"
+#include "tests/protocol/memnode_process.h"
+
+namespace respct::shimtest {
+
+// A fresh directory under $TMPDIR (else /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct ChildOptions {
+  std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) this process's environment
+  std::string stdout_file;                               // where stdout goes; empty: <dir>/<tag>.out
+  int timeout_s = 120;                                   // then SIGKILL: a hung child fails, never hangs the suite
+};
+
+struct ChildResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  bool timed_out = false;
+  std::string out;  // stdout, unless redirected to ChildOptions::stdout_file
+  std::string err;
+  std::string command;
+  // "command: exit N" plus the last lines of stderr and stdout, for failure messages.
+  std::string Describe() const;
+};
+
+// A running child process; its stdout/stderr go to <dir>/<tag>.out/.err.
+class Child {
+ public:
+  Child(const std::string& dir, const std::string& tag, const std::vector<std::string>& argv,
+        const ChildOptions& options = {});
+  ~Child();  // kills and reaps a child still running
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  pid_t pid() const { return pid_; }
+  // Reaps the child (bounded by the timeout) and collects its output.
+  ChildResult Wait();
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_path_, err_path_;
+  ChildOptions options_;
+  std::string command_;
+};
+
+ChildOptions WithEnv(const std::string& name, const std::string& value);
+ChildOptions StdoutTo(const std::string& path);
+
+inline ChildResult RunChild(const std::string& dir, const std::string& tag, const std::vector<std::string>& argv,
+                       const ChildOptions& options = {}) {
+  return Child(dir, tag, argv, options).Wait();
+}
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+std::vector<std::string> Lines(const std::string& text);
+// The last `n` lines of `text`, for failure messages.
+std::string Tail(const std::string& text, size_t n = 12);
+// 64-bit FNV-1a, to name large outputs in messages.
+uint64_t Fnv1a(const std::string& data);
+
+// The example's result line ("<name>: digest=<hex> ... ok") with the parts
+// that depend on timing (bank's checker count) blanked; nullopt if absent.
+std::optional<std::string> DigestLine(const std::string& name, const std::string& out);
+
+// The value of an unsigned numeric JSON field `"key": N` anywhere in `json`.
+std::optional<uint64_t> JsonUint(const std::string& json, const std::string& key);
+
+// A loopback port nobody listens on (bound, read back, closed).
+uint16_t ClosedLoopbackPort();
+
+// The respct-run command line common to the tests: memnode, secret, app,
+// 10 ms epochs; `extra` flags come before "--".
+std::vector<std::string> RespctRun(const std::string& url, const std::string& secret_file, const std::string& app,
+                                   const std::vector<std::string>& extra, const std::vector<std::string>& program);
+
+// A memnode of the test's own (RESPCT_MEMNODE_BIN) on a fresh pool; start it
+// with ASSERT_TRUE(Started(mn)).
+test::MemnodeProcess::Options MemnodeOptions();
+testing::AssertionResult Started(test::MemnodeProcess& mn);
+// A read-only session of `app`, and an admin session (ListApps only).
+ConnectOptions ReaderOf(const std::string& app);
+ConnectOptions AdminSession(int timeout_ms);
+
+// A name no other test (or concurrent run of this suite) uses.
+std::string UniqueApp(const std::string& stem);
+
+}  // namespace respct::shimtest
