@@ -50,7 +50,7 @@ JSON (--json)
 
 EXAMPLES
   respct-inspect                                 the default local memnode
-  respct-inspect --memnode tcp://10.0.0.5:7100 --secret-file ~/respct.key
+  respct-inspect --memnode tcp://memnode.example:7100 --secret-file ~/respct.key
   respct-inspect --app bank --json | jq .apps[0].committed_epoch
   respct-inspect --pool /mnt/pmem0/respct.pool   offline
 
