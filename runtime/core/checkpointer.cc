@@ -4,30 +4,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <vector>
 
+#include "runtime/core/clock.h"
 #include "runtime/core/shim_log.h"
 #include "runtime/core/thread_registry.h"
 
 namespace respct::core {
-namespace {
-
-uint64_t NowNs() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count());
-}
-
-uint64_t UnixNs() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& options, std::vector<RegionMapping> regions,
                                                           MetaHeader* meta, ThreadRegistry* registry,
                                                           Replicator* replicator, RuntimeStats* stats) {
@@ -70,7 +54,7 @@ void Checkpointer::CopyThreadTls() {
 }
 
 bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
-  const uint64_t t0 = NowNs();
+  const uint64_t t0 = MonotonicNs();
   // Writes to persisted memory first, so this very collection ships them.
   meta_->epoch = epoch;
   meta_->capture_unix_ns = UnixNs();
@@ -97,7 +81,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   sample_ = EpochSample{};
   sample_.epoch = epoch;
   sample_.start_unix_ns = meta_->capture_unix_ns;
-  sample_.capture_ns = NowNs() - t0;
+  sample_.capture_ns = MonotonicNs() - t0;
   sample_.pages_dirty = d.pages_dirty;
   sample_.bytes_by_pages = d.bytes_by_pages;
   sample_.bytes_shipped = d.bytes_shipped;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <ctime>
 
+#include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/thread_registry.h"
 #include "runtime/sync/futex.h"
@@ -30,12 +31,6 @@ ThreadRegistry* g_registry = nullptr;
 bool (*g_pc_allowed)(uintptr_t) = nullptr;
 
 uint32_t* Word(std::atomic<uint32_t>& a) { return reinterpret_cast<uint32_t*>(&a); }
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
-}
 
 // Async-signal-safe. Parks the thread the signal interrupted when it holds no
 // application lock, runs no runtime code and was stopped where parking is safe.
@@ -116,7 +111,7 @@ void EpochCoordinator::Loop() {
 
 bool EpochCoordinator::ScanQuiescent(uint64_t gen, uint32_t* signals_sent) {
   bool all = true;
-  const uint64_t now = NowNs();
+  const uint64_t now = MonotonicNs();
   for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
     ThreadSlot& s = registry_->slot(i);
     SlotControl& c = registry_->control(i);
@@ -143,7 +138,7 @@ bool EpochCoordinator::ScanQuiescent(uint64_t gen, uint32_t* signals_sent) {
 
 RoundResult EpochCoordinator::RunRound(uint64_t epoch) {
   RoundResult r{RoundResult::kAbandoned, 0, 0, 0};
-  const uint64_t start = NowNs();
+  const uint64_t start = MonotonicNs();
   const uint64_t deadline = start + uint64_t(quiesce_timeout_ms_) * 1'000'000u;
   const uint32_t gen = g_generation.load(std::memory_order_acquire);
   g_request.store(epoch, std::memory_order_seq_cst);
@@ -154,12 +149,12 @@ RoundResult EpochCoordinator::RunRound(uint64_t epoch) {
       quiescent = true;
       break;
     }
-    if (NowNs() >= deadline) break;
+    if (MonotonicNs() >= deadline) break;
     // Wake on the next park, or after 200 µs to re-scan and re-signal.
     timespec wait{0, 200'000};
     sync::detail::RawFutexSyscall(Word(g_park_events), FUTEX_WAIT_PRIVATE, events, &wait, 0);
   }
-  r.quiesce_ns = NowNs() - start;
+  r.quiesce_ns = MonotonicNs() - start;
   if (quiescent && client_->CaptureQuiescent(epoch)) r.outcome = RoundResult::kCaptured;
   // The pause ends when the threads are told to go. Timing after the wake
   // would add however long the woken threads keep this one off the CPU.
@@ -187,7 +182,7 @@ uint64_t EpochCoordinator::Release() {
     }
   }
   g_generation.fetch_add(1, std::memory_order_acq_rel);
-  const uint64_t released = NowNs();
+  const uint64_t released = MonotonicNs();
   FutexWakeAll(Word(g_generation), false);
   return released;
 }

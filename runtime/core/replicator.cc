@@ -4,20 +4,11 @@
 
 #include <chrono>
 
+#include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/shim_log.h"
 
 namespace respct::core {
-namespace {
-
-uint64_t NowNs() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::steady_clock::now().time_since_epoch())
-                      .count());
-}
-
-}  // namespace
-
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
                        RuntimeStats* stats)
     : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
@@ -76,7 +67,7 @@ const RegionMapping* Replicator::RegionOf(uintptr_t addr, size_t len) const {
 }
 
 Status Replicator::Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns) {
-  const uint64_t t0 = NowNs();
+  const uint64_t t0 = MonotonicNs();
   Status st;
   pending_staging_->ForEach([&](uintptr_t addr, const std::byte* bytes, size_t len) {
     if (!st.ok()) return;
@@ -88,10 +79,10 @@ Status Replicator::Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns) 
     st = transport_->Append(epoch, r->id, addr - r->base, bytes, len);
   });
   RESPCT_RETURN_IF_ERROR(st);
-  const uint64_t t1 = NowNs();
+  const uint64_t t1 = MonotonicNs();
   RESPCT_RETURN_IF_ERROR(transport_->Commit(epoch));
   *ship_ns = t1 - t0;
-  *commit_ns = NowNs() - t1;
+  *commit_ns = MonotonicNs() - t1;
   return Status::OK();
 }
 
