@@ -66,6 +66,9 @@ Child::Child(const std::string& dir, const std::string& tag, const std::vector<s
   dup2(in, 0);
   dup2(out, 1);
   dup2(err, 2);
+  // The program under test starts with 0, 1 and 2 only.
+  for (const int fd : {in, out, err})
+    if (fd > 2) close(fd);
   execvpe(args[0], args.data(), envp.data());
   const char msg[] = "exec failed\n";
   (void)!write(2, msg, sizeof msg - 1);

@@ -60,7 +60,6 @@ class Child {
   ~Child();  // kills and reaps a child still running
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
-  pid_t pid() const { return pid_; }
   // Reaps the child (bounded by the timeout) and collects its output.
   ChildResult Wait();
 
