@@ -109,7 +109,7 @@ struct Row {
 // sparse one puts its lines `stride` lines apart over the whole buffer.
 uint64_t PagesTouched(const std::string& pattern, uint64_t target, uint64_t buffer) {
   if (pattern == "dense") return (target + kPage - 1) / kPage;
-  const uint64_t lines = target / kLine, stride_bytes = buffer / lines * kLine;
+  const uint64_t lines = target / kLine, stride_bytes = buffer / lines;
   return stride_bytes >= kPage ? lines : buffer / kPage;
 }
 
@@ -121,6 +121,7 @@ struct Options {
   double seconds = 2;
   int min_epochs = 8;
   double page_us = 10;
+  double ship_mbs = 80;
   int epoch_ms = 0;
   std::string json_file;
   std::string respct_run = RESPCT_RUN_BIN;
@@ -146,20 +147,23 @@ int Run(const Options& opt) {
       row.pattern = pattern;
       row.target = size;
       // Long enough that the writer, which takes a write-protect fault on
-      // each page it touches per epoch, keeps its rate (twice the fault time).
+      // each page it touches per epoch, keeps its rate (twice the fault time),
+      // and that shipping keeps up (--ship-mbs): otherwise every epoch finds
+      // the previous one still in flight, epochs grow and the pattern wraps.
       const double fault_ms = double(PagesTouched(pattern, size, buffer)) * opt.page_us / 1000;
-      row.epoch_ms = opt.epoch_ms != 0 ? opt.epoch_ms : std::max(10, int(std::ceil(2 * fault_ms / 10)) * 10);
-      // The pattern's own time, plus time for the set-up epoch (the whole
-      // buffer captured and shipped: about 2 s for 256 MiB here) that the
-      // pattern runs through and the analysis skips.
-      const double seconds = std::max(opt.seconds, (opt.min_epochs + 2) * 1.5 * row.epoch_ms / 1000) + 1.0 +
-                             double(opt.mib) / 128;
+      const double ship_ms = double(size) / (opt.ship_mbs * 1e3);
+      row.epoch_ms = opt.epoch_ms != 0 ? opt.epoch_ms
+                                       : std::max(10, int(std::ceil(std::max(2 * fault_ms, ship_ms) / 10)) * 10);
+      const double seconds = std::max(opt.seconds, (opt.min_epochs + 2) * 1.5 * row.epoch_ms / 1000);
+      // The set-up epoch ships the whole buffer (about 2 s for 256 MiB on
+      // the development VM): the writer starts after it.
+      const uint64_t settle_ms = 1000 + 8 * opt.mib;
       const std::string app = "pause" + std::to_string(getpid()) + "-" + pattern + "-" + SizeName(size);
       const std::string stats_file = scratch.path() + "/" + app + ".json";
       const std::vector<std::string> program = {
           PAUSE_DIRTIER_BIN, "--mib",     std::to_string(opt.mib), "--epoch-bytes", std::to_string(size),
           "--epoch-ms",      std::to_string(row.epoch_ms),           "--seconds",     std::to_string(int(std::ceil(seconds))),
-          "--pattern",       pattern,  "--settle-ms",   "500"};
+          "--pattern",       pattern,  "--settle-ms",   std::to_string(settle_ms)};
       // A memnode per run, its pool gone with it: each run's image and ring
       // hold a few hundred MiB of tmpfs. The ring must hold the set-up epoch
       // (the whole buffer): an epoch larger than the ring never commits.
@@ -187,13 +191,12 @@ int Run(const Options& opt) {
       row.abandoned = stats.epochs_abandoned;
       row.tracker = stats.tracker;
       // Steady state: after the set-up epoch (the one that shipped the whole
-      // buffer) and the one after it (the pattern's writes made while the
-      // set-up epoch was shipped), at least one interval after the program
+      // buffer) and the one after it, at least one interval after the program
       // said it started the pattern, and not the exit checkpoint (the last
       // one), which holds a partial interval.
       size_t first = 0;
       for (size_t i = 0; i < stats.timeline.size(); ++i)
-        if (stats.timeline[i].bytes_by_pages >= buffer) first = i + 2;
+        if (stats.timeline[i].bytes_shipped >= buffer) first = i + 2;
       const uint64_t from = std::stoull(steady) + uint64_t(row.epoch_ms) * 1'000'000;
       for (size_t i = first; i + 1 < stats.timeline.size(); ++i)
         if (stats.timeline[i].t_ns >= from && stats.timeline[i].bytes_shipped > 0)
@@ -301,7 +304,8 @@ int main(int argc, char** argv) {
       "memcpy of the bytes it shipped, measured by this driver right after the run: pause and capture as\n"
       "ratios, and the goal line pause <= 2 x memcpy + 50 us.\n"
       "The epoch interval grows with the pages a pattern touches per epoch (see --page-us), so the writer,\n"
-      "which takes a write-protect fault per touched page per epoch, keeps its rate.",
+      "which takes a write-protect fault per touched page per epoch, keeps its rate, and with the bytes per\n"
+      "epoch (see --ship-mbs), so shipping keeps up and epochs stay the target size.",
       "bench_pause");
   cli.add_option("--sizes", sizes, "Comma-separated target bytes per epoch (K and M suffixes).")
       ->capture_default_str();
@@ -318,6 +322,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--page-us", opt.page_us,
                  "Assumed cost of a write-protect fault per touched page, us, for the automatic epoch interval.")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cli.add_option("--ship-mbs", opt.ship_mbs,
+                 "Assumed sustainable ship + commit rate, MB/s, for the automatic epoch interval.")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cli.add_option("--epoch-ms", opt.epoch_ms, "Fixed epoch interval for every run instead of the automatic one.")
