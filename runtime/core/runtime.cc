@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "runtime/core/app_heap.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/libc_entry.h"
 #include "runtime/core/meta_region.h"
@@ -69,7 +70,7 @@ void OnCoordinatorTick() {
   if (!g_stats_requested.exchange(false, std::memory_order_relaxed)) return;
   if (Runtime* rt = Runtime::Active()) {
     const std::string report = rt->stats().Report(rt->config().stats == StatsFormat::kJson, false, "");
-    (void)!write(2, report.data(), report.size());
+    (void)!write(ShimLogFd(), report.data(), report.size());
   }
 }
 
@@ -104,6 +105,7 @@ char** PersistStrings(heap::Heap* h, char** v) {
 Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
   RuntimeScope scope;
   SetShimLogLevel(config.log_level);
+  KeepShimLogFd();
   auto* rt = new Runtime(config, std::move(program));
   Status st = rt->MapRegions();
   if (st.ok()) st = rt->Connect();
@@ -361,7 +363,7 @@ void Runtime::FinalCheckpoint() {
   RuntimeScope scope;
   // One epoch in flight at most, at exit too: the staging buffer of the
   // epoch being shipped must not be overwritten by the final capture.
-  if (!replicator_->WaitIdle(30'000)) {
+  if (!replicator_->WaitIdle(RemainingExitWaitMs())) {
     ShimLog(kLogWarn, "no final checkpoint: epoch %llu still not shipped (memnode %s unreachable)",
             static_cast<unsigned long long>(coordinator_->next_epoch() - 1), config_.memnode.c_str());
     return;
@@ -374,8 +376,16 @@ void Runtime::FinalCheckpoint() {
             static_cast<unsigned long long>(replicator_->committed_epoch()));
 }
 
+int Runtime::RemainingExitWaitMs() const {
+  const int64_t left = static_cast<int64_t>(exit_deadline_ns_) - static_cast<int64_t>(MonotonicNs());
+  return left <= 0 ? 0 : static_cast<int>(left / 1'000'000);
+}
+
 void Runtime::Shutdown() {
   if (shut_down_.exchange(true)) return;
+  // One budget for everything the exit waits on: a lost memnode delays the
+  // program's exit by at most this much, however many steps wait for it.
+  exit_deadline_ns_ = MonotonicNs() + uint64_t(kExitWaitMs) * 1'000'000u;
   {
     RuntimeScope scope;
     coordinator_->Stop();
@@ -395,7 +405,7 @@ void Runtime::Shutdown() {
     FinalCheckpoint();
   }
   RuntimeScope scope;
-  if (!replicator_->WaitIdle(30'000))
+  if (!replicator_->WaitIdle(RemainingExitWaitMs()))
     ShimLog(kLogWarn, "last epoch not committed: memnode %s unreachable", config_.memnode.c_str());
   replicator_->Stop(0);
   EmitStats();
@@ -416,11 +426,17 @@ void Runtime::EmitStats() {
              std::to_string(replicator_->committed_epoch());
   }
   const std::string report = stats_.Report(json, json, header);
-  int fd = 2;
-  if (!config_.stats_file.empty()) fd = open(config_.stats_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fd = 2;
+  if (config_.stats_file.empty()) {
+    (void)!write(ShimLogFd(), report.data(), report.size());
+    return;
+  }
+  const int fd = open(config_.stats_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    ShimLog(kLogWarn, "stats file %s: %s", config_.stats_file.c_str(), std::strerror(errno));
+    return;
+  }
   (void)!write(fd, report.data(), report.size());
-  if (fd != 2) close(fd);
+  close(fd);
 }
 
 void Runtime::DisableInChild() {

@@ -70,6 +70,7 @@ class Runtime {
   void ReapDetachedSlots();
   int SlotOf(pthread_t thread);
   void FinalCheckpoint();
+  int RemainingExitWaitMs() const;
   void EmitStats();
   static void* ThreadTrampoline(void* slot_index);
 
@@ -86,6 +87,9 @@ class Runtime {
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<EpochCoordinator> coordinator_;
   std::atomic<bool> shut_down_{false};
+  // How long exit may wait for an unreachable memnode, in all.
+  static constexpr int kExitWaitMs = 5000;
+  uint64_t exit_deadline_ns_ = 0;
 };
 
 }  // namespace respct::core

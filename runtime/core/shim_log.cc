@@ -1,5 +1,6 @@
 #include "runtime/core/shim_log.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -9,7 +10,17 @@
 namespace respct::core {
 namespace {
 std::atomic<int> g_level{kLogWarn};
+std::atomic<int> g_fd{2};
+// High, so it rarely sits where a program expects a low descriptor.
+constexpr int kLogFdFloor = 500;
 }  // namespace
+
+void KeepShimLogFd() {
+  const int fd = fcntl(2, F_DUPFD_CLOEXEC, kLogFdFloor);
+  if (fd >= 0) g_fd.store(fd, std::memory_order_relaxed);
+}
+
+int ShimLogFd() { return g_fd.load(std::memory_order_relaxed); }
 
 void SetShimLogLevel(int level) { g_level.store(level, std::memory_order_relaxed); }
 bool ShimLogEnabled(int level) { return level <= g_level.load(std::memory_order_relaxed); }
@@ -24,7 +35,7 @@ void ShimLog(int level, const char* fmt, ...) {
   va_end(ap);
   n += m < 0 ? 0 : (m > int(sizeof buf) - n - 2 ? int(sizeof buf) - n - 2 : m);
   buf[n++] = '\n';
-  (void)!write(2, buf, static_cast<size_t>(n));
+  (void)!write(ShimLogFd(), buf, static_cast<size_t>(n));
 }
 
 }  // namespace respct::core

@@ -10,6 +10,11 @@ namespace respct::core {
 enum LogLevel : int { kLogError = 0, kLogWarn = 1, kLogInfo = 2, kLogDebug = 3 };
 
 void SetShimLogLevel(int level);
+// Duplicates standard error to a descriptor of the shim's own (at start-up):
+// the program may close fd 2 or reopen it onto one of its files, and respct's
+// messages must neither vanish nor land in the program's data.
+void KeepShimLogFd();
+int ShimLogFd();
 bool ShimLogEnabled(int level);
 // "respct: <message>\n"
 void ShimLog(int level, const char* fmt, ...) __attribute__((format(printf, 2, 3)));

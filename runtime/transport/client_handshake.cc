@@ -25,7 +25,8 @@ Status ClientHandshake(FrameSocket& sock, const Secret& secret, std::string_view
   const auto challenge = f.As<wire::ChallengeMsg>();
   // Checking the server first means a client never proves itself to an impostor.
   if (!secret.Verify(challenge.server_proof, kServerProofLabel, hello.client_nonce, app))
-    return Status::PermissionDenied("memnode failed to prove the shared secret");
+    return Status::PermissionDenied(
+        "authentication failed: the memnode does not hold the same shared secret (wrong secret file?)");
 
   wire::AuthMsg auth{};
   const Secret::Proof proof = secret.Prove(kClientProofLabel, challenge.server_nonce, app);

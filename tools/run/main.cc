@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help is a clean exit; every flag error is 2, as the help promises.
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
   }
 
   respct::launch::ProgramLaunch launch;
