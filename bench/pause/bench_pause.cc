@@ -316,7 +316,9 @@ int main(int argc, char** argv) {
   cli.add_option("--transport", opt.transport, "Transport the epochs are shipped over.")
       ->check(CLI::IsMember({"shm", "tcp"}))
       ->capture_default_str();
-  cli.add_option("--seconds", opt.seconds, "Minimum seconds of each run's pattern phase (after the set-up epoch).")->check(CLI::PositiveNumber)->capture_default_str();
+  cli.add_option("--seconds", opt.seconds, "Minimum seconds of each run's pattern phase (after the set-up epoch).")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cli.add_option("--min-epochs", opt.min_epochs, "Runs last long enough for about this many steady-state epochs.")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
