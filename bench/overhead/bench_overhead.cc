@@ -187,8 +187,9 @@ int Run(const Options& opt) {
                      ",\"reps\":" + std::to_string(opt.reps) + ",\"examples\":[";
   for (size_t ei = 0; ei < examples.size(); ++ei) {
     const Example& ex = examples[ei];
-    std::printf("%-8s native %.2f s median, %.2f CPU-s, digest %s\n", ex.name.c_str(), respct::bench::Median(native_wall[ex.name]),
-                respct::bench::Median(native_cpu[ex.name]), native_digest[ex.name].c_str());
+    std::printf("%-8s native %.2f s median, %.2f CPU-s, digest %s\n", ex.name.c_str(),
+                respct::bench::Median(native_wall[ex.name]), respct::bench::Median(native_cpu[ex.name]),
+                native_digest[ex.name].c_str());
     std::string args;
     for (size_t i = 1; i < ex.argv.size(); ++i) args += (i > 1 ? " " : "") + ex.argv[i];
     if (ei != 0) json += ",";

@@ -160,10 +160,19 @@ int Run(const Options& opt) {
       const uint64_t settle_ms = 1000 + 8 * opt.mib;
       const std::string app = "pause" + std::to_string(getpid()) + "-" + pattern + "-" + SizeName(size);
       const std::string stats_file = scratch.path() + "/" + app + ".json";
-      const std::vector<std::string> program = {
-          PAUSE_DIRTIER_BIN, "--mib",     std::to_string(opt.mib), "--epoch-bytes", std::to_string(size),
-          "--epoch-ms",      std::to_string(row.epoch_ms),           "--seconds",     std::to_string(int(std::ceil(seconds))),
-          "--pattern",       pattern,  "--settle-ms",   std::to_string(settle_ms)};
+      const std::vector<std::string> program = {PAUSE_DIRTIER_BIN,
+                                                "--mib",
+                                                std::to_string(opt.mib),
+                                                "--epoch-bytes",
+                                                std::to_string(size),
+                                                "--epoch-ms",
+                                                std::to_string(row.epoch_ms),
+                                                "--seconds",
+                                                std::to_string(int(std::ceil(seconds))),
+                                                "--pattern",
+                                                pattern,
+                                                "--settle-ms",
+                                                std::to_string(settle_ms)};
       // A memnode per run, its pool gone with it: each run's image and ring
       // hold a few hundred MiB of tmpfs. The ring must hold the set-up epoch
       // (the whole buffer): an epoch larger than the ring never commits.
