@@ -96,6 +96,9 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
       return BadValue("RESPCT_BASE", v, "expected a 1 GiB-aligned hex address between 1 TiB and 0x7f0000000000");
     c.layout.base = b;
   }
+  auto ring = SizeVar("RESPCT_RING_SIZE", c.ring_size, 16u << 20);
+  if (!ring.ok()) return ring.status();
+  c.ring_size = *ring;
   auto heap = SizeVar("RESPCT_HEAP_SIZE", c.layout.heap_size, 16u << 20);
   if (!heap.ok()) return heap.status();
   c.layout.heap_size = *heap;

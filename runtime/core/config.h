@@ -13,6 +13,7 @@
 // | RESPCT_STATS         | statistics at exit and on SIGUSR2: off/text/json| off                       |
 // | RESPCT_STATS_FILE    | where statistics go                             | standard error            |
 // | RESPCT_FRESH         | 1: discard an existing image of the app         | 0 (refuse to overwrite)   |
+// | RESPCT_RING_SIZE     | memnode log ring asked for when the app is made | 256M (bounds one epoch)   |
 // | RESPCT_BASE          | base address of the persisted regions (hex)     | 0x200000000000            |
 // | RESPCT_HEAP_SIZE     | heap region size (K/M/G suffixes)               | 1G                        |
 // | RESPCT_STACK_SIZE    | stack size of each thread slot                  | 2M                        |
@@ -43,6 +44,7 @@ struct RuntimeConfig {
   StatsFormat stats = StatsFormat::kOff;
   std::string stats_file;
   bool fresh = false;
+  uint64_t ring_size = 256ull << 20;
   Layout layout;
   std::string dump_dir;
   int log_level = 1;  // 0 error, 1 warn, 2 info, 3 debug

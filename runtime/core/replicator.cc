@@ -123,6 +123,17 @@ void Replicator::Loop() {
       }
     }
     l.lock();
+    if (!done && st.code() == Status::Code::kResourceExhausted) {
+      ShimLog(kLogError,
+              "epoch %llu cannot be committed: %s. Checkpoints stop here; the memnode keeps epoch %llu. "
+              "Run the program with a larger --ring-size (RESPCT_RING_SIZE) and --fresh",
+              static_cast<unsigned long long>(epoch), st.message().c_str(),
+              static_cast<unsigned long long>(committed_epoch_.load()));
+      failed_.store(true, std::memory_order_release);
+      cv_.notify_all();
+      cv_.wait(l, [this] { return stopping_; });
+      return;
+    }
     if (done) {
       committed_epoch_.store(epoch, std::memory_order_release);
       busy_.store(false, std::memory_order_release);

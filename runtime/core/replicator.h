@@ -3,7 +3,9 @@
 // the coordinator waits for Idle() before the next capture).
 //
 // Losing the memnode never stops the application: a failed append or commit
-// drops the connection and retries with backoff, warning once per outage. The
+// drops the connection and retries with backoff, warning once per outage. An
+// epoch larger than the app's log ring can never commit (splitting it would
+// make a half-applied state look committed): shipping stops, loudly. The
 // staged epoch is kept until the memnode has it: on reconnection, if the
 // memnode already committed it (the acknowledgement was what got lost) it is
 // not sent again, otherwise it is sent again whole. No checkpoint is taken
@@ -47,6 +49,9 @@ class Replicator {
   void Stop(int drain_timeout_ms);
 
   bool Idle() const { return !busy_.load(std::memory_order_acquire); }
+  // An epoch could never be committed (it needs more log ring than the
+  // memnode gave this app): shipping has stopped for good.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
   // Hands over a captured epoch; `staging` stays untouched until Idle().
   void Submit(uint64_t epoch, const dirty::StagingBuffer* staging, size_t sample_index);
   // Waits until the submitted epoch is committed (true) or the time is up.
@@ -77,6 +82,7 @@ class Replicator {
   size_t pending_sample_ = 0;
   std::atomic<uint64_t> committed_epoch_{0};
   bool outage_reported_ = false;
+  std::atomic<bool> failed_{false};
   std::thread thread_;
 };
 

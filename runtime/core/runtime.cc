@@ -170,6 +170,7 @@ Status Runtime::Connect() {
   opts.writer = true;
   opts.create = true;
   opts.reset = config_.fresh;
+  opts.ring_capacity = config_.ring_size;
   for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
   replicator_ = std::make_unique<Replicator>(config_.memnode, secret.value(), opts, regions_, &stats_);
   RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate("memnode " + config_.memnode));
@@ -363,6 +364,7 @@ void Runtime::FinalCheckpoint() {
   RuntimeScope scope;
   // One epoch in flight at most, at exit too: the staging buffer of the
   // epoch being shipped must not be overwritten by the final capture.
+  if (replicator_->failed()) return;
   if (!replicator_->WaitIdle(RemainingExitWaitMs())) {
     ShimLog(kLogWarn, "no final checkpoint: epoch %llu still not shipped (memnode %s unreachable)",
             static_cast<unsigned long long>(coordinator_->next_epoch() - 1), config_.memnode.c_str());
@@ -405,7 +407,7 @@ void Runtime::Shutdown() {
     FinalCheckpoint();
   }
   RuntimeScope scope;
-  if (!replicator_->WaitIdle(RemainingExitWaitMs()))
+  if (!replicator_->failed() && !replicator_->WaitIdle(RemainingExitWaitMs()))
     ShimLog(kLogWarn, "last epoch not committed: memnode %s unreachable", config_.memnode.c_str());
   replicator_->Stop(0);
   EmitStats();

@@ -36,7 +36,7 @@ ENVIRONMENT
   variables work with LD_PRELOAD=librespct.so directly (see README):
   RESPCT_MEMNODE, RESPCT_APP, RESPCT_SECRET_FILE, RESPCT_EPOCH_MS,
   RESPCT_TRACKER, RESPCT_GRANULARITY, RESPCT_STATS, RESPCT_STATS_FILE,
-  RESPCT_FRESH, RESPCT_HEAP_SIZE, RESPCT_STACK_SIZE, RESPCT_MAX_THREADS,
+  RESPCT_FRESH, RESPCT_RING_SIZE, RESPCT_HEAP_SIZE, RESPCT_STACK_SIZE, RESPCT_MAX_THREADS,
   RESPCT_LOG. RESPCT_LIBRARY overrides where librespct.so is looked for.
   Programs PROG starts run without respct.
 
@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.get_formatter()->column_width(34);
   std::string memnode, app_name, secret_file, tracker = "auto", granularity = "line", stats, stats_file, library,
-                                                heap_size, stack_size, log_level;
+                                                heap_size, stack_size, ring_size, log_level;
   int epoch_ms = 10;
   unsigned max_threads = 0;
   bool fresh = false;
@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
   app.add_flag("--fresh", fresh, "discard an existing image of this app instead of refusing to start");
   app.add_option("--heap-size", heap_size, "size of the persisted heap region, e.g. 1G (default 1G)");
   app.add_option("--stack-size", stack_size, "stack size of each thread (default 2M)");
+  app.add_option("--ring-size", ring_size,
+                 "memnode log ring to ask for when the app is created (default 256M); one epoch must fit in it");
   app.add_option("--max-threads", max_threads, "threads alive at once (default 64)")->check(CLI::Range(2, 1024));
   app.add_option("--log-level", log_level, "shim messages: error, warn, info or debug (default warn)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
@@ -125,6 +127,7 @@ int main(int argc, char** argv) {
   if (fresh) env.emplace_back("RESPCT_FRESH", "1");
   if (!heap_size.empty()) env.emplace_back("RESPCT_HEAP_SIZE", heap_size);
   if (!stack_size.empty()) env.emplace_back("RESPCT_STACK_SIZE", stack_size);
+  if (!ring_size.empty()) env.emplace_back("RESPCT_RING_SIZE", ring_size);
   if (max_threads != 0) env.emplace_back("RESPCT_MAX_THREADS", std::to_string(max_threads));
   if (!log_level.empty()) env.emplace_back("RESPCT_LOG", log_level);
   const respct::Status st = respct::launch::ExecProgram(launch);
