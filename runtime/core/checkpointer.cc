@@ -12,6 +12,11 @@
 #include "runtime/core/thread_registry.h"
 
 namespace respct::core {
+namespace {
+
+size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace
 Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& options, std::vector<RegionMapping> regions,
                                                           MetaHeader* meta, ThreadRegistry* registry,
                                                           Replicator* replicator, RuntimeStats* stats) {
@@ -32,16 +37,37 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->differ_ = std::move(differ.value());
   size_t total = 0;
   for (const RegionMapping& r : c->regions_) {
-    RESPCT_RETURN_IF_ERROR(c->tracker_->Track(reinterpret_cast<void*>(r.base), r.size).Annotate(RegionName(r.id)));
-    RESPCT_RETURN_IF_ERROR(c->differ_->AddRange(reinterpret_cast<void*>(r.base), r.size).Annotate(RegionName(r.id)));
+    Tracked t{r, {}, 0};
+    for (const auto& [id, fn] : options.in_use)
+      if (id == r.id) t.in_use = fn;
+    c->tracked_.push_back(std::move(t));
     total += r.size;
   }
+  RESPCT_RETURN_IF_ERROR(c->GrowTracking());
   // Address space only (MAP_NORESERVE): big enough for an epoch that changes
   // every line of every region, per StagingBuffer's sizing rule.
   auto staging = dirty::StagingBuffer::Create(total + total / 4 + 4096);
   if (!staging.ok()) return staging.status();
   c->staging_ = std::move(staging.value());
   return c;
+}
+
+Status Checkpointer::GrowTracking() {
+  // Slack, so a growing heap re-registers a range now and then, not per epoch.
+  constexpr size_t kGrowthStep = size_t{32} << 20;
+  for (Tracked& t : tracked_) {
+    size_t want = t.region.size;
+    if (t.in_use) want = std::min(t.region.size, AlignUp(t.in_use() + kGrowthStep, kGrowthStep));
+    if (want <= t.tracked) continue;
+    // A new range adjacent to the tracked prefix: what the application wrote
+    // there before now is reported by the next Collect, so nothing is missed.
+    void* start = reinterpret_cast<void*>(t.region.base + t.tracked);
+    const size_t len = want - t.tracked;
+    RESPCT_RETURN_IF_ERROR(tracker_->Track(start, len).Annotate(RegionName(t.region.id)));
+    RESPCT_RETURN_IF_ERROR(differ_->AddRange(start, len).Annotate(RegionName(t.region.id)));
+    t.tracked = want;
+  }
+  return Status::OK();
 }
 
 void Checkpointer::CopyThreadTls() {
@@ -59,7 +85,8 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   meta_->epoch = epoch;
   meta_->capture_unix_ns = UnixNs();
   CopyThreadTls();
-  Status st = tracker_->Collect(&runs_);
+  Status st = GrowTracking();
+  if (st.ok()) st = tracker_->Collect(&runs_);
   if (!st.ok()) {
     ShimLog(kLogInfo, "epoch %llu not captured: %s", static_cast<unsigned long long>(epoch), st.ToString().c_str());
     return false;

@@ -6,7 +6,9 @@
 // hands the staged epoch to the Replicator.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "runtime/core/epoch_coordinator.h"
@@ -26,6 +28,11 @@ class Checkpointer final : public CheckpointClient {
   struct Options {
     dirty::DirtyTracker::Kind tracker = dirty::DirtyTracker::Kind::kAuto;
     bool page_granularity = false;
+    // Regions that fill from their start (heap, stacks): for such a region id,
+    // how many bytes from its base may hold data now. Only that prefix (plus
+    // slack) is tracked, and tracking grows under the pause as it does: the
+    // cost of every Collect follows the memory in use, not the reservation.
+    std::vector<std::pair<uint32_t, std::function<size_t()>>> in_use;
   };
 
   static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
@@ -47,9 +54,18 @@ class Checkpointer final : public CheckpointClient {
  private:
   Checkpointer() = default;
   void CopyThreadTls();
+  // Extends tracking of growing regions to what they use now (under the pause).
+  Status GrowTracking();
+
+  struct Tracked {
+    RegionMapping region;
+    std::function<size_t()> in_use;  // empty: the whole region is tracked
+    size_t tracked = 0;              // bytes from the base tracked so far
+  };
   void DumpRegions();
 
   std::vector<RegionMapping> regions_;
+  std::vector<Tracked> tracked_;
   MetaHeader* meta_ = nullptr;
   ThreadRegistry* registry_ = nullptr;
   Replicator* replicator_ = nullptr;

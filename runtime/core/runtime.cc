@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -189,6 +190,21 @@ Status Runtime::StartCheckpointing() {
   Checkpointer::Options copt;
   copt.tracker = *kind;
   copt.page_granularity = config_.page_granularity;
+  // The heap fills from its base (header, page tables, then data up to its
+  // frontier); stack slots are handed out lowest first.
+  copt.in_use.emplace_back(kHeapRegion, [] {
+    heap::ByteRange parts[4];
+    const unsigned n = AppHeap()->WrittenRanges(parts);
+    size_t end = 0;
+    for (unsigned i = 0; i < n; ++i) end = std::max(end, parts[i].begin + parts[i].length - AppHeap()->base());
+    return end;
+  });
+  copt.in_use.emplace_back(kStackRegion, [this] {
+    uint32_t highest = 0;
+    for (uint32_t i = 0; i < registry_->max_threads(); ++i)
+      if (registry_->slot(i).load_state() != kSlotFree) highest = i + 1;
+    return size_t{highest} * config_.layout.stack_size;
+  });
   auto cp = Checkpointer::Create(copt, regions_, meta_, registry_.get(), replicator_.get(), &stats_);
   if (!cp.ok()) return cp.status();
   checkpointer_ = std::move(cp.value());
