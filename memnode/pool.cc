@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/base/make_dirs.h"
 #include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
 
@@ -27,16 +28,6 @@ constexpr uint64_t kMaxAllocation = 1ull << 48;
 uint64_t NowUnixNs() {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
-Status MakeDirs(const std::string& dir) {
-  if (dir.empty()) return Status::OK();
-  struct stat st;
-  if (stat(dir.c_str(), &st) == 0) return Status::OK();
-  const size_t slash = dir.rfind('/');
-  if (slash != std::string::npos && slash > 0) RESPCT_RETURN_IF_ERROR(MakeDirs(dir.substr(0, slash)));
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
-  return Status::OK();
 }
 
 std::string DirOf(const std::string& path) {
@@ -65,7 +56,7 @@ Status Pool::Format(const std::string& path, uint64_t size) {
     return Status::InvalidArgument("pool size " + std::to_string(size) + " is too small (minimum " +
                                    std::to_string(kMinPoolSize >> 20) + " MiB)");
   size = AlignUp(size, kAllocAlign);
-  RESPCT_RETURN_IF_ERROR(MakeDirs(DirOf(path)));
+  RESPCT_RETURN_IF_ERROR(MakeParentDirs(path));
   // Formatted under a temporary name and linked into place, so no crash ever
   // leaves a half-formatted file at `path`.
   const std::string tmp = path + ".tmp." + std::to_string(getpid());

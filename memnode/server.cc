@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/base/make_dirs.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::memnode {
@@ -40,16 +41,6 @@ std::string PeerName(const sockaddr_storage& ss, bool unix_socket) {
                   NI_NUMERICHOST | NI_NUMERICSERV) != 0)
     return "tcp peer";
   return std::string(host) + ":" + port;
-}
-
-Status MakeDirs(const std::string& dir) {
-  if (dir.empty()) return Status::OK();
-  struct stat st;
-  if (stat(dir.c_str(), &st) == 0) return Status::OK();
-  const size_t slash = dir.rfind('/');
-  if (slash != std::string::npos && slash > 0) RESPCT_RETURN_IF_ERROR(MakeDirs(dir.substr(0, slash)));
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
-  return Status::OK();
 }
 
 }  // namespace
@@ -127,7 +118,7 @@ Status Server::ListenUnix(const std::string& url, const std::string& path) {
     return Status::InvalidArgument("listen " + url + ": socket path longer than " +
                                    std::to_string(sizeof addr.sun_path - 1) + " bytes");
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  RESPCT_RETURN_IF_ERROR(MakeDirs(path.substr(0, path.rfind('/'))));
+  RESPCT_RETURN_IF_ERROR(MakeParentDirs(path));
   struct stat st;
   if (lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return Status::FailedPrecondition("listen " + url + ": " + path + " exists and is not a socket");

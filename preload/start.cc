@@ -5,7 +5,8 @@
 //
 //   _start → __libc_start_main (here) → Runtime::Start → libc's
 //   __libc_start_main(MainOnPersistedThread) → constructors → our wrapper:
-//   atexit(Shutdown) → Runtime::RunMain → main on thread slot 0.
+//   atexit(Shutdown) → Runtime::RunMain → main on thread slot 0
+//   (recovery mode: Runtime::ResumeMain → every thread of the image resumed).
 //
 // respct protects this program only: LD_PRELOAD and RESPCT_* are removed from
 // the environment, so programs it runs start without the shim.
@@ -56,6 +57,7 @@ int MainOnPersistedThread(int argc, char** argv, char** envp) {
   // Registered last, so it runs first at exit: the final checkpoint sees the
   // program as exit() found it, before static destructors.
   atexit(OnExit);
+  if (rt->recovering()) return rt->ResumeMain();  // main's own arguments are in the image
   return rt->RunMain(g_app_main, argc, argv, envp);
 }
 

@@ -26,6 +26,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->registry_ = registry;
   c->replicator_ = replicator;
   c->stats_ = stats;
+  c->image_ = options.image;
   auto tracker = dirty::DirtyTracker::Create(options.tracker);
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
@@ -58,6 +59,8 @@ Status Checkpointer::GrowTracking() {
   for (Tracked& t : tracked_) {
     size_t want = t.region.size;
     if (t.in_use) want = std::min(t.region.size, AlignUp(t.in_use() + kGrowthStep, kGrowthStep));
+    const RecoveryRegion* from_image = image_ != nullptr ? image_->region(t.region.id) : nullptr;
+    if (from_image != nullptr) want = std::max<size_t>(want, AlignUp(from_image->stored, kPageSize));
     if (want <= t.tracked) continue;
     // A new range adjacent to the tracked prefix: what the application wrote
     // there before now is reported by the next Collect, so nothing is missed.
@@ -65,7 +68,12 @@ Status Checkpointer::GrowTracking() {
     const size_t len = want - t.tracked;
     RESPCT_RETURN_IF_ERROR(tracker_->Track(start, len).Annotate(RegionName(t.region.id)));
     RESPCT_RETURN_IF_ERROR(differ_->AddRange(start, len).Annotate(RegionName(t.region.id)));
+    if (from_image != nullptr && t.tracked < from_image->stored) {
+      const size_t n = std::min<size_t>(len, from_image->stored - t.tracked);
+      RESPCT_RETURN_IF_ERROR(differ_->SeedShadow(start, n, image_->bytes(*from_image) + t.tracked));
+    }
     t.tracked = want;
+    if (t.region.id < kMaxRegionIds) meta_->tracked_bytes[t.region.id] = want;
   }
   return Status::OK();
 }

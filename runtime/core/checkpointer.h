@@ -13,6 +13,7 @@
 
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/meta_region.h"
+#include "runtime/core/recovery_image.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
 #include "runtime/dirty/dirty_tracker.h"
@@ -33,6 +34,11 @@ class Checkpointer final : public CheckpointClient {
     // slack) is tracked, and tracking grows under the pause as it does: the
     // cost of every Collect follows the memory in use, not the reservation.
     std::vector<std::pair<uint32_t, std::function<size_t()>>> in_use;
+    // Set in a recovered process: the image the memnode holds. Tracking then
+    // starts at least as far as the image's tracked prefix, and the shadow of
+    // every tracked byte starts as the image's bytes, so the first epoch ships
+    // exactly what differs from the image. Must outlive the Checkpointer.
+    const RecoveryImage* image = nullptr;
   };
 
   static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
@@ -66,6 +72,7 @@ class Checkpointer final : public CheckpointClient {
 
   std::vector<RegionMapping> regions_;
   std::vector<Tracked> tracked_;
+  const RecoveryImage* image_ = nullptr;
   MetaHeader* meta_ = nullptr;
   ThreadRegistry* registry_ = nullptr;
   Replicator* replicator_ = nullptr;

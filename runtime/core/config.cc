@@ -59,8 +59,7 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   if (const char* v = Env("RESPCT_APP")) {
     c.app = v;
   } else {
-    const size_t slash = program.rfind('/');
-    c.app = slash == std::string::npos ? program : program.substr(slash + 1);
+    c.app = DefaultAppName(program);
   }
   if (Status st = wire::ValidateAppName(c.app); !st.ok()) return st.Annotate("RESPCT_APP");
   c.secret_file = DefaultSecretPath();
@@ -113,6 +112,7 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   if (uint64_t(c.layout.max_threads) * c.layout.stack_size > kRegionSpacing)
     return Status::InvalidArgument("RESPCT_MAX_THREADS × RESPCT_STACK_SIZE exceeds 1 TiB");
   if (const char* v = Env("RESPCT_DUMP_DIR")) c.dump_dir = v;
+  if (const char* v = Env("RESPCT_RECOVER")) c.recover_image = v;
   if (const char* v = Env("RESPCT_LOG")) {
     const std::string l = v;
     if (l == "error") c.log_level = 0;

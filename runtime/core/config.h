@@ -19,6 +19,7 @@
 // | RESPCT_STACK_SIZE    | stack size of each thread slot                  | 2M                        |
 // | RESPCT_MAX_THREADS   | thread slots (threads alive at once)            | 64                        |
 // | RESPCT_DUMP_DIR      | at exit, write the final epoch's regions there  | unset (tests)             |
+// | RESPCT_RECOVER       | recovery image to resume (set by respct-recover)| unset                     |
 // | RESPCT_LOG           | shim log level: error, warn, info, debug        | warn                      |
 // | RESPCT_DISABLE       | 1: pass everything to libc, persist nothing     | 0                         |
 #pragma once
@@ -47,6 +48,9 @@ struct RuntimeConfig {
   uint64_t ring_size = 256ull << 20;
   Layout layout;
   std::string dump_dir;
+  // Recovery image written by respct-recover: resume it instead of starting
+  // main. The layout then comes from the image, not from the variables.
+  std::string recover_image;
   int log_level = 1;  // 0 error, 1 warn, 2 info, 3 debug
   bool disabled = false;
 };

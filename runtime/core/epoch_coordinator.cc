@@ -242,6 +242,7 @@ void EpochCoordinator::ServeOnFiber(FiberRequest* req) {
     if (epoch == 0) return;  // the round ended before we got here
     slot->park_kind = req->park_kind;
     slot->saved_errno = errno;
+    slot->lock_depth = sync::LockDepth();
     slot->parked_epoch = epoch;
     control.park_gen.store(gen, std::memory_order_relaxed);
     slot->state_ref().store(kSlotParked, std::memory_order_release);
@@ -255,6 +256,8 @@ void EpochCoordinator::ServeOnFiber(FiberRequest* req) {
   // Blocking operation: the slot is quiescent while it runs. The coordinator
   // only needs waking when a round is waiting for this thread.
   slot->park_kind = kParkBlocking;
+  slot->saved_errno = errno;
+  slot->lock_depth = sync::LockDepth();
   slot->state_ref().store(kSlotBlocked, std::memory_order_seq_cst);
   if (g_request.load(std::memory_order_seq_cst) != 0) {
     g_park_events.fetch_add(1, std::memory_order_acq_rel);

@@ -5,6 +5,12 @@
 //   - its GNU build-id, static TLS block (PT_TLS size and alignment) and the
 //     loaded libraries with their load addresses: the identity a recovery
 //     checks before it restores an image into a new process;
+//   - the parts of the globals that belong to a library or the dynamic
+//     linker and are re-initialised by every process, so a recovery must not
+//     restore them: copy relocations (R_X86_64_COPY: library variables such as
+//     `environ` or `stdout` whose storage the linker put in the executable's
+//     .bss) and the lazy-binding GOT (.got.plt: ld.so's link map pointer and
+//     resolver address);
 //   - the code ranges of libc, the dynamic loader and respct itself, where a
 //     stop signal must not park a thread (their state is not persisted).
 #pragma once
@@ -18,7 +24,7 @@
 
 namespace respct::core {
 
-struct CodeRange {
+struct AddressRange {
   uintptr_t lo, hi;
 };
 
@@ -29,19 +35,24 @@ struct LibraryInfo {
 
 struct LoadedProgram {
   std::string exe_path;
+  uintptr_t load_bias = 0;     // the executable's dlpi_addr
   uintptr_t globals_base = 0;  // page-aligned; 0 when the executable has none
   size_t globals_size = 0;
   std::vector<uint8_t> build_id;
   size_t tls_size = 0;
   size_t tls_align = 0;
   std::vector<LibraryInfo> libraries;
-  std::vector<CodeRange> unparkable_code;  // sorted
+  std::vector<AddressRange> unparkable_code;   // sorted
+  std::vector<AddressRange> process_owned_globals;  // sorted; see FindProcessOwnedGlobals
 
   static Result<LoadedProgram> Inspect();
+  // Reads the executable file's dynamic section for process_owned_globals
+  // (only a recovery needs them).
+  Status FindProcessOwnedGlobals();
 };
 
 // Installs `ranges` for PcIsParkable (copied into static storage, no heap).
-void SetUnparkableCode(const std::vector<CodeRange>& ranges);
+void SetUnparkableCode(const std::vector<AddressRange>& ranges);
 // True when a thread stopped at `pc` may park. Async-signal-safe.
 bool PcIsParkable(uintptr_t pc);
 

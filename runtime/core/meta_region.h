@@ -19,7 +19,8 @@
 namespace respct::core {
 
 inline constexpr uint64_t kMetaMagic = 0x544d544350534552;  // "RESPCTMT"
-inline constexpr uint32_t kMetaVersion = 1;
+inline constexpr uint32_t kMetaVersion = 2;
+inline constexpr size_t kMaxRegionIds = 5;  // region ids 1..4 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
 
@@ -41,6 +42,10 @@ struct MetaHeader {
   uint64_t globals_base;
   uint64_t globals_size;
   uint64_t slots_offset;
+  // Bytes from each region's base that dirty tracking covered at this capture
+  // (indexed by region id). Everything beyond was never written, so the image
+  // is zero there: a recovery fetches and restores only this prefix.
+  uint64_t tracked_bytes[kMaxRegionIds];
   // Identity of the process (checked by recovery).
   uint8_t build_id[32];
   uint32_t build_id_len;

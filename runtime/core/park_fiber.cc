@@ -19,7 +19,8 @@ namespace ctx = boost::context::detail;
 constexpr size_t kFiberStackSize = 64 * 1024;
 constexpr size_t kGuardSize = 4096;
 
-[[noreturn]] void FiberMain(ctx::transfer_t t) {
+// The fiber's loop: `t` carries the request of the thread that just switched over.
+[[noreturn]] void ServeRequests(ctx::transfer_t t) {
   for (;;) {
     auto* req = static_cast<FiberRequest*>(t.data);
     // The thread's registers now sit on its own stack at t.fctx.
@@ -29,6 +30,24 @@ constexpr size_t kGuardSize = 4096;
   }
 }
 
+[[noreturn]] void FiberMain(ctx::transfer_t t) { ServeRequests(t); }
+
+struct ResumeStart {
+  uint64_t fctx;
+  void (*restore)(void*);
+  void* arg;
+};
+
+[[noreturn]] void ResumeMain(ctx::transfer_t t) {
+  // The request lives on the thread's own stack, which restore overwrites.
+  const ResumeStart start = *static_cast<const ResumeStart*>(t.data);
+  start.restore(start.arg);
+  t = ctx::jump_fcontext(reinterpret_cast<ctx::fcontext_t>(start.fctx), reinterpret_cast<void*>(kResumedAfterRecovery));
+  ServeRequests(t);
+}
+
+char* FiberStackTop() { return static_cast<char*>(t_current.fiber_stack) + kGuardSize + kFiberStackSize; }
+
 }  // namespace
 
 Status PrepareParkFiber() {
@@ -37,8 +56,7 @@ Status PrepareParkFiber() {
   if (mem == MAP_FAILED) return Status::FromErrno("mmap park fiber stack", errno);
   mprotect(mem, kGuardSize, PROT_NONE);
   t_current.fiber_stack = mem;
-  char* top = static_cast<char*>(mem) + kGuardSize + kFiberStackSize;
-  t_current.fiber = ctx::make_fcontext(top, kFiberStackSize, FiberMain);
+  t_current.fiber = ctx::make_fcontext(FiberStackTop(), kFiberStackSize, FiberMain);
   return Status::OK();
 }
 
@@ -57,6 +75,14 @@ bool SwitchToFiber(FiberRequest* req) {
   t_current.fiber = back.fctx;
   t_current.on_fiber = false;
   return reinterpret_cast<uintptr_t>(back.data) == kResumedAfterRecovery;
+}
+
+void ResumeOnFiber(uint64_t fctx, void (*restore)(void*), void* arg) {
+  ResumeStart start{fctx, restore, arg};
+  t_current.on_fiber = true;
+  ctx::fcontext_t fiber = ctx::make_fcontext(FiberStackTop(), kFiberStackSize, ResumeMain);
+  ctx::jump_fcontext(fiber, &start);
+  __builtin_unreachable();
 }
 
 }  // namespace respct::core

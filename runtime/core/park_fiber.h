@@ -45,7 +45,11 @@ void ReleaseParkFiber();
 // by a recovery instead of by its fiber finishing the request.
 bool SwitchToFiber(FiberRequest* req);
 
-// Entry of a fiber that resumes a restored thread: used by recovery.
-using FiberEntry = void (*)(void* transfer_fctx, void* data);
+// Recovery: switches the calling thread (prepared with PrepareParkFiber) to
+// its fiber, runs `restore(arg)` there — the thread's own stack is free to be
+// overwritten, none of its frames are live — then jumps to the context saved
+// at `fctx`: the thread continues in the SwitchToFiber that parked it, which
+// returns true, and the fiber goes on serving it like any park fiber.
+[[noreturn]] void ResumeOnFiber(uint64_t fctx, void (*restore)(void*), void* arg);
 
 }  // namespace respct::core

@@ -16,7 +16,9 @@
 #include "runtime/core/current_thread.h"
 #include "runtime/core/libc_entry.h"
 #include "runtime/core/meta_region.h"
+#include "runtime/core/park_fiber.h"
 #include "runtime/core/shim_log.h"
+#include "runtime/sync/futex.h"
 #include "runtime/sync/lock_depth.h"
 #include "runtime/sync/owner_id.h"
 #include "runtime/sync/safepoint_hooks.h"
@@ -108,9 +110,21 @@ Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
   SetShimLogLevel(config.log_level);
   KeepShimLogFd();
   auto* rt = new Runtime(config, std::move(program));
+  if (!config.recover_image.empty()) {
+    auto recovery = Recovery::Prepare(rt->config_, rt->program_, &rt->config_.layout);
+    // The image was written for this process alone: consumed once mapped.
+    unlink(config.recover_image.c_str());
+    if (!recovery.ok()) return recovery.status();
+    rt->recovery_ = std::move(recovery.value());
+    RESPCT_RETURN_IF_ERROR(rt->program_.FindProcessOwnedGlobals());
+  }
   Status st = rt->MapRegions();
   if (st.ok()) st = rt->Connect();
-  if (st.ok()) st = rt->StartCheckpointing();
+  // A recovery starts checkpointing once the image is back in memory.
+  if (st.ok() && !rt->recovering()) {
+    rt->InitMetaHeader();
+    st = rt->StartCheckpointing();
+  }
   if (!st.ok()) return st;  // the process exits: nothing to unwind
   g_active.store(rt, std::memory_order_release);
   return Status::OK();
@@ -120,11 +134,29 @@ Status Runtime::MapRegions() {
   const Layout& l = config_.layout;
   RESPCT_RETURN_IF_ERROR(MapFixed(l.meta_base(), l.meta_size(), "meta"));
   RESPCT_RETURN_IF_ERROR(MapFixed(l.stacks_base(), l.stacks_size(), "stack"));
-  auto heap = heap::Heap::Create(reinterpret_cast<void*>(l.heap_base()), l.heap_size);
-  if (!heap.ok()) return heap.status().Annotate("create the heap region");
+  if (recovering()) {
+    // Heap::Attach adopts it once the image is copied in.
+    RESPCT_RETURN_IF_ERROR(MapFixed(l.heap_base(), l.heap_size, "heap"));
+  } else {
+    auto heap = heap::Heap::Create(reinterpret_cast<void*>(l.heap_base()), l.heap_size);
+    if (!heap.ok()) return heap.status().Annotate("create the heap region");
+    g_app_heap.store(heap.value(), std::memory_order_release);
+  }
   if (program_.globals_size != 0) RESPCT_RETURN_IF_ERROR(MakeAnonymous(program_.globals_base, program_.globals_size));
 
   meta_ = MetaAt(l.meta_base());
+  controls_.reset(new SlotControl[l.max_threads]);
+  registry_ = std::make_unique<ThreadRegistry>(SlotsAt(l.meta_base()), controls_.get(), l.max_threads);
+  regions_ = {{kMetaRegion, l.meta_base(), l.meta_size()},
+              {kHeapRegion, l.heap_base(), l.heap_size},
+              {kStackRegion, l.stacks_base(), l.stacks_size()}};
+  if (program_.globals_size != 0) regions_.push_back({kGlobalsRegion, program_.globals_base, program_.globals_size});
+  return Status::OK();
+}
+
+// The header's layout and identity (a recovery rewrites the same values).
+void Runtime::InitMetaHeader() {
+  const Layout& l = config_.layout;
   meta_->magic = kMetaMagic;
   meta_->version = kMetaVersion;
   meta_->max_threads = l.max_threads;
@@ -135,15 +167,6 @@ Status Runtime::MapRegions() {
   meta_->globals_size = program_.globals_size;
   meta_->slots_offset = MetaSlotsOffset();
   FillIdentity();
-  controls_.reset(new SlotControl[l.max_threads]);
-  registry_ = std::make_unique<ThreadRegistry>(SlotsAt(l.meta_base()), controls_.get(), l.max_threads);
-
-  regions_ = {{kMetaRegion, l.meta_base(), l.meta_size()},
-              {kHeapRegion, l.heap_base(), l.heap_size},
-              {kStackRegion, l.stacks_base(), l.stacks_size()}};
-  if (program_.globals_size != 0) regions_.push_back({kGlobalsRegion, program_.globals_base, program_.globals_size});
-  g_app_heap.store(heap.value(), std::memory_order_release);
-  return Status::OK();
 }
 
 void Runtime::FillIdentity() {
@@ -169,13 +192,21 @@ Status Runtime::Connect() {
   ConnectOptions opts;
   opts.app = config_.app;
   opts.writer = true;
-  opts.create = true;
-  opts.reset = config_.fresh;
+  opts.create = !recovering();
+  opts.reset = config_.fresh && !recovering();
   opts.ring_capacity = config_.ring_size;
   for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
   replicator_ = std::make_unique<Replicator>(config_.memnode, secret.value(), opts, regions_, &stats_);
   RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate("memnode " + config_.memnode));
   const uint64_t committed = replicator_->attach_info().committed_epoch;
+  if (recovering()) {
+    if (committed != recovery_->epoch())
+      return Status::FailedPrecondition("the memnode's image of app '" + config_.app + "' is at epoch " +
+                                        std::to_string(committed) + ", the recovery image at epoch " +
+                                        std::to_string(recovery_->epoch()) +
+                                        ": another process changed it since; fetch it again with respct-recover");
+    return Status::OK();
+  }
   if (committed != 0)
     return Status::FailedPrecondition("app '" + config_.app + "' already has an image at epoch " +
                                       std::to_string(committed) +
@@ -189,6 +220,7 @@ Status Runtime::StartCheckpointing() {
   if (!kind.ok()) return kind.status().Annotate("RESPCT_TRACKER");
   Checkpointer::Options copt;
   copt.tracker = *kind;
+  if (recovering()) copt.image = &recovery_->image();
   copt.page_granularity = config_.page_granularity;
   // The heap fills from its base (header, page tables, then data up to its
   // frontier); stack slots are handed out lowest first.
@@ -236,13 +268,11 @@ int Runtime::RunMain(int (*main)(int, char**, char**), int argc, char** argv, ch
     *args = MainArgs{main, argc, PersistStrings(h, argv), PersistStrings(h, envp)};
   }
   pthread_t main_thread;
-  const int rc = CreateThread(&main_thread, nullptr, MainThunk, args);
+  const int rc = StartThread(&main_thread, nullptr, MainThunk, args, kSlotMain);
   if (rc != 0) {
     ShimLog(kLogError, "cannot start main on a persisted thread: %s", std::strerror(rc));
     _exit(70);
   }
-  const int main_slot = SlotOf(main_thread);
-  if (main_slot >= 0) registry_->slot(static_cast<uint32_t>(main_slot)).flags |= kSlotMain;
   {
     RuntimeScope scope;
     (void)coordinator_->Start(replicator_->committed_epoch() + 1);
@@ -253,25 +283,155 @@ int Runtime::RunMain(int (*main)(int, char**, char**), int argc, char** argv, ch
   return static_cast<int>(reinterpret_cast<intptr_t>(ret));
 }
 
+int Runtime::ResumeMain() {
+  pthread_t main_thread{};
+  {
+    RuntimeScope scope;
+    const uint64_t t0 = MonotonicNs();
+    recovery_->RestoreMemory(regions_, program_.process_owned_globals);
+    InitMetaHeader();
+    auto heap = heap::Heap::Attach(reinterpret_cast<void*>(config_.layout.heap_base()));
+    if (!heap.ok()) FailRecovery("the image's heap: " + heap.status().ToString());
+    g_app_heap.store(heap.value(), std::memory_order_release);
+    if (Status st = StartCheckpointing(); !st.ok()) FailRecovery(st.ToString());
+    ResumeThreads(&main_thread);
+    heap.value()->FlushOrphanedThreadCaches();
+    // Checkpoints only now: every thread is back at its context, so a capture
+    // cannot see a slot whose stack is still being restored (DESIGN §8).
+    (void)coordinator_->Start(replicator_->committed_epoch() + 1);
+    ShimLog(kLogInfo, "resumed epoch %llu: %u thread(s) in %.1f ms", static_cast<unsigned long long>(recovery_->epoch()),
+            resumed_.load(), static_cast<double>(MonotonicNs() - t0) / 1e6);
+  }
+  void* ret = nullptr;
+  g_libc.pthread_join(main_thread, &ret);
+  ThreadJoined(main_thread);
+  return static_cast<int>(reinterpret_cast<intptr_t>(ret));
+}
+
+void Runtime::ResumeThreads(pthread_t* main_thread) {
+  uint32_t to_resume = 0;
+  bool have_main = false;
+  for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
+    ThreadSlot& s = registry_->slot(i);
+    const uint32_t state = s.load_state();
+    void* (*entry)(void*) = nullptr;
+    switch (state) {
+      case kSlotParked:
+      case kSlotBlocked:
+      case kSlotFrozen:
+        entry = ResumeTrampoline;
+        ++to_resume;
+        break;
+      case kSlotStarting:
+      case kSlotFrozenStarting:
+        // pthread_create had returned but the thread had not run: it starts now.
+        s.state_ref().store(kSlotStarting, std::memory_order_release);
+        entry = ThreadTrampoline;
+        break;
+      case kSlotExited:
+        if ((s.flags & kSlotDetached) != 0) {
+          registry_->Free(i);
+          continue;
+        }
+        // Ended, not joined yet: a thread that ends at once with the same
+        // value, so pthread_join on it behaves as it would have.
+        entry = ExitedTrampoline;
+        break;
+      default:
+        continue;
+    }
+    const uint64_t tcb = s.tcb;
+    pthread_t t{};
+    if (const int rc = SpawnOnSlot(i, nullptr, entry, &t); rc != 0)
+      FailRecovery("cannot recreate thread " + std::to_string(i) + ": " + std::strerror(rc));
+    if (tcb != 0 && static_cast<uint64_t>(t) != tcb)
+      FailRecovery("thread " + std::to_string(i) + " got its TCB at " + std::to_string(t) + ", the image's was at " +
+                   std::to_string(tcb) + " (different glibc or static TLS size?)");
+    if ((s.flags & kSlotMain) != 0) {
+      *main_thread = t;
+      have_main = true;
+    }
+  }
+  if (!have_main) FailRecovery("the image has no main thread");
+  for (;;) {
+    const uint32_t n = resumed_.load(std::memory_order_acquire);
+    if (n >= to_resume) break;
+    sync::detail::FutexWait(reinterpret_cast<uint32_t*>(&resumed_), n, false);
+  }
+}
+
+void Runtime::FailRecovery(const std::string& why) {
+  ShimLog(kLogError, "recovery failed: %s", why.c_str());
+  _exit(70);
+}
+
+void* Runtime::ResumeTrampoline(void* slot_index) {
+  const auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot_index));
+  Runtime* rt = Active();
+  ThreadSlot& s = rt->registry_->slot(i);
+  // Runtime code until the jump; RestoreOnFiber clears it, since the scope
+  // of this frame never ends (the frame itself is overwritten).
+  t_current.in_runtime = 1;
+  rt->registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+  t_current.slot = &s;
+  t_current.index = i;
+  sync::SetCurrentOwnerId(i + 1);
+  if (static_cast<uint64_t>(pthread_self()) != s.tcb || ExecutableTlsBlock() != s.tls_addr)
+    rt->FailRecovery("thread " + std::to_string(i) + ": TCB or TLS block not where the image has it");
+  if (Status st = PrepareParkFiber(); !st.ok()) rt->FailRecovery(st.ToString());
+  if (Status st = AppHeap()->BindThreadSlot(i); !st.ok())
+    ShimLog(kLogDebug, "thread %u: heap cache slot: %s", i, st.ToString().c_str());
+  ResumeOnFiber(s.fctx, RestoreOnFiber, &s);
+}
+
+// On the thread's fiber, its own stack idle: the last step before its context.
+void Runtime::RestoreOnFiber(void* slot) {
+  auto* s = static_cast<ThreadSlot*>(slot);
+  Runtime* rt = Active();
+  rt->recovery_->RestoreThreadStack(*s, rt->config_.layout.stacks_base());
+  errno = s->saved_errno;
+  t_current.in_runtime = 0;
+  s->state_ref().store(kSlotRunning, std::memory_order_release);
+  rt->resumed_.fetch_add(1, std::memory_order_acq_rel);
+  sync::detail::FutexWakeAll(reinterpret_cast<uint32_t*>(&rt->resumed_), false);
+}
+
+void* Runtime::ExitedTrampoline(void* slot_index) {
+  const auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot_index));
+  return reinterpret_cast<void*>(Active()->registry_->slot(i).retval);
+}
+
 int Runtime::CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+  return StartThread(thread, attr, start, arg, 0);
+}
+
+int Runtime::StartThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg,
+                         uint32_t flags) {
   RuntimeScope scope;
   ReapDetachedSlots();
   int detach = PTHREAD_CREATE_JOINABLE;
   if (attr != nullptr) pthread_attr_getdetachstate(attr, &detach);
-  const uint32_t flags = detach == PTHREAD_CREATE_DETACHED ? uint32_t{kSlotDetached} : 0u;
+  // The slot's flags carry the detach state to SpawnOnSlot (and to a recovery).
+  if (detach == PTHREAD_CREATE_DETACHED) flags |= kSlotDetached;
   auto slot = registry_->Reserve(reinterpret_cast<uint64_t>(start), reinterpret_cast<uint64_t>(arg), flags);
   if (!slot.ok()) {
     ShimLog(kLogWarn, "pthread_create: %s", slot.status().message().c_str());
     return EAGAIN;
   }
   const uint32_t i = *slot;
+  const int rc = SpawnOnSlot(i, attr, ThreadTrampoline, thread);
+  if (rc != 0) registry_->Free(i);
+  return rc;
+}
+
+int Runtime::SpawnOnSlot(uint32_t i, const pthread_attr_t* attr, void* (*entry)(void*), pthread_t* thread) {
   ThreadSlot& s = registry_->slot(i);
   const Layout& l = config_.layout;
   s.stack_lo = l.stack_of(i);
   s.stack_hi = s.stack_lo + l.stack_size;
   pthread_attr_t a;
   pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, detach);
+  pthread_attr_setdetachstate(&a, (s.flags & kSlotDetached) != 0 ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE);
   if (attr != nullptr) {
     // glibc's default (the stack rlimit) is what most attrs carry: only an
     // explicit request for more than a slot holds is worth a warning.
@@ -297,9 +457,8 @@ int Runtime::CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (
     }
   }
   pthread_attr_setstack(&a, reinterpret_cast<void*>(s.stack_lo), l.stack_size);
-  const int rc = g_libc.pthread_create(thread, &a, ThreadTrampoline, reinterpret_cast<void*>(uintptr_t{i}));
+  const int rc = g_libc.pthread_create(thread, &a, entry, reinterpret_cast<void*>(uintptr_t{i}));
   pthread_attr_destroy(&a);
-  if (rc != 0) registry_->Free(i);
   return rc;
 }
 

@@ -23,6 +23,7 @@
 #include "runtime/core/config.h"
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/loaded_program.h"
+#include "runtime/core/recovery.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
 #include "runtime/core/thread_registry.h"
@@ -40,6 +41,11 @@ class Runtime {
 
   // main(argc, argv, envp) on a persisted thread; returns its exit value.
   int RunMain(int (*main)(int, char**, char**), int argc, char** argv, char** envp);
+  // Recovery mode (started with RESPCT_RECOVER): restores the image and
+  // resumes every thread of it, main's included, instead of calling main;
+  // returns main's exit value. See recovery.h.
+  bool recovering() const { return recovery_ != nullptr; }
+  int ResumeMain();
 
   // pthread_create: slot, persisted stack, trampoline. Returns an errno value.
   int CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg);
@@ -66,13 +72,24 @@ class Runtime {
   Status MapRegions();
   Status Connect();
   Status StartCheckpointing();
+  void InitMetaHeader();
   void FillIdentity();
+  // CreateThread with extra slot flags (kSlotMain).
+  int StartThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg, uint32_t flags);
+  // Starts a thread on slot i's stack (detached if the slot says so); `attr`
+  // supplies scheduling parameters when not null. Returns an errno value.
+  int SpawnOnSlot(uint32_t i, const pthread_attr_t* attr, void* (*entry)(void*), pthread_t* thread);
+  void ResumeThreads(pthread_t* main_thread);
+  [[noreturn]] void FailRecovery(const std::string& why);
   void ReapDetachedSlots();
   int SlotOf(pthread_t thread);
   void FinalCheckpoint();
   int RemainingExitWaitMs() const;
   void EmitStats();
   static void* ThreadTrampoline(void* slot_index);
+  static void* ResumeTrampoline(void* slot_index);
+  static void RestoreOnFiber(void* slot);
+  static void* ExitedTrampoline(void* slot_index);
 
   static std::atomic<Runtime*> g_active;
 
@@ -86,6 +103,8 @@ class Runtime {
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<EpochCoordinator> coordinator_;
+  std::unique_ptr<Recovery> recovery_;
+  std::atomic<uint32_t> resumed_{0};  // threads back at their contexts (futex word)
   std::atomic<bool> shut_down_{false};
   // How long exit may wait for an unreachable memnode, in all.
   static constexpr int kExitWaitMs = 5000;

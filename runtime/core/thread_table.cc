@@ -28,6 +28,7 @@ Result<uint32_t> ThreadRegistry::Reserve(uint64_t start_routine, uint64_t arg, u
     s.saved_errno = 0;
     s.park_kind = kParkNone;
     s.parked_epoch = 0;
+    s.lock_depth = 0;
     s.index = i;
     controls_[i].tid.store(0, std::memory_order_relaxed);
     return i;

@@ -29,6 +29,8 @@
 //   tcb                    pthread_self() (same in every process: it depends
 //                          only on the stack address and static TLS size)
 //   saved_errno, park_kind, parked_epoch
+//   lock_depth             application locks held when it parked (always 0:
+//                          recovery checks it, an image saying otherwise is refused)
 //   tls_size, tls_image    copy of the executable's static TLS block
 #pragma once
 
@@ -77,6 +79,8 @@ struct ThreadSlot {
   int32_t saved_errno;
   uint32_t park_kind;
   uint64_t parked_epoch;
+  uint32_t lock_depth;
+  uint32_t reserved;
   uint64_t tls_addr;
   uint32_t tls_size;
   uint32_t index;

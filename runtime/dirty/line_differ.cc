@@ -44,6 +44,23 @@ Status LineDiffer::AddRange(void* addr, size_t len) {
   return Status::OK();
 }
 
+Status LineDiffer::SeedShadow(const void* addr, size_t len, const void* src) {
+  const auto start = reinterpret_cast<uintptr_t>(addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
+    return start >= r.start && start < r.end && len <= r.end - start;
+  });
+  if (it == ranges_.end()) return Status::NotFound("line differ: SeedShadow outside the added ranges");
+  static const std::byte kZeroPage[kPageSize] = {};
+  const auto* in = static_cast<const std::byte*>(src);
+  std::byte* out = it->shadow + (start - it->start);
+  for (size_t off = 0; off < len; off += kPageSize) {
+    const size_t n = std::min(kPageSize, len - off);
+    if (std::memcmp(in + off, kZeroPage, n) != 0) std::memcpy(out + off, in + off, n);
+  }
+  return Status::OK();
+}
+
 Status LineDiffer::RemoveRange(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);

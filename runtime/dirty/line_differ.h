@@ -60,6 +60,10 @@ class LineDiffer {
 
   // Gives [addr, addr+len) a zero shadow. Page-aligned, non-overlapping.
   Status AddRange(void* addr, size_t len);
+  // Fills the shadow of [addr, addr+len), inside one added range, from `src`:
+  // after a recovery the shadow must hold what the memnode's image holds, not
+  // zeros. Zero pages of `src` are skipped (the shadow reads zero there).
+  Status SeedShadow(const void* addr, size_t len, const void* src);
   // Drops the shadow of a range previously added (exact match).
   Status RemoveRange(void* addr, size_t len);
 

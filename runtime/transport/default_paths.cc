@@ -31,4 +31,9 @@ std::string DefaultSecretPath() {
 
 std::string DefaultMemnodeUrl() { return "shm://" + DefaultStateDir() + "/memnode.sock"; }
 
+std::string DefaultAppName(const std::string& program) {
+  const size_t slash = program.rfind('/');
+  return slash == std::string::npos ? program : program.substr(slash + 1);
+}
+
 }  // namespace respct

@@ -17,6 +17,8 @@ namespace respct {
 std::string DefaultStateDir();
 std::string DefaultPoolPath();
 std::string DefaultSecretPath();
-std::string DefaultMemnodeUrl();  // "shm://<state dir>/memnode.sock"
+std::string DefaultMemnodeUrl();
+// The app name a program gets when none is given: its file name.
+std::string DefaultAppName(const std::string& program);  // "shm://<state dir>/memnode.sock"
 
 }  // namespace respct

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <string>
 
+#include "runtime/base/make_dirs.h"
+
 namespace respct {
 namespace {
 
@@ -21,17 +23,6 @@ void EnsureSodium() {
     (void)!write(2, kMsg, sizeof kMsg - 1);
     _exit(70);
   }
-}
-
-Status MakeParentDir(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos || slash == 0) return Status::OK();
-  const std::string dir = path.substr(0, slash);
-  struct stat st;
-  if (stat(dir.c_str(), &st) == 0) return Status::OK();
-  RESPCT_RETURN_IF_ERROR(MakeParentDir(dir));
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
-  return Status::OK();
 }
 
 }  // namespace
@@ -83,7 +74,7 @@ Result<Secret> Secret::FromFile(const std::string& path) {
 Result<Secret> Secret::LoadOrCreate(const std::string& path) {
   if (access(path.c_str(), F_OK) == 0) return FromFile(path);
   EnsureSodium();
-  RESPCT_RETURN_IF_ERROR(MakeParentDir(path));
+  RESPCT_RETURN_IF_ERROR(MakeParentDirs(path));
   unsigned char bytes[32];
   randombytes_buf(bytes, sizeof bytes);
   // O_EXCL: if another process created it meanwhile, use theirs.

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/base/make_dirs.h"
 #include "runtime/transport/default_paths.h"
 #include "runtime/transport/transport.h"
 
@@ -34,17 +35,6 @@ bool SocketAnswers(const std::string& path) {
   const bool ok = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return ok;
-}
-
-Status MakeDirs(const std::string& dir) {
-  std::string partial;
-  for (size_t i = 1; i <= dir.size(); ++i) {
-    if (i == dir.size() || dir[i] == '/') {
-      partial = dir.substr(0, i);
-      if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return Status::FromErrno("mkdir " + partial, errno);
-    }
-  }
-  return Status::OK();
 }
 
 }  // namespace

@@ -1,0 +1,159 @@
+#include "runtime/core/recovery.h"
+
+#include <sys/auxv.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace respct::core {
+namespace {
+
+std::string Hex(const uint8_t* p, size_t n) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s += kDigits[p[i] >> 4];
+    s += kDigits[p[i] & 15];
+  }
+  return s.empty() ? "(none)" : s;
+}
+
+std::string Addr(uint64_t a) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(a));
+  return buf;
+}
+
+const char* StateName(uint32_t s) {
+  switch (s) {
+    case kSlotFree: return "free";
+    case kSlotStarting: return "starting";
+    case kSlotRunning: return "running";
+    case kSlotParked: return "parked";
+    case kSlotBlocked: return "blocked";
+    case kSlotFrozen: return "frozen";
+    case kSlotFrozenStarting: return "frozen-starting";
+    case kSlotExited: return "exited";
+  }
+  return "unknown";
+}
+
+Status CheckIdentity(const MetaHeader& m, const LoadedProgram& p) {
+  const std::string refuse = "the image cannot be resumed by this process: ";
+  if (m.build_id_len != p.build_id.size() || std::memcmp(m.build_id, p.build_id.data(), m.build_id_len) != 0)
+    return Status::FailedPrecondition(refuse + "the program changed since the image was taken (build-id " +
+                                      Hex(m.build_id, m.build_id_len) + " in the image, " +
+                                      Hex(p.build_id.data(), p.build_id.size()) + " for " + p.exe_path + ")");
+  if (m.globals_base != p.globals_base || m.globals_size != p.globals_size)
+    return Status::FailedPrecondition(refuse + "the executable's globals are at " + Addr(p.globals_base) + " (" +
+                                      std::to_string(p.globals_size) + " bytes), the image has them at " +
+                                      Addr(m.globals_base) + " (" + std::to_string(m.globals_size) +
+                                      " bytes): was ASLR on?");
+  if (m.tls_size != p.tls_size || m.tls_align != p.tls_align)
+    return Status::FailedPrecondition(refuse + "static TLS block of " + std::to_string(p.tls_size) +
+                                      " bytes, the image's is " + std::to_string(m.tls_size));
+  const size_t n = std::min<size_t>(p.libraries.size(), kMaxLibraries);
+  for (size_t i = 0; i < std::max<size_t>(n, m.library_count); ++i) {
+    const std::string have =
+        i < n ? p.libraries[i].name + " at " + Addr(p.libraries[i].load_addr) : std::string("nothing");
+    const std::string want = i < m.library_count ? std::string(m.libraries[i].name, strnlen(m.libraries[i].name,
+                                                                                             sizeof m.libraries[i].name)) +
+                                                       " at " + Addr(m.libraries[i].load_addr)
+                                                 : std::string("nothing");
+    if (have != want)
+      return Status::FailedPrecondition(refuse + "loaded libraries differ (library " + std::to_string(i) + ": " +
+                                        have + " now, " + want + " in the image)");
+  }
+  const auto* random = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM));
+  if (random == nullptr || std::memcmp(random, m.at_random, sizeof m.at_random) != 0)
+    return Status::FailedPrecondition(refuse +
+                                      "AT_RANDOM differs (stack-protector canary and pointer guard would not "
+                                      "match the saved frames): start the recovery with respct-recover");
+  return Status::OK();
+}
+
+Status CheckThreads(const RecoveryImage& img) {
+  const MetaHeader& m = img.meta();
+  bool any = false;
+  for (uint32_t i = 0; i < m.max_threads; ++i) {
+    const ThreadSlot& s = img.slot(i);
+    const std::string which = "thread slot " + std::to_string(i) + " (" + StateName(s.state) + ")";
+    switch (s.state) {
+      case kSlotFree:
+      case kSlotExited:
+        break;
+      case kSlotStarting:
+      case kSlotFrozenStarting:
+        any = true;
+        break;
+      case kSlotParked:
+      case kSlotBlocked:
+      case kSlotFrozen:
+        any = true;
+        if (s.lock_depth != 0)
+          return Status::Corruption("the image is not a restart point: " + which + " held " +
+                                    std::to_string(s.lock_depth) + " application lock(s)");
+        if (s.fctx < s.stack_lo || s.fctx >= s.entry_sp || s.entry_sp > s.stack_hi)
+          return Status::Corruption("the image's " + which + " has a saved context outside its stack");
+        if (s.tls_size > kTlsImageMax) return Status::Corruption("the image's " + which + " has a bad TLS size");
+        break;
+      default:
+        return Status::Corruption("the image is not a restart point: " + which + " was not quiescent");
+    }
+  }
+  if (!any) return Status::FailedPrecondition("the image has no thread to resume (the program had exited)");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Recovery>> Recovery::Prepare(const RuntimeConfig& config, const LoadedProgram& program,
+                                                    Layout* layout) {
+  auto img = RecoveryImage::Open(config.recover_image);
+  if (!img.ok()) return img.status();
+  const MetaHeader& m = img->meta();
+  RESPCT_RETURN_IF_ERROR(CheckIdentity(m, program));
+  RESPCT_RETURN_IF_ERROR(CheckThreads(img.value()));
+  layout->base = m.base;
+  layout->heap_size = m.heap_size;
+  layout->stack_size = m.stack_size;
+  layout->max_threads = m.max_threads;
+  const uint32_t expected[] = {kMetaRegion, kHeapRegion, kStackRegion};
+  for (uint32_t id : expected)
+    if (img->region(id) == nullptr)
+      return Status::Corruption(config.recover_image + ": no " + RegionName(id) + " region");
+  if (img->region(kMetaRegion)->size != layout->meta_size() || img->region(kHeapRegion)->size != layout->heap_size ||
+      img->region(kStackRegion)->size != layout->stacks_size())
+    return Status::Corruption(config.recover_image + ": region sizes do not match the image's layout");
+  return std::unique_ptr<Recovery>(new Recovery(std::move(img.value())));
+}
+
+void Recovery::RestoreMemory(const std::vector<RegionMapping>& regions,
+                             const std::vector<AddressRange>& process_owned) const {
+  for (const RegionMapping& r : regions) {
+    const RecoveryRegion* from = image_.region(r.id);
+    if (from == nullptr) continue;
+    if (r.id != kGlobalsRegion) {
+      image_.CopyOut(*from, 0, std::min<uint64_t>(from->stored, r.size), reinterpret_cast<void*>(r.base));
+      continue;
+    }
+    // The globals: the image's bytes around the ranges this process owns.
+    uintptr_t at = r.base;
+    const uintptr_t end = r.base + r.size;
+    for (const AddressRange& keep : process_owned) {
+      const uintptr_t lo = std::clamp(keep.lo, r.base, end), hi = std::clamp(keep.hi, r.base, end);
+      if (lo > at) image_.CopyOut(*from, at - r.base, lo - at, reinterpret_cast<void*>(at));
+      at = std::max(at, hi);
+    }
+    if (end > at) image_.CopyOut(*from, at - r.base, end - at, reinterpret_cast<void*>(at));
+  }
+}
+
+void Recovery::RestoreThreadStack(const ThreadSlot& slot, uintptr_t stacks_base) const {
+  const RecoveryRegion& stacks = *image_.region(kStackRegion);
+  image_.CopyOut(stacks, slot.fctx - stacks_base, slot.entry_sp - slot.fctx, reinterpret_cast<void*>(slot.fctx));
+  if (slot.tls_addr != 0 && slot.tls_size != 0)
+    std::memcpy(reinterpret_cast<void*>(slot.tls_addr), slot.tls_image, slot.tls_size);
+}
+
+}  // namespace respct::core

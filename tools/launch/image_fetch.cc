@@ -1,0 +1,185 @@
+#include "tools/launch/image_fetch.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "runtime/core/layout.h"
+#include "runtime/core/meta_region.h"
+#include "runtime/core/recovery_image.h"
+#include "runtime/transport/transport.h"
+
+namespace respct::launch {
+namespace {
+
+using core::kPageSize;
+constexpr size_t kChunk = 8u << 20;
+
+uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) / kPageSize * kPageSize; }
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+class Progress {
+ public:
+  Progress(bool on, std::string what, uint64_t total) : on_(on), what_(std::move(what)), total_(total) {}
+  void Update(uint64_t done, bool last = false) {
+    if (!on_) return;
+    const double now = Now();
+    if (!last && now - shown_ < 0.25) return;
+    shown_ = now;
+    const bool tty = isatty(2) != 0;
+    std::fprintf(stderr, "%s%s: %llu / %llu MiB (%d%%)%s", tty ? "\r" : "", what_.c_str(),
+                 static_cast<unsigned long long>(done >> 20), static_cast<unsigned long long>(total_ >> 20),
+                 total_ == 0 ? 100 : static_cast<int>(done * 100 / total_), tty && !last ? "" : "\n");
+  }
+
+ private:
+  bool on_;
+  std::string what_;
+  uint64_t total_;
+  double shown_ = 0;
+};
+
+Result<wire::AppSummary> Summary(Transport* t, const std::string& app) {
+  auto apps = t->ListApps();
+  if (!apps.ok()) return apps.status();
+  for (const wire::AppSummary& a : apps.value())
+    if (app == a.name) return a;
+  return Status::NotFound("app '" + app + "' is not on the memnode");
+}
+
+// Waits for the writer of a just-killed process to be noticed as gone.
+Status WaitForNoWriter(Transport* t, const ImageFetchOptions& o) {
+  const double deadline = Now() + o.writer_wait_ms / 1000.0;
+  for (;;) {
+    auto s = Summary(t, o.app);
+    if (!s.ok()) return s.status();
+    if (s->writer_attached == 0) return Status::OK();
+    if (Now() >= deadline)
+      return Status::FailedPrecondition("app '" + o.app +
+                                        "' is still running (its writer is attached to the memnode): stop it "
+                                        "before recovering it");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+}  // namespace
+
+Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
+  const double t0 = Now();
+  ConnectOptions copt;
+  copt.app = o.app;
+  auto conn = Transport::Connect(o.memnode, o.secret, copt);
+  if (!conn.ok()) return conn.status().Annotate("memnode " + o.memnode);
+  Transport* t = conn.value().get();
+  RESPCT_RETURN_IF_ERROR(WaitForNoWriter(t, o));
+  auto before = Summary(t, o.app);
+  if (!before.ok()) return before.status();
+  FetchedImage out;
+  out.epoch = before->committed_epoch;
+  if (out.epoch == 0)
+    return Status::NotFound("app '" + o.app + "' has no committed epoch on " + o.memnode + ": nothing to recover");
+  if (o.epoch != 0 && o.epoch != out.epoch)
+    return Status::NotFound("epoch " + std::to_string(o.epoch) + " of app '" + o.app +
+                            "' is not available: the memnode keeps the image of the last committed epoch only (" +
+                            std::to_string(out.epoch) + ")");
+
+  // The meta region first: it says how much of the others to read.
+  const RegionSpec* meta_spec = nullptr;
+  for (const RegionSpec& r : t->info().regions)
+    if (r.id == core::kMetaRegion) meta_spec = &r;
+  if (meta_spec == nullptr || meta_spec->size < core::kMetaHeaderBytes)
+    return Status::Corruption("app '" + o.app + "' has no meta region: not an app written by the respct shim");
+  std::vector<uint8_t> meta(meta_spec->size);
+  RESPCT_RETURN_IF_ERROR(t->ReadImage(core::kMetaRegion, 0, meta.data(), meta.size()));
+  core::MetaHeader m;
+  std::memcpy(&m, meta.data(), sizeof m);
+  if (m.magic != core::kMetaMagic)
+    return Status::Corruption("app '" + o.app + "': the image's meta header is not initialised");
+  if (m.version != core::kMetaVersion)
+    return Status::FailedPrecondition("app '" + o.app + "': image written by another respct version (meta version " +
+                                      std::to_string(m.version) + ", this one reads " +
+                                      std::to_string(core::kMetaVersion) + ")");
+  std::memcpy(out.at_random, m.at_random, sizeof out.at_random);
+  for (uint32_t i = 0; i < m.max_threads; ++i) {
+    core::ThreadSlot s;
+    std::memcpy(&s, meta.data() + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
+    if (s.state != core::kSlotFree && s.state != core::kSlotExited) ++out.threads;
+  }
+
+  core::RecoveryImageHeader h{};
+  h.magic = core::kRecoveryImageMagic;
+  h.version = core::kRecoveryImageVersion;
+  h.epoch = out.epoch;
+  std::strncpy(h.app, o.app.c_str(), sizeof h.app - 1);
+  uint64_t file_end = kPageSize, total = 0;
+  for (const RegionSpec& r : t->info().regions) {
+    if (h.region_count == core::kMaxImageRegions) return Status::Corruption("too many regions");
+    uint64_t stored = r.size;
+    if (r.id != core::kMetaRegion)
+      stored = r.id < core::kMaxRegionIds ? std::min<uint64_t>(r.size, PageUp(m.tracked_bytes[r.id])) : r.size;
+    h.regions[h.region_count++] = core::RecoveryRegion{r.id, 0, r.base_addr, r.size, stored, file_end};
+    file_end += PageUp(stored);
+    total += stored;
+  }
+
+  const int fd = open(o.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::FromErrno("create " + o.path, errno);
+  auto fail = [&](Status st) {
+    close(fd);
+    unlink(o.path.c_str());
+    return st;
+  };
+  if (ftruncate(fd, static_cast<off_t>(file_end)) != 0) return fail(Status::FromErrno("ftruncate " + o.path, errno));
+  Progress progress(o.progress && total >= (64u << 20),
+                    "fetching the image of '" + o.app + "' (epoch " + std::to_string(out.epoch) + ")", total);
+  std::vector<uint8_t> buf(kChunk);
+  static const uint8_t kZero[kPageSize] = {};
+  uint64_t done = 0;
+  for (uint32_t i = 0; i < h.region_count; ++i) {
+    const core::RecoveryRegion& r = h.regions[i];
+    for (uint64_t off = 0; off < r.stored; off += kChunk) {
+      const size_t n = std::min<uint64_t>(kChunk, r.stored - off);
+      if (r.id == core::kMetaRegion) {
+        std::memcpy(buf.data(), meta.data() + off, n);
+      } else if (Status st = t->ReadImage(r.id, off, buf.data(), n); !st.ok()) {
+        return fail(st.Annotate("read the image"));
+      }
+      for (size_t p = 0; p < n; p += kPageSize) {
+        const size_t len = std::min<size_t>(kPageSize, n - p);
+        if (std::memcmp(buf.data() + p, kZero, len) == 0) continue;  // stays a hole
+        if (pwrite(fd, buf.data() + p, len, static_cast<off_t>(r.file_offset + off + p)) != static_cast<ssize_t>(len))
+          return fail(Status::FromErrno("write " + o.path, errno));
+      }
+      done += n;
+      out.bytes += n;
+      progress.Update(done);
+    }
+  }
+  progress.Update(done, true);
+  if (pwrite(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
+    return fail(Status::FromErrno("write " + o.path, errno));
+  if (close(fd) != 0) {
+    unlink(o.path.c_str());
+    return Status::FromErrno("close " + o.path, errno);
+  }
+  auto after = Summary(t, o.app);
+  if (!after.ok()) return after.status();
+  if (after->committed_epoch != out.epoch) {
+    unlink(o.path.c_str());
+    return Status::FailedPrecondition("app '" + o.app + "' committed epoch " + std::to_string(after->committed_epoch) +
+                                      " while its image was being read: is it running again?");
+  }
+  out.seconds = Now() - t0;
+  return out;
+}
+
+}  // namespace respct::launch

@@ -1,0 +1,36 @@
+// Fetching the image of an application's last committed epoch from its
+// memnode into a local RecoveryImage file (runtime/core/recovery_image.h),
+// for the shim of the process respct-recover starts. Only the prefix of each
+// region that dirty tracking covered is read (the meta header records it;
+// beyond it the image is zero), and zero pages stay holes in the file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "runtime/base/status.h"
+#include "runtime/transport/secret.h"
+
+namespace respct::launch {
+
+struct ImageFetchOptions {
+  std::string memnode;  // URL
+  Secret secret;
+  std::string app;
+  std::string path;           // file to write
+  uint64_t epoch = 0;         // 0: the last committed; else must be it
+  bool progress = false;      // progress line on stderr
+  int writer_wait_ms = 5000;  // how long a still-attached writer (a dying process) may take to go
+};
+
+struct FetchedImage {
+  uint64_t epoch = 0;
+  uint64_t bytes = 0;  // read from the memnode
+  double seconds = 0;
+  uint8_t at_random[16] = {};
+  uint32_t threads = 0;  // slots to resume or restart
+};
+
+Result<FetchedImage> FetchImage(const ImageFetchOptions& options);
+
+}  // namespace respct::launch

@@ -1,0 +1,49 @@
+#include "tools/launch/recover_program.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/base/make_dirs.h"
+#include "runtime/transport/default_paths.h"
+#include "runtime/transport/secret.h"
+#include "tools/launch/at_random_exec.h"
+#include "tools/launch/image_fetch.h"
+
+namespace respct::launch {
+
+Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
+  auto launch = PrepareLaunch(o, tool);
+  if (!launch.ok()) return launch.status();
+  std::string secret_file = o->secret_file;
+  if (secret_file.empty()) {
+    const char* env = std::getenv("RESPCT_SECRET_FILE");
+    secret_file = env != nullptr && *env != '\0' ? env : DefaultSecretPath();
+  }
+  auto secret = Secret::FromFile(secret_file);
+  if (!secret.ok()) return secret.status().Annotate("memnode secret");
+
+  const std::string dir = DefaultStateDir() + "/recovery";
+  RESPCT_RETURN_IF_ERROR(MakeDirs(dir));
+  ImageFetchOptions fetch;
+  fetch.memnode = o->memnode;
+  fetch.secret = secret.value();
+  fetch.app = o->app();
+  fetch.path = dir + "/" + fetch.app + "." + std::to_string(getpid()) + ".image";
+  fetch.epoch = epoch;
+  fetch.progress = true;
+  auto image = FetchImage(fetch);
+  if (!image.ok()) return image.status();
+  std::fprintf(stderr, "%s: resuming app '%s' at epoch %llu: %u thread(s), %.1f MiB read in %.2f s\n", tool,
+               fetch.app.c_str(), static_cast<unsigned long long>(image->epoch), image->threads,
+               static_cast<double>(image->bytes) / (1 << 20), image->seconds);
+  launch->env.emplace_back("RESPCT_APP", fetch.app);
+  launch->env.emplace_back("RESPCT_RECOVER", fetch.path);
+  Status st = ArrangeAtRandomForExec(image->at_random);
+  if (st.ok()) st = ExecProgram(launch.value());
+  unlink(fetch.path.c_str());
+  return st;
+}
+
+}  // namespace respct::launch

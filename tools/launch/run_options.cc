@@ -1,0 +1,82 @@
+#include "tools/launch/run_options.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/transport/default_paths.h"
+#include "tools/launch/embedded_memnode.h"
+
+namespace respct::launch {
+
+std::string RunOptions::app() const { return app_name.empty() ? DefaultAppName(program.at(0)) : app_name; }
+
+void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
+  cli->add_option("--memnode", o->memnode,
+                  "memnode URL: shm:///path/to/socket, tcp://HOST:PORT or rdma://HOST:PORT "
+                  "(default: the embedded memnode)");
+  cli->add_option("--app", o->app_name, "application name on the memnode (default: PROG's file name)");
+  cli->add_option("--secret-file", o->secret_file,
+                  "file holding the memnode's shared secret (default: $RESPCT_SECRET_FILE, else the state "
+                  "directory's)");
+  cli->add_option("--epoch-ms", o->epoch_ms, "checkpoint interval in milliseconds")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cli->add_option("--tracker", o->tracker, "dirty tracking: auto (best the kernel offers), uffd, mprotect or scan")
+      ->check(CLI::IsMember({"auto", "uffd", "mprotect", "scan"}))
+      ->capture_default_str();
+  cli->add_option("--granularity", o->granularity, "ship changed 64-byte lines (line) or whole dirty pages (page)")
+      ->check(CLI::IsMember({"line", "page"}))
+      ->capture_default_str();
+  cli->add_option("--stats", o->stats, "print statistics at exit (and on SIGUSR2): text or json")
+      ->expected(0, 1)
+      ->default_str("text")
+      ->check(CLI::IsMember({"text", "json"}));
+  cli->add_option("--stats-file", o->stats_file, "write the statistics there instead of standard error");
+  if (layout) {
+    cli->add_flag("--fresh", o->fresh, "discard an existing image of this app instead of refusing to start");
+    cli->add_option("--heap-size", o->heap_size, "size of the persisted heap region, e.g. 1G (default 1G)");
+    cli->add_option("--stack-size", o->stack_size, "stack size of each thread (default 2M)");
+    cli->add_option("--ring-size", o->ring_size,
+                    "memnode log ring to ask for when the app is created (default 256M); one epoch must fit in it");
+    cli->add_option("--max-threads", o->max_threads, "threads alive at once (default 64)")
+        ->check(CLI::Range(2, 1024));
+  }
+  cli->add_option("--log-level", o->log_level, "shim messages: error, warn, info or debug (default warn)")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  cli->add_option("--library", o->library, "librespct.so to preload (default: ../lib/librespct.so beside the tool)");
+  cli->add_option("program", o->program, "PROG and its arguments, after --")->required();
+  cli->positionals_at_end();
+}
+
+Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
+  ProgramLaunch launch;
+  launch.argv = o->program;
+  launch.library = o->library.empty() ? DefaultLibraryPath() : o->library;
+  if (o->memnode.empty()) {
+    auto embedded = EnsureEmbeddedMemnode(SelfDirectory() + "/respct-memnode");
+    if (!embedded.ok()) return embedded.status();
+    if (embedded->started_now)
+      std::fprintf(stderr, "%s: started the embedded memnode at %s (log: %s)\n", tool, embedded->url.c_str(),
+                   embedded->log_file.c_str());
+    o->memnode = embedded->url;
+    if (o->secret_file.empty()) o->secret_file = embedded->secret_file;
+  }
+  auto& env = launch.env;
+  env.emplace_back("RESPCT_MEMNODE", o->memnode);
+  if (!o->app_name.empty()) env.emplace_back("RESPCT_APP", o->app_name);
+  if (!o->secret_file.empty()) env.emplace_back("RESPCT_SECRET_FILE", o->secret_file);
+  env.emplace_back("RESPCT_EPOCH_MS", std::to_string(o->epoch_ms));
+  env.emplace_back("RESPCT_TRACKER", o->tracker);
+  env.emplace_back("RESPCT_GRANULARITY", o->granularity);
+  if (o->stats_on) env.emplace_back("RESPCT_STATS", o->stats.empty() ? "text" : o->stats);
+  if (!o->stats_file.empty()) env.emplace_back("RESPCT_STATS_FILE", o->stats_file);
+  if (o->fresh) env.emplace_back("RESPCT_FRESH", "1");
+  if (!o->heap_size.empty()) env.emplace_back("RESPCT_HEAP_SIZE", o->heap_size);
+  if (!o->stack_size.empty()) env.emplace_back("RESPCT_STACK_SIZE", o->stack_size);
+  if (!o->ring_size.empty()) env.emplace_back("RESPCT_RING_SIZE", o->ring_size);
+  if (o->max_threads != 0) env.emplace_back("RESPCT_MAX_THREADS", std::to_string(o->max_threads));
+  if (!o->log_level.empty()) env.emplace_back("RESPCT_LOG", o->log_level);
+  return launch;
+}
+
+}  // namespace respct::launch

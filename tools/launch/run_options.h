@@ -1,0 +1,39 @@
+// The command line respct-run and respct-recover share: where the memnode
+// is, how to checkpoint, what to run; and turning it into a ProgramLaunch
+// (the RESPCT_* environment of the protected program).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/base/status.h"
+#include "tools/launch/program_launch.h"
+
+namespace respct::launch {
+
+struct RunOptions {
+  std::string memnode, app_name, secret_file, tracker = "auto", granularity = "line", stats, stats_file, library,
+      heap_size, stack_size, ring_size, log_level;
+  int epoch_ms = 10;
+  unsigned max_threads = 0;
+  bool fresh = false;
+  bool stats_on = false;  // --stats was given (with or without a value): set after parsing
+  std::vector<std::string> program;
+
+  // --app, else PROG's file name.
+  std::string app() const;
+};
+
+// Adds the options both tools take. `layout`: also those that shape a new
+// image (--fresh, --heap-size, --stack-size, --ring-size, --max-threads),
+// which a recovery takes from the image instead.
+void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout);
+
+// Resolves the memnode (starting the embedded one when no --memnode is given,
+// which fills memnode and secret_file) and builds the launch. `tool` prefixes
+// the messages it prints.
+Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool);
+
+}  // namespace respct::launch

@@ -1,0 +1,80 @@
+// respct-recover: resumes a program that respct-run protected, from the last
+// epoch its memnode committed. See --help.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/launch/recover_program.h"
+#include "tools/launch/run_options.h"
+
+namespace {
+
+constexpr const char* kDescription = R"(respct-recover - resume a crashed program where its last checkpoint left it
+
+After PROG, run under respct-run, crashed, was killed (kill -9) or lost its
+machine, respct-recover starts the same PROG again and it continues from the
+last epoch the memnode committed: every thread where it was at that epoch's
+restart point, with its stack, registers, thread-local variables, the heap
+and the executable's globals as they were. The program is not told; it needs
+no recovery code. Work done after that epoch (at most about one epoch
+interval) is lost; output it wrote then is not taken back.
+
+Steps: the image of the last committed epoch is read from the memnode into a
+file in the state directory (with a progress line when it is large); PROG is
+started with ASLR off and with the AT_RANDOM bytes of the process that wrote
+the image (so stack-protector canaries and mangled pointers in saved frames
+stay valid; a short-lived helper sets them with ptrace); its shim checks that
+the image fits this binary (build-id, libraries and their addresses, static
+TLS) and refuses with a message saying what differs, restores memory,
+recreates each thread on its own stack and resumes it. Threads that were
+blocked in a call (read, a futex, a condition variable, ...) issue it again;
+condition-variable waiters see a spurious wake-up. The recovered process
+keeps checkpointing to the same image, epochs continuing, so it can crash
+and be recovered again.
+
+Give PROG exactly as respct-run was given it. The memnode and secret default
+as for respct-run (the embedded memnode in the state directory); the region
+layout comes from the image.)";
+
+constexpr const char* kFooter = R"(
+NOT RESTORED
+  Open files other than standard input, output and error, sockets, pipes,
+  signal handlers the program installed, atexit handlers registered after
+  start-up, and child processes: the process is new, and only memory and
+  threads come back (see README, "What recovery restores").
+
+EXAMPLES
+  respct-run -- ./bank --threads 4 & sleep 2; kill -9 %1
+  respct-recover -- ./bank --threads 4
+  respct-recover --memnode tcp://127.0.0.1:7100 --app bank -- ./bank --threads 4
+
+EXIT STATUS
+  PROG's own exit status once resumed; 70 when it could not be resumed (no
+  image, the app still running, the binary or its libraries changed, memnode
+  unreachable, ...), with one line on standard error saying why; 2 for bad
+  flags.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "respct-recover"};
+  app.footer(kFooter);
+  app.get_formatter()->column_width(34);
+  respct::launch::RunOptions o;
+  uint64_t epoch = 0;
+  app.add_option("--epoch", epoch,
+                 "epoch to resume; must be the last committed one (the memnode keeps only that image); "
+                 "default: the last committed");
+  respct::launch::AddRunOptions(&app, &o, false);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  o.stats_on = app.count("--stats") != 0;
+  const respct::Status st = respct::launch::RecoverProgram(&o, epoch, "respct-recover");
+  std::fprintf(stderr, "respct-recover: %s\n", st.ToString().c_str());
+  return 70;
+}
