@@ -71,18 +71,6 @@ TEST(RespctRunErrors, ZeroEpochIsABadFlag) {
   EXPECT_TRUE(r.out.find("bank:") == std::string::npos) << "the program ran" << r.Describe();
 }
 
-// The app's committed epoch as the memnode lists it (admin session), 0 if the
-// app is not there (yet) or the memnode does not answer.
-uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app) {
-  auto admin = Transport::Connect(mn.tcp_url(), mn.secret(), AdminSession(2000));
-  if (!admin.ok()) return 0;
-  auto apps = (*admin)->ListApps();
-  if (!apps.ok()) return 0;
-  for (const wire::AppSummary& a : *apps)
-    if (std::string(a.name, strnlen(a.name, sizeof a.name)) == app) return a.committed_epoch;
-  return 0;
-}
-
 TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());

@@ -83,6 +83,10 @@ Child::~Child() {
   }
 }
 
+void Child::Signal(int sig) {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
 ChildResult Child::Wait() {
   ChildResult r;
   r.command = command_;
@@ -225,6 +229,16 @@ ConnectOptions ReaderOf(const std::string& app) {
   o.app = app;
   o.writer = false;
   return o;
+}
+
+uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app) {
+  auto admin = Transport::Connect(mn.tcp_url(), mn.secret(), AdminSession(2000));
+  if (!admin.ok()) return 0;
+  auto apps = (*admin)->ListApps();
+  if (!apps.ok()) return 0;
+  for (const wire::AppSummary& a : *apps)
+    if (std::string(a.name, strnlen(a.name, sizeof a.name)) == app) return a.committed_epoch;
+  return 0;
 }
 
 ConnectOptions AdminSession(int timeout_ms) {

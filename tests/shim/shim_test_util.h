@@ -62,6 +62,8 @@ class Child {
   Child& operator=(const Child&) = delete;
   // Reaps the child (bounded by the timeout) and collects its output.
   ChildResult Wait();
+  // Sends `sig` to the child (the crash tests' kill -9).
+  void Signal(int sig);
 
  private:
   pid_t pid_ = -1;
@@ -108,6 +110,10 @@ testing::AssertionResult Started(test::MemnodeProcess& mn);
 // A read-only session of `app`, and an admin session (ListApps only).
 ConnectOptions ReaderOf(const std::string& app);
 ConnectOptions AdminSession(int timeout_ms);
+
+// The app's committed epoch as the memnode lists it (admin session), 0 if the
+// app is not there (yet) or the memnode does not answer.
+uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app);
 
 // A name no other test (or concurrent run of this suite) uses.
 std::string UniqueApp(const std::string& stem);

@@ -1,0 +1,114 @@
+// Recovery of unmodified programs: kill -9 under respct-run, respct-recover,
+// and the program finishes as if nothing happened — including what only a
+// faithful restore of each thread's context gives: stack-protector canaries
+// (recovery_prog is built with -fstack-protector-all), a jmp_buf kept across
+// checkpoints (pointer guard), errno and __thread variables. The recovered
+// process keeps checkpointing to the same image, so it is killed and
+// recovered a second time.
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/shim/shim_test_util.h"
+
+namespace respct::shimtest {
+namespace {
+
+std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std::string& url,
+                                       const std::string& app, const std::vector<std::string>& program) {
+  std::vector<std::string> argv = {RESPCT_RECOVER_BIN, "--memnode", url, "--secret-file", mn.secret_path(),
+                                   "--app", app, "--epoch-ms", "10", "--"};
+  argv.insert(argv.end(), program.begin(), program.end());
+  return argv;
+}
+
+// Waits until the memnode has committed an epoch beyond `after` for `app`.
+uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  uint64_t e = 0;
+  while ((e = CommittedEpoch(mn, app)) <= after + 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return e;
+}
+
+// The counter of the first "NAME: progress n=N" line in `out`, or -1.
+long FirstProgress(const std::string& out) {
+  for (const std::string& line : Lines(out)) {
+    const size_t at = line.find("progress n=");
+    if (at != std::string::npos) return std::stol(line.substr(at + 11));
+  }
+  return -1;
+}
+
+class RecoveryTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(RecoveryTest, RecoveryProgSurvivesTwoKills) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string url = std::string(GetParam()) == "shm" ? mn.shm_url() : mn.tcp_url();
+  const std::string app = UniqueApp("recov");
+  const std::vector<std::string> prog = {RECOVERY_PROG, "3", "4000000"};
+
+  // First run, killed once it has committed a few epochs.
+  Child first(dir.path(), "first", RespctRun(url, mn.secret_path(), app, {}, prog));
+  const uint64_t e1 = WaitForEpochBeyond(mn, app, 0);
+  first.Signal(SIGKILL);
+  const ChildResult r1 = first.Wait();
+  ASSERT_EQ(r1.signal, SIGKILL) << "the program ended before it could be killed: " << r1.Describe();
+  ASSERT_GT(e1, 2u) << mn.LogTail();
+
+  // Recovered, then killed again once the recovered process committed epochs of its own.
+  const uint64_t recovered_at = CommittedEpoch(mn, app);
+  Child second(dir.path(), "second", RespctRecover(mn, url, app, prog));
+  const uint64_t e2 = WaitForEpochBeyond(mn, app, recovered_at);
+  second.Signal(SIGKILL);
+  const ChildResult r2 = second.Wait();
+  ASSERT_EQ(r2.signal, SIGKILL) << "the recovered program ended before it could be killed: " << r2.Describe();
+  EXPECT_GT(e2, recovered_at) << "the recovered process did not keep checkpointing" << r2.Describe();
+  EXPECT_NE(r2.err.find("resuming app"), std::string::npos) << r2.Describe();
+
+  // Recovered to the end.
+  const ChildResult r3 = RunChild(dir.path(), "third", RespctRecover(mn, url, app, prog));
+  ASSERT_EQ(r3.exit_code, 0) << r3.Describe();
+  EXPECT_NE(r3.out.find("recovery_prog: total=12000000 ok"), std::string::npos) << r3.Describe();
+  // State came back: no recovered run starts counting from zero.
+  EXPECT_GT(FirstProgress(r2.out), 0) << r2.Describe();
+  EXPECT_GE(FirstProgress(r3.out), FirstProgress(r2.out)) << r3.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, RecoveryTest, testing::Values("shm", "tcp"),
+                         [](const testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
+
+TEST(RecoveryErrors, UnknownAppIsRefusedWithItsName) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const ChildResult r =
+      RunChild(dir.path(), "recover", RespctRecover(mn, mn.tcp_url(), "never-ran", {RECOVERY_PROG, "1", "10"}));
+  EXPECT_EQ(r.exit_code, 70) << r.Describe();
+  EXPECT_NE(r.err.find("'never-ran'"), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.out.find("recovery_prog:"), std::string::npos) << "the program ran" << r.Describe();
+}
+
+TEST(RecoveryErrors, FinishedProgramHasNothingToResume) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("done");
+  const std::vector<std::string> prog = {RECOVERY_PROG, "2", "1000"};
+  const ChildResult run = RunChild(dir.path(), "run", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, prog));
+  ASSERT_EQ(run.exit_code, 0) << run.Describe();
+  const ChildResult r = RunChild(dir.path(), "recover", RespctRecover(mn, mn.tcp_url(), app, prog));
+  EXPECT_EQ(r.exit_code, 70) << r.Describe();
+  EXPECT_NE(r.err.find("the program had exited"), std::string::npos) << r.Describe();
+}
+
+}  // namespace
+}  // namespace respct::shimtest
