@@ -53,6 +53,9 @@ struct MetaHeader {
   uint8_t at_random[16];  // AT_RANDOM: stack-protector canary and pointer guard derive from it
   uint64_t tls_size;      // executable's static TLS block (PT_TLS memsz)
   uint64_t tls_align;
+  // What recovery cannot restore, as last counted (ResourceCensus).
+  uint32_t program_fds;              // descriptors the program opened, besides 0-2
+  uint32_t program_signal_handlers;  // handlers it installed
   char exe_path[256];
   LibraryEntry libraries[kMaxLibraries];
 };

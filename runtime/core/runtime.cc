@@ -70,6 +70,7 @@ void RestartPointHook() { EpochCoordinator::ParkIfRequested(kParkRestartPoint); 
 void OnStatsSignal(int) { g_stats_requested.store(true, std::memory_order_relaxed); }
 
 void OnCoordinatorTick() {
+  if (Runtime* rt = Runtime::Active()) rt->CountResources();
   if (!g_stats_requested.exchange(false, std::memory_order_relaxed)) return;
   if (Runtime* rt = Runtime::Active()) {
     const std::string report = rt->stats().Report(rt->config().stats == StatsFormat::kJson, false, "");
@@ -252,7 +253,12 @@ Status Runtime::StartCheckpointing() {
   hooks.restart_point = RestartPointHook;
   hooks.blocking_wait = EpochCoordinator::BlockingFutexWait;
   sync::InstallSafepointHooks(hooks);
-  if (config_.stats != StatsFormat::kOff) signal(SIGUSR2, OnStatsSignal);
+  std::vector<int> own_signals = {coordinator_->stop_signal()};
+  if (config_.stats != StatsFormat::kOff) {
+    signal(SIGUSR2, OnStatsSignal);
+    own_signals.push_back(SIGUSR2);
+  }
+  census_ = std::make_unique<ResourceCensus>(meta_, std::move(own_signals));
   replicator_->Start();
   ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
           config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,

@@ -20,10 +20,12 @@
 
 #include "runtime/base/status.h"
 #include "runtime/core/checkpointer.h"
+#include "runtime/core/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/loaded_program.h"
 #include "runtime/core/recovery.h"
+#include "runtime/core/resource_census.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
 #include "runtime/core/thread_registry.h"
@@ -62,6 +64,11 @@ class Runtime {
   void Shutdown();
   // fork() child: respct off, the heap kept.
   static void DisableInChild();
+
+  // Coordinator thread, between epochs: recounts what recovery cannot restore.
+  void CountResources() {
+    if (census_ != nullptr) census_->MaybeCount(MonotonicNs());
+  }
 
   const RuntimeConfig& config() const { return config_; }
   ThreadRegistry& registry() { return *registry_; }
@@ -104,6 +111,7 @@ class Runtime {
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<EpochCoordinator> coordinator_;
   std::unique_ptr<Recovery> recovery_;
+  std::unique_ptr<ResourceCensus> census_;
   std::atomic<uint32_t> resumed_{0};  // threads back at their contexts (futex word)
   std::atomic<bool> shut_down_{false};
   // How long exit may wait for an unreachable memnode, in all.

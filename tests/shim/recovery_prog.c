@@ -12,10 +12,14 @@
  * Prints "recovery_prog: progress n=N" lines and, at the end,
  * "recovery_prog: total=T ok" or a line saying what broke (exit 1).
  *
- *   recovery_prog [threads] [iterations per thread]
+ *   recovery_prog [threads] [iterations per thread] [hold]
+ * With "hold", it also keeps a file open and a SIGUSR1 handler installed:
+ * what respct-recover must warn it cannot restore.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,9 +71,15 @@ static void *worker(void *arg) {
   return (void *)(t + 1);
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
 int main(int argc, char **argv) {
   const long threads = argc > 1 ? atol(argv[1]) : 3;
   g_iterations = argc > 2 ? atol(argv[2]) : 3000000;
+  if (argc > 3 && strcmp(argv[3], "hold") == 0) {
+    if (open("/dev/null", O_RDONLY) < 0) return 1;
+    signal(SIGUSR1, on_usr1);
+  }
   g_heap_counts = calloc((size_t)threads, sizeof(long));
   volatile long joined = 0;
   if (setjmp(g_env) != 0) {
