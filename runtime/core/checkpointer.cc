@@ -38,7 +38,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->differ_ = std::move(differ.value());
   size_t total = 0;
   for (const RegionMapping& r : c->regions_) {
-    Tracked t{r, {}, 0};
+    Tracked t{r, {}, 0, 0};
     for (const auto& [id, fn] : options.in_use)
       if (id == r.id) t.in_use = fn;
     c->tracked_.push_back(std::move(t));
@@ -57,10 +57,13 @@ Status Checkpointer::GrowTracking() {
   // Slack, so a growing heap re-registers a range now and then, not per epoch.
   constexpr size_t kGrowthStep = size_t{32} << 20;
   for (Tracked& t : tracked_) {
-    size_t want = t.region.size;
-    if (t.in_use) want = std::min(t.region.size, AlignUp(t.in_use() + kGrowthStep, kGrowthStep));
     const RecoveryRegion* from_image = image_ != nullptr ? image_->region(t.region.id) : nullptr;
-    if (from_image != nullptr) want = std::max<size_t>(want, AlignUp(from_image->stored, kPageSize));
+    size_t used = t.in_use ? t.in_use() : t.region.size;
+    if (from_image != nullptr) used = std::max<size_t>(used, from_image->stored);
+    t.high_water = std::max(t.high_water, std::min(t.region.size, AlignUp(used, kPageSize)));
+    if (t.region.id < kMaxRegionIds) meta_->written_bytes[t.region.id] = t.high_water;
+    size_t want = t.region.size;
+    if (t.in_use) want = std::min(t.region.size, AlignUp(t.high_water + kGrowthStep, kGrowthStep));
     if (want <= t.tracked) continue;
     // A new range adjacent to the tracked prefix: what the application wrote
     // there before now is reported by the next Collect, so nothing is missed.
@@ -73,7 +76,6 @@ Status Checkpointer::GrowTracking() {
       RESPCT_RETURN_IF_ERROR(differ_->SeedShadow(start, n, image_->bytes(*from_image) + t.tracked));
     }
     t.tracked = want;
-    if (t.region.id < kMaxRegionIds) meta_->tracked_bytes[t.region.id] = want;
   }
   return Status::OK();
 }

@@ -35,7 +35,7 @@ class Checkpointer final : public CheckpointClient {
     // cost of every Collect follows the memory in use, not the reservation.
     std::vector<std::pair<uint32_t, std::function<size_t()>>> in_use;
     // Set in a recovered process: the image the memnode holds. Tracking then
-    // starts at least as far as the image's tracked prefix, and the shadow of
+    // starts at least as far as the image's written prefix, and the shadow of
     // every tracked byte starts as the image's bytes, so the first epoch ships
     // exactly what differs from the image. Must outlive the Checkpointer.
     const RecoveryImage* image = nullptr;
@@ -67,6 +67,7 @@ class Checkpointer final : public CheckpointClient {
     RegionMapping region;
     std::function<size_t()> in_use;  // empty: the whole region is tracked
     size_t tracked = 0;              // bytes from the base tracked so far
+    size_t high_water = 0;           // most bytes from the base ever in use (or in the recovered image)
   };
   void DumpRegions();
 

@@ -42,10 +42,11 @@ struct MetaHeader {
   uint64_t globals_base;
   uint64_t globals_size;
   uint64_t slots_offset;
-  // Bytes from each region's base that dirty tracking covered at this capture
-  // (indexed by region id). Everything beyond was never written, so the image
-  // is zero there: a recovery fetches and restores only this prefix.
-  uint64_t tracked_bytes[kMaxRegionIds];
+  // Bytes from each region's base that were ever in use, as of this capture
+  // (indexed by region id; a high-water mark across recoveries too). Nothing
+  // beyond was ever written, so the image is zero there: a recovery fetches
+  // and restores only this prefix.
+  uint64_t written_bytes[kMaxRegionIds];
   // Identity of the process (checked by recovery).
   uint8_t build_id[32];
   uint32_t build_id_len;

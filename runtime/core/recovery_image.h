@@ -8,7 +8,7 @@
 //   RecoveryImageHeader          at offset 0, one page
 //   region data                  page-aligned, at each region's file_offset;
 //                                `stored` bytes from the region's base (the
-//                                tracked prefix); the rest of the region is
+//                                written prefix); the rest of the region is
 //                                zero in the image and not stored. Runs of
 //                                zero pages are holes (sparse file).
 #pragma once

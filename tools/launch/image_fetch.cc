@@ -127,7 +127,7 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
     if (h.region_count == core::kMaxImageRegions) return Status::Corruption("too many regions");
     uint64_t stored = r.size;
     if (r.id != core::kMetaRegion)
-      stored = r.id < core::kMaxRegionIds ? std::min<uint64_t>(r.size, PageUp(m.tracked_bytes[r.id])) : r.size;
+      stored = r.id < core::kMaxRegionIds ? std::min<uint64_t>(r.size, PageUp(m.written_bytes[r.id])) : r.size;
     h.regions[h.region_count++] = core::RecoveryRegion{r.id, 0, r.base_addr, r.size, stored, file_end};
     file_end += PageUp(stored);
     total += stored;

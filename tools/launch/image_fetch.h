@@ -1,7 +1,7 @@
 // Fetching the image of an application's last committed epoch from its
 // memnode into a local RecoveryImage file (runtime/core/recovery_image.h),
 // for the shim of the process respct-recover starts. Only the prefix of each
-// region that dirty tracking covered is read (the meta header records it;
+// region that was ever in use is read (the meta header records it;
 // beyond it the image is zero), and zero pages stay holes in the file.
 #pragma once
 
