@@ -116,7 +116,8 @@ JSON (--json)
   --threads: {"app", "source", "epoch", "exe_path", "warnings", "threads":
   [{"index", "state", "park_kind", "flags", "start_routine",
   "start_symbol", "fctx", "parked_epoch", "backtrace": [{"pc", "sp",
-  "symbol", "module", "signal_frame"}], "backtrace_note"}]}
+  "symbol", "module", "signal_trampoline", "interrupted"}],
+  "backtrace_note"}]}
   --diff: {"app", "source", "from_epoch", "to_epoch", "records", "regions":
   [{"id", "name", "lines", "bytes", "ranges": [{"offset", "length"}]}]}
   --extract: {"epoch", "dir", "bytes", "nonzero_bytes", "manifest"}

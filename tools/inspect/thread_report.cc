@@ -110,7 +110,7 @@ std::string FormatThreadsText(const ThreadReport& r) {
       const StackFrame& f = t.backtrace.frames[i];
       char head[64];
       std::snprintf(head, sizeof head, "  #%-2zu 0x%016" PRIx64 " ", i, f.pc);
-      out += head + (f.signal_frame ? "<signal handler called> " + f.symbol : f.symbol) + " (" + f.module + ")\n";
+      out += head + (f.signal_trampoline ? "<signal handler called> " + f.symbol : f.symbol) + " (" + f.module + ")\n";
     }
     if (!t.backtrace.stop_reason.empty()) out += "  (" + t.backtrace.stop_reason + ")\n";
   }
@@ -137,7 +137,8 @@ std::string FormatThreadsJson(const ThreadReport& r) {
       out += (j == 0 ? "\n" : ",\n");
       out += "       {\"pc\": " + JsonString(Hex(f.pc)) + ", \"sp\": " + JsonString(Hex(f.sp)) +
              ", \"symbol\": " + JsonString(f.symbol) + ", \"module\": " + JsonString(f.module) +
-             ", \"signal_frame\": " + (f.signal_frame ? "true" : "false") + "}";
+             ", \"signal_trampoline\": " + (f.signal_trampoline ? "true" : "false") +
+             ", \"interrupted\": " + (f.interrupted ? "true" : "false") + "}";
     }
     out += "], \"backtrace_note\": " +
            (t.backtrace.stop_reason.empty() ? std::string("null") : JsonString(t.backtrace.stop_reason)) + "}";

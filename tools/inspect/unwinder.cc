@@ -103,7 +103,6 @@ Backtrace Unwind(ProcessImage* image, const SavedContext& ctx, size_t max_frames
   UnwindState state{image, ctx};
   unw_cursor_t cursor;
   int rc = unw_init_remote(&cursor, as, &state);
-  bool after_call = false;  // the pc is a return address (not the first frame, not after a signal)
   while (rc >= 0 && bt.frames.size() < max_frames) {
     unw_word_t pc = 0, sp = 0;
     unw_get_reg(&cursor, UNW_REG_IP, &pc);
@@ -112,14 +111,20 @@ Backtrace Unwind(ProcessImage* image, const SavedContext& ctx, size_t max_frames
     StackFrame f;
     f.pc = pc;
     f.sp = sp;
-    f.signal_frame = unw_is_signal_frame(&cursor) > 0;
-    // The first pc is jump_fcontext's return address: a call site too.
-    f.symbol = image->Symbolize(pc, after_call || bt.frames.empty());
-    f.module = image->ModuleName(pc);
-    after_call = !f.signal_frame;
+    // libunwind flags the frame whose registers came from a signal context:
+    // the interrupted one. The frame before it is the trampoline.
+    f.interrupted = unw_is_signal_frame(&cursor) > 0;
+    if (f.interrupted && !bt.frames.empty()) bt.frames.back().signal_trampoline = true;
     bt.frames.push_back(std::move(f));
     rc = unw_step(&cursor);
     if (rc == 0) break;
+  }
+  for (StackFrame& f : bt.frames) {
+    // Every other pc is a return address, the first one included (the
+    // return into jump_fcontext's caller). The trampoline is entered by the
+    // handler's return, at its first instruction.
+    f.symbol = image->Symbolize(f.pc, !f.interrupted && !f.signal_trampoline);
+    f.module = image->ModuleName(f.pc);
   }
   if (rc < 0) bt.stop_reason = std::string("unwind stopped: ") + unw_strerror(rc);
   else if (bt.frames.size() == max_frames) bt.stop_reason = "truncated at " + std::to_string(max_frames) + " frames";

@@ -38,8 +38,13 @@ Result<SavedContext> ContextAtFctx(ProcessImage* image, uint64_t fctx);
 struct StackFrame {
   uint64_t pc = 0;
   uint64_t sp = 0;
-  bool signal_frame = false;  // the kernel's signal trampoline (__restore_rt)
-  std::string symbol;         // ProcessImage::Symbolize
+  // The kernel's signal trampoline (__restore_rt): the signal handler's
+  // frames are above it, the code the signal interrupted below.
+  bool signal_trampoline = false;
+  // Stopped by a signal: pc is the interrupted instruction itself, not a
+  // return address.
+  bool interrupted = false;
+  std::string symbol;  // ProcessImage::Symbolize
   std::string module;
 };
 
