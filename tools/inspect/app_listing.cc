@@ -46,6 +46,12 @@ std::string IsoTime(uint64_t unix_ns) {
   return buf;
 }
 
+std::string HexAddress(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
 std::string FormatTable(const Listing& l) {
   const std::vector<std::string> head = {"APP",     "COMMITTED", "APPLIED",     "IMAGE",
                                          "REGIONS", "RING USED", "LAST COMMIT", "WRITER"};

@@ -16,12 +16,6 @@ namespace {
 
 constexpr uint64_t kLine = 64;
 
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
-
 uint32_t CountLiveThreads(const ProcessImage& img) {
   uint32_t n = 0;
   for (const core::ThreadSlot& s : img.slots()) n += s.state != core::kSlotFree && s.state != core::kSlotExited;
@@ -157,8 +151,8 @@ std::string FormatDiffText(const DiffReport& r) {
   std::vector<TableRow> rows = {{"REGION", "LINES", "BYTES", "RANGES", "FIRST", "END"}};
   for (const RegionDiff& d : r.regions)
     rows.push_back({core::RegionName(d.region_id), std::to_string(d.lines), HumanBytes(d.bytes),
-                    std::to_string(d.line_ranges.size()), Hex(d.line_ranges.front().first),
-                    Hex(d.line_ranges.back().second)});
+                    std::to_string(d.line_ranges.size()), HexAddress(d.line_ranges.front().first),
+                    HexAddress(d.line_ranges.back().second)});
   out += FormatTextTable(rows, {true, false, false, false, false, false});
   if (r.regions.empty()) out += "(no region changed)\n";
   return out;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/core/layout.h"
+#include "tools/inspect/app_listing.h"
 #include "tools/inspect/json.h"
 #include "tools/inspect/process_image.h"
 
@@ -31,12 +32,6 @@ std::string HexBytes(const uint8_t* p, size_t n) {
     s += b;
   }
   return s;
-}
-
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
 }
 
 bool AllZero(const uint8_t* p, size_t n) {
@@ -97,7 +92,7 @@ std::string Manifest(ImageSource* source, const ProcessImage* img, uint64_t epoc
     const RegionSpec& r = source->regions()[i];
     out += (i == 0 ? "\n" : ",\n");
     out += "    {\"id\": " + std::to_string(r.id) + ", \"name\": " + JsonString(core::RegionName(r.id)) +
-           ", \"file\": " + JsonString(RegionFileName(r.id)) + ", \"base_addr\": " + JsonString(Hex(r.base_addr)) +
+           ", \"file\": " + JsonString(RegionFileName(r.id)) + ", \"base_addr\": " + JsonString(HexAddress(r.base_addr)) +
            ", \"size\": " + std::to_string(r.size) + "}";
   }
   out += "\n  ]";
@@ -112,7 +107,7 @@ std::string Manifest(ImageSource* source, const ProcessImage* img, uint64_t epoc
     const core::LibraryEntry& lib = m.libraries[i];
     out += (i == 0 ? "\n" : ",\n");
     out += "    {\"name\": " + JsonString(std::string(lib.name, strnlen(lib.name, sizeof lib.name))) +
-           ", \"load_addr\": " + JsonString(Hex(lib.load_addr)) + "}";
+           ", \"load_addr\": " + JsonString(HexAddress(lib.load_addr)) + "}";
   }
   out += n == 0 ? "]\n}\n" : "\n  ]\n}\n";
   return out;

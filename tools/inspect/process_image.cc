@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "runtime/core/layout.h"
+#include "tools/inspect/app_listing.h"
 
 namespace respct::inspect {
 namespace {
@@ -14,12 +15,6 @@ constexpr uint64_t kChunk = 64 * 1024;
 // Where the kernel maps a position-independent executable when ASLR is off
 // (x86-64): respct-run always runs programs that way.
 constexpr uint64_t kNoAslrPieBase = 0x555555554000;
-
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
 
 std::string BaseName(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -145,10 +140,10 @@ std::string ProcessImage::ModuleName(uint64_t addr) const {
 std::string ProcessImage::Symbolize(uint64_t pc, bool return_address) const {
   const uint64_t lookup = return_address && pc != 0 ? pc - 1 : pc;
   const Module* mod = ModuleAt(lookup);
-  if (mod == nullptr) return Hex(pc);
+  if (mod == nullptr) return HexAddress(pc);
   const ElfFile::Symbol* s = mod->elf->SymbolAt(lookup - mod->bias);
-  if (s == nullptr) return BaseName(mod->path) + "+" + Hex(pc - mod->bias);
-  return Demangle(s->name) + "+" + Hex(pc - mod->bias - s->vaddr);
+  if (s == nullptr) return BaseName(mod->path) + "+" + HexAddress(pc - mod->bias);
+  return Demangle(s->name) + "+" + HexAddress(pc - mod->bias - s->vaddr);
 }
 
 }  // namespace respct::inspect

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "runtime/core/thread_table.h"
+#include "tools/inspect/app_listing.h"
 #include "tools/inspect/json.h"
 #include "tools/inspect/process_image.h"
 
@@ -14,12 +15,6 @@ namespace {
 // would be wrong, so it is rebuilt (a few times at most) until the meta
 // header's epoch is the same before and after.
 constexpr int kConsistentReadAttempts = 5;
-
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-  return buf;
-}
 
 std::string StateName(uint32_t s) {
   switch (s) {
@@ -129,13 +124,13 @@ std::string FormatThreadsJson(const ThreadReport& r) {
     out += "    {\"index\": " + std::to_string(t.index) + ", \"state\": " + JsonString(t.state) +
            ", \"park_kind\": " + (t.has_context ? JsonString(t.park_kind) : std::string("null")) + ", \"flags\": [";
     for (size_t j = 0; j < t.flags.size(); ++j) out += (j ? ", " : "") + JsonString(t.flags[j]);
-    out += "], \"start_routine\": " + JsonString(Hex(t.start_routine)) +
-           ", \"start_symbol\": " + JsonString(t.start_symbol) + ", \"fctx\": " + JsonString(Hex(t.fctx)) +
+    out += "], \"start_routine\": " + JsonString(HexAddress(t.start_routine)) +
+           ", \"start_symbol\": " + JsonString(t.start_symbol) + ", \"fctx\": " + JsonString(HexAddress(t.fctx)) +
            ", \"parked_epoch\": " + std::to_string(t.parked_epoch) + ",\n     \"backtrace\": [";
     for (size_t j = 0; j < t.backtrace.frames.size(); ++j) {
       const StackFrame& f = t.backtrace.frames[j];
       out += (j == 0 ? "\n" : ",\n");
-      out += "       {\"pc\": " + JsonString(Hex(f.pc)) + ", \"sp\": " + JsonString(Hex(f.sp)) +
+      out += "       {\"pc\": " + JsonString(HexAddress(f.pc)) + ", \"sp\": " + JsonString(HexAddress(f.sp)) +
              ", \"symbol\": " + JsonString(f.symbol) + ", \"module\": " + JsonString(f.module) +
              ", \"signal_trampoline\": " + (f.signal_trampoline ? "true" : "false") +
              ", \"interrupted\": " + (f.interrupted ? "true" : "false") + "}";
