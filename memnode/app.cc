@@ -66,6 +66,9 @@ Status App::CheckEntry() {
   if (!Within(e.ring_offset, e.ring_capacity, kDataOffset, size)) return bad("ring outside the pool");
   if (e.ring_capacity % wire::kRecordAlign != 0 || e.ring_capacity < wire::kMinRingCapacity)
     return bad("bad ring capacity");
+  if (e.history_entries == 0 || e.history_entries > kEpochHistoryEntries || e.history_offset % kPageSize != 0 ||
+      !Within(e.history_offset, uint64_t{e.history_entries} * sizeof(EpochHistoryEntry), kDataOffset, size))
+    return bad("epoch history outside the pool");
   for (uint32_t i = 0; i < e.region_count; ++i) {
     const RegionEntry& r = e.regions[i];
     if (!Within(r.image_offset, r.size, 0, e.image_size)) return bad("region outside its image");
@@ -75,8 +78,11 @@ Status App::CheckEntry() {
   image_ = file_->base() + e.image_offset;
   ring_ = file_->base() + e.ring_offset;
   capacity_ = e.ring_capacity;
+  history_ = reinterpret_cast<EpochHistoryEntry*>(file_->base() + e.history_offset);
+  history_entries_ = e.history_entries;
   alloc_begin_ = e.image_offset;
-  alloc_end_ = std::max(e.image_offset + e.image_size, e.ring_offset + e.ring_capacity);
+  alloc_end_ = std::max({e.image_offset + e.image_size, e.ring_offset + e.ring_capacity,
+                         e.history_offset + uint64_t{e.history_entries} * sizeof(EpochHistoryEntry)});
   return Status::OK();
 }
 
@@ -103,6 +109,29 @@ void App::WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns) {
   file_->Persist(&slot, sizeof slot);
   mark_seq_ = m.seq;
   mark_slot_ = next;
+}
+
+void App::WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes) {
+  EpochHistoryEntry h{};
+  h.epoch = er.epoch;
+  h.commit_unix_ns = er.commit_unix_ns;
+  h.payload_bytes = payload_bytes;
+  h.record_count = er.records.size();
+  h.first_pos = er.first_pos;
+  h.end_pos = er.end_pos;
+  h.checksum = HistoryEntryChecksum(h);
+  EpochHistoryEntry& slot = history_[er.epoch % history_entries_];
+  std::memcpy(&slot, &h, sizeof h);
+  file_->Persist(&slot, sizeof slot);
+}
+
+const EpochHistoryEntry* App::HistoryOf(uint64_t epoch) const {
+  // Copy first: a read-only reader may see a live memnode rewrite the slot.
+  const EpochHistoryEntry& slot = history_[epoch % history_entries_];
+  EpochHistoryEntry h;
+  std::memcpy(&h, &slot, sizeof h);
+  if (!HistoryEntryValid(h) || h.epoch != epoch) return nullptr;
+  return &slot;
 }
 
 Status App::ApplyLocked() {
@@ -223,6 +252,7 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
   // The epoch is committed from here on.
   er.end_pos = place.end;
   er.commit_unix_ns = NowUnixNs();
+  WriteHistoryLocked(er, m.byte_count);
   committed_epoch_ = m.epoch;
   tail_ = place.end;
   pending_.push_back(std::move(er));
@@ -267,6 +297,63 @@ wire::AppSummary App::Summary() const {
   s.region_count = static_cast<uint32_t>(regions_.size());
   s.writer_attached = writer_ ? 1 : 0;
   return s;
+}
+
+std::vector<wire::EpochInfo> App::EpochHistory(uint64_t from, uint64_t to) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<wire::EpochInfo> out;
+  if (!health_.ok()) return out;
+  to = std::min(to, committed_epoch_);
+  if (to - std::min(from, to) >= history_entries_) from = to - history_entries_ + 1;
+  for (uint64_t e = std::max<uint64_t>(from, 1); e <= to; ++e) {
+    EpochHistoryEntry h;
+    std::memcpy(&h, &history_[e % history_entries_], sizeof h);
+    if (!HistoryEntryValid(h) || h.epoch != e) continue;
+    out.push_back(wire::EpochInfo{h.epoch, h.commit_unix_ns, h.payload_bytes, h.record_count, h.first_pos, h.end_pos});
+  }
+  return out;
+}
+
+Result<std::vector<wire::EpochWrites>> App::WrittenRanges(uint64_t from, uint64_t to) const {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  if (from >= to || to > committed_epoch_)
+    return Status::InvalidArgument("epochs " + std::to_string(from) + ".." + std::to_string(to) +
+                                   ": need E1 < E2 <= the committed epoch " + std::to_string(committed_epoch_));
+  if (to - from > wire::kMaxEpochsPerQuery)
+    return Status::InvalidArgument("epochs " + std::to_string(from) + ".." + std::to_string(to) + " span more than " +
+                                   std::to_string(wire::kMaxEpochsPerQuery) + " epochs");
+  std::vector<wire::EpochWrites> out;
+  // One scan walks from an epoch's first record through every later epoch
+  // still intact, so it usually serves the whole range; a new one starts only
+  // where the previous scan could not reach (overwritten records).
+  ReplayScan scan;
+  size_t next = 0;
+  for (uint64_t e = from + 1; e <= to; ++e) {
+    wire::EpochWrites w;
+    w.epoch = e;
+    if (next >= scan.committed.size() || scan.committed[next].epoch != e) {
+      const EpochHistoryEntry* h = HistoryOf(e);
+      if (h == nullptr) {
+        w.status = wire::WritesStatus::kNoHistory;
+        out.push_back(std::move(w));
+        continue;
+      }
+      scan = RingLog(ring_, capacity_, regions_, app_id_).ScanCommitted(h->first_pos, e - 1);
+      next = 0;
+    }
+    if (next >= scan.committed.size()) {
+      w.status = wire::WritesStatus::kOverwritten;
+      out.push_back(std::move(w));
+      continue;
+    }
+    w.status = wire::WritesStatus::kPresent;
+    for (const DataRef& r : scan.committed[next].records)
+      w.ranges.push_back(wire::WrittenRange{regions_[r.region_index].id, r.length, r.offset});
+    ++next;
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 }  // namespace respct::memnode

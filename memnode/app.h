@@ -82,12 +82,24 @@ class App {
 
   wire::AppSummary Summary() const;
 
+  // The epoch history's entries for epochs in [from, to], oldest first;
+  // epochs it no longer holds (or never recorded) are left out.
+  std::vector<wire::EpochInfo> EpochHistory(uint64_t from, uint64_t to) const;
+  // Which bytes epochs from+1 .. to wrote, read back from their records in
+  // the ring (each epoch checked against its commit record). InvalidArgument
+  // unless from < to <= the committed epoch.
+  Result<std::vector<wire::EpochWrites>> WrittenRanges(uint64_t from, uint64_t to) const;
+
  private:
   App() = default;
   Status CheckEntry();
   Status ApplyLocked();
   void WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns);
   void PersistRing(uint64_t from, uint64_t to) const;
+  // Records a committed epoch in the history ring (after its commit record is durable).
+  void WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes);
+  // The history entry of `epoch`, or null when its slot holds another epoch.
+  const EpochHistoryEntry* HistoryOf(uint64_t epoch) const;
   uint8_t* Slot(uint64_t pos) const { return ring_ + pos % capacity_; }
 
   const PoolFile* file_ = nullptr;
@@ -98,6 +110,8 @@ class App {
   uint8_t* image_ = nullptr;
   uint8_t* ring_ = nullptr;
   uint64_t capacity_ = 0;
+  EpochHistoryEntry* history_ = nullptr;
+  uint32_t history_entries_ = 0;
   uint64_t alloc_begin_ = 0;
   uint64_t alloc_end_ = 0;
   Status health_;

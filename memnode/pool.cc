@@ -218,11 +218,14 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
     return Status::ResourceExhausted("pool " + path() + " holds the maximum of " + std::to_string(kAppTableEntries) +
                                      " apps");
   const uint64_t pool_size = superblock()->pool_size;
-  const uint64_t extent = AlignUp(image_size, kAllocAlign) + ring;  // image, then ring at the next 2 MiB
+  constexpr uint64_t kHistoryBytes = uint64_t{kEpochHistoryEntries} * sizeof(EpochHistoryEntry);
+  // Image, then the ring at the next 2 MiB, then the history at the next 4 KiB.
+  const uint64_t extent = AlignUp(image_size, kAllocAlign) + AlignUp(ring, kPageSize) + kHistoryBytes;
   const uint64_t gap = FindGapLocked(extent);
   const uint64_t image_off = gap != 0 ? gap : AlignUp(cursor_, kAllocAlign);
   const uint64_t ring_off = AlignUp(image_off + image_size, kAllocAlign);
-  const uint64_t end = ring_off + ring;
+  const uint64_t history_off = AlignUp(ring_off + ring, kPageSize);
+  const uint64_t end = history_off + kHistoryBytes;
   // A gap held an earlier app: a new image starts as zeros, and its old
   // records must not validate in the new ring. Cleared before the entry goes
   // live, so a crash in between leaves only a free entry and a free gap.
@@ -245,6 +248,8 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
   e->ring_offset = ring_off;
   e->ring_capacity = ring;
   e->created_unix_ns = NowUnixNs();
+  e->history_offset = history_off;
+  e->history_entries = kEpochHistoryEntries;
   uint64_t off = 0;
   for (size_t i = 0; i < req.regions.size(); ++i) {
     const auto& r = req.regions[i];

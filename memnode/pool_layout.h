@@ -5,9 +5,11 @@
 //   offset      size        what
 //   0           4 KiB       Superblock
 //   4 KiB       256 x 2 KiB app table (AppEntry[kAppTableEntries]) = 512 KiB
-//   2 MiB       ...         data area: per-app image and log ring, bump-allocated
-//                           upwards, each allocation starting on a 2 MiB boundary
-//                           (huge-page/DAX friendly) and sized in 4 KiB pages.
+//   2 MiB       ...         data area: per-app image, log ring and epoch history,
+//                           bump-allocated upwards, each app's extent starting on
+//                           a 2 MiB boundary (huge-page/DAX friendly): image,
+//                           ring at the next 2 MiB boundary, history at the next
+//                           4 KiB boundary after the ring.
 //
 // Superblock (written once when the pool is formatted; only data_cursor moves):
 //   0    8  magic            "RESPCTPL"
@@ -39,7 +41,7 @@
 //   8    64 name             NUL-padded app name
 //   72   8  app_id           wire::AppIdOf(name): commit records name their app
 //   80   4  region_count     <= wire::kMaxRegions
-//   84   4  reserved
+//   84   4  history_entries  slots of the epoch history ring (kEpochHistoryEntries)
 //   88   8  image_offset     pool offset of the image (all regions back to back)
 //   96   8  image_size
 //   104  8  ring_offset      pool offset of the log ring
@@ -48,7 +50,8 @@
 //   128  32 x 32 regions     RegionEntry{id, flags, size, base_addr, image_offset};
 //                            image_offset is relative to the app's image, and each
 //                            region starts on a 4 KiB boundary inside it
-//   1152 8  checksum         XXH3_64 of bytes [8, 1152): the immutable description
+//   1152 8  history_offset   pool offset of the epoch history (4 KiB aligned)
+//   1160 8  checksum         XXH3_64 of bytes [8, 1160): the immutable description
 //   1280 64 mark[0]          AppliedMark slots, each on its own cache line so one
 //   1344 64 mark[1]          persist never tears both. See AppliedMark.
 //
@@ -61,6 +64,24 @@
 //   24 8 last_commit_unix_ns  when that epoch committed (shown by ListApps)
 //   32 8 checksum          XXH3_64 of bytes [0, 32); a torn slot fails it, and
 //                          the other slot still holds the previous mark
+//
+// EpochHistoryEntry (64 bytes, one cache line; history_entries of them): one
+// committed epoch, in slot epoch % history_entries, so the history keeps the
+// last history_entries epochs and each slot holds the newest epoch mapped to it.
+//   0  8 epoch             0: the slot was never written
+//   8  8 commit_unix_ns    when the memnode made the commit record durable
+//   16 8 payload_bytes     data bytes of the epoch's records
+//   24 8 record_count      data records of the epoch
+//   32 8 first_pos         ring position of the epoch's first record
+//   40 8 end_pos           ring position after its commit record
+//   48 8 reserved
+//   56 8 checksum          XXH3_64 of bytes [0, 56)
+// Written after the epoch's commit record is durable and persisted on its own
+// (one cache line: a CPU flush on PMem, one msync of a page otherwise). It is
+// informational: a torn or unpersisted entry fails its checksum and the epoch
+// is shown without history; nothing in the commit protocol reads it. The
+// records themselves stay in the ring until a later lap overwrites them; a
+// reader finds that out by decoding them (each record names its position).
 //
 // Image: the app's regions byte for byte, as of applied_epoch.
 // Ring: log records (runtime/wire/record.h) at absolute positions, slot =
@@ -79,7 +100,7 @@
 namespace respct::memnode {
 
 inline constexpr char kPoolMagic[8] = {'R', 'E', 'S', 'P', 'C', 'T', 'P', 'L'};
-inline constexpr uint32_t kPoolVersion = 1;
+inline constexpr uint32_t kPoolVersion = 2;  // 2: per-app epoch history
 inline constexpr uint64_t kSuperblockSize = 4096;
 inline constexpr uint32_t kAppTableEntries = 256;
 inline constexpr uint32_t kAppEntrySize = 2048;
@@ -92,7 +113,9 @@ inline constexpr uint64_t kMinPoolSize = 16ull << 20;
 
 inline constexpr uint32_t kAppFree = 0;
 inline constexpr uint32_t kAppLive = 0x4556494c;  // "LIVE"
-inline constexpr uint32_t kAppEntryVersion = 1;
+inline constexpr uint32_t kAppEntryVersion = 2;
+// 4096 x 64 B = 256 KiB per app: at 10 ms epochs, the last ~40 s.
+inline constexpr uint32_t kEpochHistoryEntries = 4096;
 
 struct Superblock {
   char magic[8];
@@ -142,21 +165,23 @@ struct AppEntry {
   char name[64];
   uint64_t app_id;
   uint32_t region_count;
-  uint32_t reserved;
+  uint32_t history_entries;
   uint64_t image_offset;
   uint64_t image_size;
   uint64_t ring_offset;
   uint64_t ring_capacity;
   uint64_t created_unix_ns;
   RegionEntry regions[wire::kMaxRegions];
+  uint64_t history_offset;
   uint64_t checksum;
-  uint8_t pad0[1280 - 1160];
+  uint8_t pad0[1280 - 1168];
   AppliedMark mark[2];
   uint8_t pad1[kAppEntrySize - 1408];
 };
 static_assert(offsetof(AppEntry, name) == 8);
 static_assert(offsetof(AppEntry, regions) == 128);
-static_assert(offsetof(AppEntry, checksum) == 1152);
+static_assert(offsetof(AppEntry, history_offset) == 1152);
+static_assert(offsetof(AppEntry, checksum) == 1160);
 static_assert(offsetof(AppEntry, mark) == 1280);
 static_assert(sizeof(AppEntry) == kAppEntrySize);
 static_assert(kAppTableOffset + uint64_t{kAppTableEntries} * kAppEntrySize <= kDataOffset);
@@ -164,6 +189,26 @@ static_assert(kAppTableOffset + uint64_t{kAppTableEntries} * kAppEntrySize <= kD
 inline uint64_t AppEntryChecksum(const AppEntry& e) {
   const auto* p = reinterpret_cast<const uint8_t*>(&e);
   return wire::Checksum64(p + offsetof(AppEntry, name), offsetof(AppEntry, checksum) - offsetof(AppEntry, name));
+}
+
+struct alignas(64) EpochHistoryEntry {
+  uint64_t epoch;
+  uint64_t commit_unix_ns;
+  uint64_t payload_bytes;
+  uint64_t record_count;
+  uint64_t first_pos;
+  uint64_t end_pos;
+  uint64_t reserved;
+  uint64_t checksum;
+};
+static_assert(sizeof(EpochHistoryEntry) == 64);
+static_assert(offsetof(EpochHistoryEntry, checksum) == 56);
+
+inline uint64_t HistoryEntryChecksum(const EpochHistoryEntry& h) {
+  return wire::Checksum64(&h, offsetof(EpochHistoryEntry, checksum));
+}
+inline bool HistoryEntryValid(const EpochHistoryEntry& h) {
+  return h.epoch != 0 && h.checksum == HistoryEntryChecksum(h);
 }
 
 }  // namespace respct::memnode

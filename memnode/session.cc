@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -95,8 +96,16 @@ Status Session::Serve() {
       RESPCT_RETURN_IF_ERROR(HandleListApps());
       continue;
     }
+    if (t == wire::MsgType::kListEpochs) {
+      RESPCT_RETURN_IF_ERROR(HandleListEpochs(f));
+      continue;
+    }
+    if (t == wire::MsgType::kListWrites) {
+      RESPCT_RETURN_IF_ERROR(HandleListWrites(f));
+      continue;
+    }
     if (app_name_.empty())
-      return Status::PermissionDenied(std::string("an admin session may only list apps, not send ") +
+      return Status::PermissionDenied(std::string("an admin session may only list apps and epochs, not send ") +
                                       wire::MsgTypeName(t));
     if (t == wire::MsgType::kAttach) {
       if (app_ != nullptr) return Status::FailedPrecondition("already attached");
@@ -227,6 +236,56 @@ Status Session::HandleListApps() {
   const std::vector<wire::AppSummary> apps = pool_->ListApps();
   const uint32_t count = static_cast<uint32_t>(apps.size());
   return sock_->Send(wire::MsgType::kAppList, &count, sizeof count, apps.data(), apps.size() * sizeof(wire::AppSummary));
+}
+
+Result<App*> Session::QueriedApp(const wire::EpochQueryMsg& q) const {
+  RESPCT_RETURN_IF_ERROR(wire::CheckEpochQuery(q));
+  std::string name(q.app);
+  if (!app_name_.empty()) {
+    if (!name.empty() && name != app_name_)
+      return Status::PermissionDenied("a session of app '" + app_name_ + "' cannot query app '" + name + "'");
+    name = app_name_;
+  }
+  RESPCT_RETURN_IF_ERROR(wire::ValidateAppName(name));
+  App* app = pool_->Find(name);
+  if (app == nullptr) return Status::NotFound("no app '" + name + "' in the pool");
+  RESPCT_RETURN_IF_ERROR(app->health());
+  return app;
+}
+
+// A query that cannot be answered changes nothing: it gets an Error and the
+// session goes on; only a failure to send ends it.
+Status Session::HandleListEpochs(const Frame& f) {
+  const auto q = f.As<wire::EpochQueryMsg>();
+  auto app = QueriedApp(q);
+  if (!app.ok()) return sock_->SendError(app.status());
+  const std::vector<wire::EpochInfo> epochs = (*app)->EpochHistory(q.from_epoch, q.to_epoch);
+  const AppPosition pos = (*app)->Position();
+  const wire::EpochListMsg head{pos.committed_epoch, pos.applied_epoch, static_cast<uint32_t>(epochs.size()), 0};
+  return sock_->Send(wire::MsgType::kEpochList, &head, sizeof head, epochs.data(),
+                     epochs.size() * sizeof(wire::EpochInfo));
+}
+
+Status Session::HandleListWrites(const Frame& f) {
+  const auto q = f.As<wire::EpochQueryMsg>();
+  auto app = QueriedApp(q);
+  if (!app.ok()) return sock_->SendError(app.status());
+  auto writes = (*app)->WrittenRanges(q.from_epoch, q.to_epoch);
+  if (!writes.ok()) return sock_->SendError(writes.status());
+  for (size_t i = 0; i < writes->size(); ++i) {
+    const wire::EpochWrites& w = (*writes)[i];
+    size_t sent = 0;
+    do {
+      const size_t n = std::min<size_t>(wire::kMaxRangesPerFrame, w.ranges.size() - sent);
+      const bool last = i + 1 == writes->size() && sent + n == w.ranges.size();
+      const wire::WriteListMsg head{w.epoch, static_cast<uint32_t>(w.status), static_cast<uint32_t>(n),
+                                    last ? wire::kWriteListLast : 0u, 0};
+      RESPCT_RETURN_IF_ERROR(sock_->Send(wire::MsgType::kWriteList, &head, sizeof head, w.ranges.data() + sent,
+                                         n * sizeof(wire::WrittenRange)));
+      sent += n;
+    } while (sent < w.ranges.size());
+  }
+  return Status::OK();
 }
 
 }  // namespace respct::memnode

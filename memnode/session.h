@@ -1,7 +1,7 @@
 // Session: one client connection to respct-memnode, from handshake to close
 // (protocol spec §1-§9). It runs on its own thread and is a plain linear
 // state machine: Hello -> Challenge -> Auth -> AuthOk, then either admin
-// requests (ListApps only) or Attach followed by writer/reader requests.
+// requests (ListApps, ListEpochs, ListWrites: metadata only) or Attach followed by writer/reader requests.
 //
 // A protocol violation ends only this session: it gets an Error naming the
 // problem and the connection is closed; the app's state is untouched because
@@ -44,6 +44,11 @@ class Session {
   Status HandleCommit(const Frame& f);
   Status HandleReadImage(const Frame& f);
   Status HandleListApps();
+  Status HandleListEpochs(const Frame& f);
+  Status HandleListWrites(const Frame& f);
+  // The app an epoch query names: any app for an admin session, only its
+  // own for an app session.
+  Result<App*> QueriedApp(const wire::EpochQueryMsg& q) const;
   Status CreateStagingRing(uint64_t capacity, int* fd);
   // Waits (without bound) for the next message to begin, then reads it with
   // the per-message timeout, so an idle client may wait forever between

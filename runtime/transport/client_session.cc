@@ -34,7 +34,7 @@ Status ClientSession::CheckUsable() const {
 Status ClientSession::CheckWriter() const {
   RESPCT_RETURN_IF_ERROR(CheckUsable());
   if (writer_ == nullptr)
-    return Status::FailedPrecondition(admin_ ? "an admin session can only list apps"
+    return Status::FailedPrecondition(admin_ ? "an admin session can only list apps and epochs"
                                              : "this session is attached as a reader: it cannot commit");
   return Status::OK();
 }
@@ -117,7 +117,7 @@ Status ClientSession::Commit(uint64_t epoch) {
 
 Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) {
   RESPCT_RETURN_IF_ERROR(CheckUsable());
-  if (admin_) return Status::FailedPrecondition("an admin session can only list apps");
+  if (admin_) return Status::FailedPrecondition("an admin session can only list apps and epochs");
   RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len));
   if (len == 0) return Status::OK();
   const wire::ReadImageMsg req{region_id, 0, offset, len};
@@ -153,6 +153,68 @@ Result<std::vector<wire::AppSummary>> ClientSession::ListApps() {
   if (count != 0) std::memcpy(apps.data(), f.payload.data() + sizeof count, count * sizeof(wire::AppSummary));
   for (wire::AppSummary& a : apps) a.name[sizeof a.name - 1] = '\0';
   return apps;
+}
+
+Status ClientSession::SendEpochQuery(wire::MsgType type, std::string_view app, uint64_t from, uint64_t to) {
+  RESPCT_RETURN_IF_ERROR(CheckUsable());
+  wire::EpochQueryMsg q{};
+  if (app.size() > wire::kAppNameMax) return Status::InvalidArgument("app name too long");
+  std::memcpy(q.app, app.data(), app.size());
+  q.from_epoch = from;
+  q.to_epoch = to;
+  RESPCT_RETURN_IF_ERROR(wire::CheckEpochQuery(q));
+  if (Status st = sock_->SendStruct(type, q); !st.ok()) return Broken(st);
+  return Status::OK();
+}
+
+Status ClientSession::ReceiveQueryReply(wire::MsgType want, Frame* f) {
+  Status st = ReceiveReply(want, f);
+  if (st.ok() || f->type() == wire::MsgType::kError) return st;
+  return Broken(st);
+}
+
+Result<EpochListing> ClientSession::ListEpochs(std::string_view app, uint64_t from, uint64_t to) {
+  RESPCT_RETURN_IF_ERROR(SendEpochQuery(wire::MsgType::kListEpochs, app, from, to));
+  Frame f;
+  RESPCT_RETURN_IF_ERROR(ReceiveQueryReply(wire::MsgType::kEpochList, &f));
+  const auto head = f.As<wire::EpochListMsg>();
+  if (f.payload.size() != sizeof head + uint64_t{head.count} * sizeof(wire::EpochInfo))
+    return Broken(Status::Corruption("EpochList length does not match its count"));
+  EpochListing out;
+  out.committed_epoch = head.committed_epoch;
+  out.applied_epoch = head.applied_epoch;
+  out.epochs.resize(head.count);
+  if (head.count != 0)
+    std::memcpy(out.epochs.data(), f.payload.data() + sizeof head, head.count * sizeof(wire::EpochInfo));
+  return out;
+}
+
+Result<std::vector<wire::EpochWrites>> ClientSession::ListWrites(std::string_view app, uint64_t from, uint64_t to) {
+  RESPCT_RETURN_IF_ERROR(SendEpochQuery(wire::MsgType::kListWrites, app, from, to));
+  std::vector<wire::EpochWrites> out;
+  for (;;) {
+    Frame f;
+    // Only the first frame may be a refusal; an Error in the middle of the
+    // reply leaves the conversation in an unknown state.
+    Status st = ReceiveReply(wire::MsgType::kWriteList, &f);
+    if (!st.ok()) return out.empty() && f.type() == wire::MsgType::kError ? st : Broken(st);
+    const auto head = f.As<wire::WriteListMsg>();
+    if (f.payload.size() != sizeof head + uint64_t{head.count} * sizeof(wire::WrittenRange))
+      return Broken(Status::Corruption("WriteList length does not match its count"));
+    if (head.epoch <= from || head.epoch > to || (!out.empty() && head.epoch < out.back().epoch))
+      return Broken(Status::Corruption("WriteList for epoch " + std::to_string(head.epoch) + " out of order"));
+    if (out.empty() || out.back().epoch != head.epoch) {
+      out.emplace_back();
+      out.back().epoch = head.epoch;
+      out.back().status = static_cast<wire::WritesStatus>(head.status);
+    }
+    const size_t had = out.back().ranges.size();
+    out.back().ranges.resize(had + head.count);
+    if (head.count != 0)
+      std::memcpy(out.back().ranges.data() + had, f.payload.data() + sizeof head,
+                  head.count * sizeof(wire::WrittenRange));
+    if ((head.flags & wire::kWriteListLast) != 0) return out;
+  }
 }
 
 }  // namespace respct

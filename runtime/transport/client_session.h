@@ -35,6 +35,8 @@ class ClientSession final : public Transport {
   Status Commit(uint64_t epoch) override;
   Status ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) override;
   Result<std::vector<wire::AppSummary>> ListApps() override;
+  Result<EpochListing> ListEpochs(std::string_view app, uint64_t from, uint64_t to) override;
+  Result<std::vector<wire::EpochWrites>> ListWrites(std::string_view app, uint64_t from, uint64_t to) override;
 
  private:
   Status CheckUsable() const;
@@ -48,6 +50,12 @@ class ClientSession final : public Transport {
   // Blocks for the next RingProgress (a writer waiting for ring space).
   Status WaitForProgress();
   Status OnProgress(const Frame& f);
+  // Sends an EpochQuery of `type`; InvalidArgument for a name that cannot be sent.
+  Status SendEpochQuery(wire::MsgType type, std::string_view app, uint64_t from, uint64_t to);
+  // Receives the reply of type `want` to a query: an Error frame is the
+  // memnode refusing it (the session stays usable), anything else that fails
+  // ends the session.
+  Status ReceiveQueryReply(wire::MsgType want, Frame* f);
   Status CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len) const;
 
   std::string url_;

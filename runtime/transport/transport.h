@@ -55,6 +55,13 @@ struct AttachInfo {
   std::vector<RegionSpec> regions;
 };
 
+// An app's epoch history as ListEpochs returns it.
+struct EpochListing {
+  uint64_t committed_epoch = 0;
+  uint64_t applied_epoch = 0;
+  std::vector<wire::EpochInfo> epochs;  // oldest first
+};
+
 // Counters a transport keeps; cumulative since Connect.
 struct TransportStats {
   uint64_t records = 0;
@@ -87,6 +94,12 @@ class Transport {
   virtual Status ReadImage(uint32_t region_id, uint64_t offset, void* dst, size_t len) = 0;
   // Admin sessions and app sessions alike: every app of the pool, no bytes.
   virtual Result<std::vector<wire::AppSummary>> ListApps() = 0;
+  // Metadata queries (admin sessions name any app; app sessions pass "" or
+  // their own): the history of epochs in [from, to], and which bytes epochs
+  // from+1 .. to wrote. A refused query (no such app, bad range) leaves the
+  // session usable.
+  virtual Result<EpochListing> ListEpochs(std::string_view app, uint64_t from, uint64_t to) = 0;
+  virtual Result<std::vector<wire::EpochWrites>> ListWrites(std::string_view app, uint64_t from, uint64_t to) = 0;
 
  protected:
   Transport() = default;

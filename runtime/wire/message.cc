@@ -1,5 +1,6 @@
 #include "runtime/wire/message.h"
 
+#include <cstring>
 #include <string>
 
 namespace respct::wire {
@@ -31,6 +32,12 @@ bool RuleFor(MsgType t, LengthRule* r) {
     case MsgType::kImageData: return range(sizeof(ImageDataMsg) + 1, kMaxFramePayload);
     case MsgType::kListApps: return exact(0);
     case MsgType::kAppList: return range(4, kMaxFramePayload);
+    case MsgType::kListEpochs: return exact(sizeof(EpochQueryMsg));
+    case MsgType::kEpochList:
+      return range(sizeof(EpochListMsg), sizeof(EpochListMsg) + kMaxEpochsPerQuery * sizeof(EpochInfo));
+    case MsgType::kListWrites: return exact(sizeof(EpochQueryMsg));
+    case MsgType::kWriteList:
+      return range(sizeof(WriteListMsg), sizeof(WriteListMsg) + kMaxRangesPerFrame * sizeof(WrittenRange));
   }
   return false;
 }
@@ -54,6 +61,10 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kImageData: return "ImageData";
     case MsgType::kListApps: return "ListApps";
     case MsgType::kAppList: return "AppList";
+    case MsgType::kListEpochs: return "ListEpochs";
+    case MsgType::kEpochList: return "EpochList";
+    case MsgType::kListWrites: return "ListWrites";
+    case MsgType::kWriteList: return "WriteList";
   }
   return "unknown";
 }
@@ -85,6 +96,19 @@ Status ValidateAppName(std::string_view name) {
                     c == '_' || c == '-';
     if (!ok) return Status::InvalidArgument("app name '" + std::string(name) + "' has a character outside [A-Za-z0-9._-]");
   }
+  return Status::OK();
+}
+
+Status CheckEpochQuery(const EpochQueryMsg& q) {
+  if (std::memchr(q.app, '\0', sizeof q.app) == nullptr)
+    return Status::InvalidArgument("epoch query: app name is not NUL-terminated");
+  if (q.from_epoch > q.to_epoch)
+    return Status::InvalidArgument("epoch range " + std::to_string(q.from_epoch) + ".." +
+                                   std::to_string(q.to_epoch) + " is empty");
+  if (q.to_epoch - q.from_epoch >= kMaxEpochsPerQuery)
+    return Status::InvalidArgument("epoch range " + std::to_string(q.from_epoch) + ".." +
+                                   std::to_string(q.to_epoch) + " spans more than " +
+                                   std::to_string(kMaxEpochsPerQuery) + " epochs");
   return Status::OK();
 }
 

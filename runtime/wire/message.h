@@ -16,18 +16,22 @@
 //                                                 S: RingProgress (later: space freed by apply)
 //   C: ReadImage{region, offset, length}      S: ImageData{offset, bytes} ... (one or more) | Error
 //   C: ListApps                               S: AppList
+//   C: ListEpochs{app, from, to}              S: EpochList | Error
+//   C: ListWrites{app, from, to}              S: WriteList ... (last one flagged) | Error
 // Proofs are libsodium crypto_auth (HMAC-SHA-512-256) under the shared secret:
 //   server proof = MAC("respct-server" | client nonce | app)
 //   client proof = MAC("respct-client" | server nonce | app)
 // so each side proves the secret without sending it, and the proof binds the
 // connection to one app: it can read and write that app's bytes and no other.
-// An empty app name opens an admin session that may only ListApps.
+// An empty app name opens an admin session that may only ListApps, ListEpochs
+// and ListWrites: metadata (epochs, which bytes changed), never the bytes.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/base/status.h"
 
@@ -57,6 +61,10 @@ enum class MsgType : uint16_t {
   kImageData = 13,
   kListApps = 14,
   kAppList = 15,
+  kListEpochs = 16,
+  kEpochList = 17,
+  kListWrites = 18,
+  kWriteList = 19,
 };
 const char* MsgTypeName(MsgType t);
 
@@ -186,6 +194,73 @@ struct AppSummary {
 };
 
 // AppList: a u32 count then `count` AppSummary.
+
+// ListEpochs and ListWrites: which app and which epochs. An admin session
+// names any app; an app session leaves `app` empty or names its own.
+struct EpochQueryMsg {
+  char app[64];  // NUL-padded
+  uint64_t from_epoch;
+  uint64_t to_epoch;
+};
+
+// One committed epoch from the app's epoch history (memnode/pool_layout.h).
+struct EpochInfo {
+  uint64_t epoch;
+  uint64_t commit_unix_ns;
+  uint64_t payload_bytes;
+  uint64_t record_count;
+  uint64_t first_pos;  // ring positions of its records, commit record included
+  uint64_t end_pos;
+};
+static_assert(sizeof(EpochInfo) == 48);
+
+// EpochList: the header, then `count` EpochInfo for the epochs in
+// [from_epoch, to_epoch] the history still holds, oldest first.
+struct EpochListMsg {
+  uint64_t committed_epoch;
+  uint64_t applied_epoch;
+  uint32_t count;
+  uint32_t reserved;
+};
+// At most this many epochs per query: the history's size, and an EpochList
+// that always fits in one frame.
+inline constexpr uint64_t kMaxEpochsPerQuery = 4096;
+
+// ListWrites asks which bytes epochs from_epoch+1 .. to_epoch wrote, read back
+// from their log records. The reply is one or more WriteList frames per epoch,
+// in epoch order, each with up to kMaxRangesPerFrame ranges; the last frame of
+// the reply carries kWriteListLast.
+enum class WritesStatus : uint32_t {
+  kPresent = 1,      // the ranges are the epoch's records
+  kOverwritten = 2,  // its records are no longer (all) in the ring
+  kNoHistory = 3,    // the epoch history no longer locates it
+};
+inline constexpr uint32_t kWriteListLast = 1u << 0;
+struct WriteListMsg {
+  uint64_t epoch;
+  uint32_t status;  // WritesStatus
+  uint32_t count;   // WrittenRange entries that follow
+  uint32_t flags;
+  uint32_t reserved;
+};
+struct WrittenRange {
+  uint32_t region_id;
+  uint32_t length;
+  uint64_t offset;
+};
+static_assert(sizeof(WrittenRange) == 16);
+inline constexpr uint32_t kMaxRangesPerFrame = 4096;
+
+// What ListWrites returns for one epoch.
+struct EpochWrites {
+  uint64_t epoch = 0;
+  WritesStatus status = WritesStatus::kNoHistory;
+  std::vector<WrittenRange> ranges;
+};
+
+// Checks an EpochQueryMsg's epoch range: from <= to, at most
+// kMaxEpochsPerQuery epochs, and a NUL in the name field.
+Status CheckEpochQuery(const EpochQueryMsg& q);
 
 // Checks a received frame header: magic, version, known type, and a length
 // that fits the type. Returns Corruption naming what is wrong.

@@ -6,6 +6,9 @@
 #include <ctime>
 #include <string_view>
 
+#include "tools/inspect/json.h"
+#include "tools/inspect/text_table.h"
+
 namespace respct::inspect {
 namespace {
 
@@ -14,25 +17,6 @@ std::string NameOf(const wire::AppSummary& a) { return std::string(a.name, strnl
 std::string Writer(const Listing& l, const wire::AppSummary& a) {
   if (!l.live) return "-";
   return a.writer_attached != 0 ? "yes" : "no";
-}
-
-// App names are restricted to [A-Za-z0-9._-] and everything else is
-// generated here, but escape anyway: the pool file may be damaged.
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -62,6 +46,12 @@ std::string IsoTime(uint64_t unix_ns) {
   return buf;
 }
 
+std::string HexAddress(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
 std::string FormatTable(const Listing& l) {
   const std::vector<std::string> head = {"APP",     "COMMITTED", "APPLIED",     "IMAGE",
                                          "REGIONS", "RING USED", "LAST COMMIT", "WRITER"};
@@ -72,22 +62,8 @@ std::string FormatTable(const Listing& l) {
                     HumanBytes(a.ring_used) + " / " + HumanBytes(a.ring_capacity), IsoTime(a.last_commit_unix_ns),
                     Writer(l, a)});
   }
-  std::vector<size_t> width(head.size(), 0);
-  for (const auto& r : rows)
-    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
-  std::string out;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      // Names and times left-aligned, numbers right-aligned.
-      const bool left = i == 0 || i == 6 || i == 7;
-      const std::string pad(width[i] - r[i].size(), ' ');
-      line += left ? r[i] + pad : pad + r[i];
-      if (i + 1 < r.size()) line += "  ";
-    }
-    line.erase(line.find_last_not_of(' ') + 1);
-    out += line + "\n";
-  }
+  // Names and times left-aligned, numbers right-aligned.
+  std::string out = FormatTextTable(rows, {true, false, false, false, false, false, true, true});
   if (l.apps.empty()) out += "(no apps in " + l.source + ")\n";
   return out;
 }

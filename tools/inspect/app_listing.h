@@ -24,5 +24,7 @@ std::string FormatJson(const Listing& l);
 std::string HumanBytes(uint64_t bytes);
 // Unix nanoseconds → "2026-11-28T05:37:21.123Z"; 0 → "never".
 std::string IsoTime(uint64_t unix_ns);
+// 4096 → "0x1000".
+std::string HexAddress(uint64_t v);
 
 }  // namespace respct::inspect

@@ -1,8 +1,13 @@
-// respct-inspect: lists the apps of a respct memnode (live, over its URL) or
-// of a pool file (offline, read-only). See --help. main() parses flags, gets
-// the summaries, prints; every failure is one line on stderr and exit 1.
+// respct-inspect: shows what a respct memnode (live, over its URL) or a pool
+// file (offline, read-only) keeps: its apps, an app's epochs, the threads of
+// its image with backtraces, what changed between epochs, and the image
+// itself as files. See --help. main() parses flags, picks the report, prints;
+// every failure is one line on stderr and exit 1.
+#include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <string>
 #include <vector>
@@ -14,25 +19,52 @@
 #include "runtime/transport/secret.h"
 #include "runtime/transport/transport.h"
 #include "tools/inspect/app_listing.h"
+#include "tools/inspect/epoch_report.h"
+#include "tools/inspect/image_extract.h"
+#include "tools/inspect/image_source.h"
+#include "tools/inspect/json.h"
+#include "tools/inspect/process_image.h"
+#include "tools/inspect/thread_report.h"
 
 namespace {
 
-constexpr const char* kDescription = R"(respct-inspect - show the applications a respct memnode keeps
+constexpr const char* kDescription = R"HELP(respct-inspect - show what a respct memnode keeps, and replay it
 
-Lists every application (app) of a memnode's pool: its last committed and
-last applied epoch, the size of its image and number of regions, how much of
-its log ring holds epochs not yet applied, when it last committed, and whether
-a writer (a running program under respct) is attached now.
+Without a report flag, lists every application (app) of a memnode's pool:
+its last committed and last applied epoch, the size of its image and number
+of regions, how much of its log ring holds epochs not yet applied, when it
+last committed, and whether a writer (a running program under respct) is
+attached now.
+
+With --app NAME and one report flag, looks into that app:
+  --epochs          its committed epochs from the memnode's epoch history
+                    (the last 4096): commit time, bytes and records shipped,
+                    and the thread count of the epoch the image holds
+  --threads         every thread of the image: slot state, how it parked,
+                    start routine and a symbolized backtrace unwound from its
+                    saved registers through the image's stacks (libunwind,
+                    with the executable's and libraries' own unwind tables
+                    and symbols, read from disk at their recorded paths)
+  --diff E1 E2      which regions and 64-byte lines epochs E1+1 .. E2 wrote,
+                    read back from their records in the log ring
+  --extract [E] DIR the image as files: DIR/meta.bin, heap.bin, stacks.bin,
+                    globals.bin (sparse) and DIR/manifest.json
+
+The memnode keeps one image per app, as of its last committed epoch: --threads
+and --extract can show that epoch only. Older epochs survive as their log
+records until the ring wraps over them, which is what --diff reads.
 
 Live: connects to a running respct-memnode (--memnode URL) and proves the
-shared secret (--secret-file) in an admin session, which can list apps but
-never read or change their bytes.
+shared secret (--secret-file): listings, epochs and diffs use an admin
+session (metadata only); --threads and --extract read the image over a
+reader session of the app. With a writer attached, a report that straddles
+a new commit is retried until it reads one epoch.
 Offline: reads a pool file directly (--pool FILE), read-only, without taking
-its lock; useful when no memnode runs. A pool being written by a live
-memnode may show a commit in progress.)";
+its lock; useful when no memnode runs. The image is then as of the last
+*applied* epoch (the memnode applies committed epochs when it next starts).)HELP";
 
-constexpr const char* kFooter = R"(
-COLUMNS
+constexpr const char* kFooter = R"HELP(
+APP LIST COLUMNS
   APP          application name (what respct-run --app / RESPCT_APP set)
   COMMITTED    last durable epoch: what a recovery restores
   APPLIED      last epoch copied into the image (<= COMMITTED; the memnode
@@ -42,54 +74,234 @@ COLUMNS
   LAST COMMIT  UTC time of the last commit, or never
   WRITER       yes when a writer is attached now; - offline (unknown)
 
+EPOCHS COLUMNS (--epochs)
+  EPOCH, COMMITTED (UTC time the memnode made it durable), BYTES (payload
+  shipped), RECORDS (log records), THREADS (live thread slots; known only
+  for the epoch the image holds, - for the others)
+
+THREADS (--threads)
+  One block per used thread slot: index, state (parked, frozen = blocked in
+  a call, frozen-starting = created but not started, ...), park kind
+  (restart-point: at a lock or thread boundary; signal: stopped by the
+  checkpoint signal in application code, its backtrace passes through
+  "<signal handler called>"; blocking: inside a blocking call), flags
+  (main, detached), start routine, then frames "#N pc function+offset
+  (module)". Frames of code whose file is missing show as addresses.
+
+DIFF (--diff E1 E2)
+  Per region: LINES (distinct 64-byte lines written), BYTES (distinct bytes
+  written), RANGES (merged runs of lines), FIRST and END (exclusive) offsets
+  of the changed span, line-aligned. These are the lines respct shipped,
+  i.e. lines whose content differed from the previous epoch's when they were
+  shipped; a line written and later restored still counts. Needs every
+  record of E1+1 .. E2 still in the ring: when a later lap overwrote some,
+  the error names the oldest E1 that works.
+
+EXTRACT (--extract [E] DIR)
+  DIR is created if needed; files are overwritten. E, if given, must be the
+  image's epoch. manifest.json: {"app", "source", "epoch", "regions": [{"id",
+  "name", "file", "base_addr", "size"}], "build_id", "exe_path",
+  "max_threads", "stack_size", "libraries": [{"name", "load_addr"}]}.
+  Progress lines go to stderr for images above 64 MiB.
+
 JSON (--json)
-  {"source": "...", "apps": [{"name", "app_id" (hex), "committed_epoch",
+  App list: {"source", "apps": [{"name", "app_id" (hex), "committed_epoch",
   "applied_epoch", "image_bytes", "regions", "ring_used_bytes",
   "ring_capacity_bytes", "last_commit" (ISO-8601 or null),
   "last_commit_unix_ns", "writer_attached" (true/false, null offline)}]}
+  --epochs: {"app", "source", "committed_epoch", "applied_epoch",
+  "image_epoch", "image_threads", "epochs": [{"epoch", "committed",
+  "commit_unix_ns", "payload_bytes", "records", "ring_first_pos",
+  "ring_end_pos", "threads"}]}
+  --threads: {"app", "source", "epoch", "exe_path", "warnings", "threads":
+  [{"index", "state", "park_kind", "flags", "start_routine",
+  "start_symbol", "fctx", "parked_epoch", "backtrace": [{"pc", "sp",
+  "symbol", "module", "signal_trampoline", "interrupted"}],
+  "backtrace_note"}]}
+  --diff: {"app", "source", "from_epoch", "to_epoch", "records", "regions":
+  [{"id", "name", "lines", "bytes", "ranges": [{"offset", "length"}]}]}
+  --extract: {"epoch", "dir", "bytes", "nonzero_bytes", "manifest"}
 
 EXAMPLES
   respct-inspect                                 the default local memnode
   respct-inspect --memnode tcp://memnode.example:7100 --secret-file ~/respct.key
-  respct-inspect --app bank --json | jq .apps[0].committed_epoch
-  respct-inspect --pool /mnt/pmem0/respct.pool   offline
+  respct-inspect --app bank --epochs --last 20
+  respct-inspect --app bank --threads
+  respct-inspect --app bank --diff 120 125 --json | jq .regions
+  respct-inspect --pool /mnt/pmem0/respct.pool --app bank --extract /tmp/bank-image
 
 EXIT STATUS
-  0 success; 1 the memnode, secret or pool could not be used, or --app names
-  no app; 2 bad command-line flags.
+  0 success; 1 the memnode, secret or pool could not be used, --app names
+  no app, or the report cannot be made (epoch not available, records
+  overwritten, ...); 2 bad command-line flags.
 
 ENVIRONMENT
   RESPCT_STATE_DIR     directory of the default memnode socket and secret
-  RESPCT_SECRET_FILE   default for --secret-file)";
+  RESPCT_SECRET_FILE   default for --secret-file)HELP";
 
 int Fail(const std::string& what) {
   std::fprintf(stderr, "respct-inspect: %s\n", what.c_str());
   return 1;
 }
 
-}  // namespace
+void Print(const std::string& out) { std::fwrite(out.data(), 1, out.size(), stdout); }
 
-int main(int argc, char** argv) {
+struct Flags {
   std::string memnode = respct::DefaultMemnodeUrl();
   std::string pool;
   std::string app;
   std::string secret_file = respct::DefaultSecretPath();
   bool json = false;
+  bool epochs = false;
+  uint64_t last = 0;
+  bool threads = false;
+  std::optional<uint64_t> epoch;
+  size_t max_frames = 64;
+  std::vector<uint64_t> diff;
+  std::vector<std::string> extract;
+};
 
+int ListApps(const Flags& f) {
+  respct::inspect::Listing listing;
+  if (!f.pool.empty()) {
+    auto p = respct::memnode::Pool::Open(f.pool, 0, respct::memnode::Pool::OpenMode::kReadOnly);
+    if (!p.ok()) return Fail("pool " + f.pool + ": " + p.status().message());
+    listing.source = "pool " + f.pool;
+    listing.live = false;
+    listing.apps = (*p)->ListApps();
+  } else {
+    auto secret = respct::Secret::FromFile(f.secret_file);
+    if (!secret.ok()) return Fail(secret.status().message());
+    respct::ConnectOptions options;  // no app: an admin session, which may only list
+    options.timeout_ms = 5000;
+    auto t = respct::Transport::Connect(f.memnode, *secret, options);
+    if (!t.ok()) return Fail(t.status().message());
+    auto apps = (*t)->ListApps();
+    if (!apps.ok()) return Fail(apps.status().message());
+    listing.source = "memnode " + f.memnode;
+    listing.apps = std::move(*apps);
+  }
+  if (!f.app.empty()) {
+    std::erase_if(listing.apps, [&](const respct::wire::AppSummary& a) {
+      return f.app != std::string_view(a.name, strnlen(a.name, sizeof a.name));
+    });
+    if (listing.apps.empty()) return Fail("no app '" + f.app + "' in " + listing.source);
+  }
+  Print(f.json ? respct::inspect::FormatJson(listing) : respct::inspect::FormatTable(listing));
+  return 0;
+}
+
+// The image holds one epoch; `wanted`, if given, must be it.
+int RefuseOtherEpoch(const std::string& app, uint64_t wanted, uint64_t image_epoch) {
+  return Fail("epoch " + std::to_string(wanted) + " of app '" + app +
+              "' is not available: the memnode keeps only the image of epoch " + std::to_string(image_epoch) +
+              " (--diff shows what older epochs wrote)");
+}
+
+int Report(const Flags& f) {
+  namespace in = respct::inspect;
+  std::unique_ptr<in::ImageSource> source;
+  if (!f.pool.empty()) {
+    auto s = in::ImageSource::OpenPool(f.pool, f.app);
+    if (!s.ok()) return Fail(s.status().message());
+    source = std::move(s).value();
+  } else {
+    auto secret = respct::Secret::FromFile(f.secret_file);
+    if (!secret.ok()) return Fail(secret.status().message());
+    auto s = in::ImageSource::ConnectMemnode(f.memnode, *secret, f.app);
+    if (!s.ok()) return Fail(s.status().message());
+    source = std::move(s).value();
+  }
+  if (f.epochs) {
+    auto r = in::BuildEpochReport(source.get(), f.last);
+    if (!r.ok()) return Fail(r.status().message());
+    Print(f.json ? in::FormatEpochsJson(*r) : in::FormatEpochsText(*r));
+    return 0;
+  }
+  if (f.threads) {
+    auto r = in::BuildThreadReport(source.get(), f.max_frames);
+    if (!r.ok()) return Fail(r.status().message());
+    if (f.epoch && *f.epoch != r->epoch) return RefuseOtherEpoch(f.app, *f.epoch, r->epoch);
+    Print(f.json ? in::FormatThreadsJson(*r) : in::FormatThreadsText(*r));
+    return 0;
+  }
+  if (!f.diff.empty()) {
+    if (f.diff[0] >= f.diff[1]) return Fail("--diff E1 E2 needs E1 < E2");
+    auto r = in::BuildDiffReport(source.get(), f.diff[0], f.diff[1]);
+    if (!r.ok()) return Fail(r.status().message());
+    Print(f.json ? in::FormatDiffJson(*r) : in::FormatDiffText(*r));
+    return 0;
+  }
+  // --extract [E] DIR
+  const std::string& dir = f.extract.back();
+  if (f.extract.size() == 2) {
+    uint64_t wanted = 0;
+    const std::string& e = f.extract.front();
+    const auto [end, ec] = std::from_chars(e.data(), e.data() + e.size(), wanted);
+    if (ec != std::errc() || end != e.data() + e.size()) return Fail("--extract: '" + e + "' is not an epoch number");
+    auto img = in::ProcessImage::Load(source.get());
+    const uint64_t held = img.ok() ? (*img)->meta().epoch : source->image_epoch();
+    if (wanted != held) return RefuseOtherEpoch(f.app, wanted, held);
+  }
+  auto r = in::ExtractImage(source.get(), dir, stderr);
+  if (!r.ok()) return Fail(r.status().message());
+  if (f.json) {
+    Print("{\"epoch\": " + std::to_string(r->epoch) + ", \"dir\": " + in::JsonString(dir) +
+          ", \"bytes\": " + std::to_string(r->bytes) + ", \"nonzero_bytes\": " + std::to_string(r->nonzero_bytes) +
+          ", \"manifest\": " + in::JsonString(r->manifest_path) + "}\n");
+  } else {
+    Print("extracted epoch " + std::to_string(r->epoch) + " of app " + f.app + " to " + dir + ": " +
+          in::HumanBytes(r->bytes) + " in " + std::to_string(source->regions().size()) + " region file(s), " +
+          in::HumanBytes(r->nonzero_bytes) + " non-zero, manifest " + r->manifest_path + "\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
   CLI::App cli(kDescription, "respct-inspect");
   cli.footer(kFooter);
-  auto* memnode_opt = cli.add_option("--memnode", memnode,
+  auto* memnode_opt = cli.add_option("--memnode", f.memnode,
                                      "Memnode to ask: shm:///PATH (this host) or tcp://HOST:PORT.")
                           ->type_name("URL")
                           ->capture_default_str();
-  cli.add_option("--pool", pool, "Read this pool file offline instead of asking a memnode.")
+  cli.add_option("--pool", f.pool, "Read this pool file offline instead of asking a memnode.")
       ->type_name("FILE")
       ->excludes(memnode_opt);
-  cli.add_option("--app", app, "Show only this app (exit 1 if it does not exist).")->type_name("NAME");
-  cli.add_option("--secret-file", secret_file, "Shared secret of the memnode (live mode only).")
+  auto* app_opt = cli.add_option("--app", f.app, "The app to show or look into (exit 1 if it does not exist).")
+                      ->type_name("NAME");
+  cli.add_option("--secret-file", f.secret_file, "Shared secret of the memnode (live mode only).")
       ->type_name("FILE")
       ->capture_default_str();
-  cli.add_flag("--json", json, "Print JSON instead of a table.");
+  cli.add_flag("--json", f.json, "Print JSON instead of text.");
+  auto* epochs_opt = cli.add_flag("--epochs", f.epochs, "List the app's committed epochs.")->needs(app_opt);
+  cli.add_option("--last", f.last, "With --epochs: only the last N epochs (default: all the history holds).")
+      ->type_name("N")
+      ->needs(epochs_opt);
+  auto* threads_opt =
+      cli.add_flag("--threads", f.threads, "Show the image's threads with backtraces.")->needs(app_opt);
+  cli.add_option("--epoch", f.epoch, "With --threads: the epoch to show; only the image's epoch is available.")
+      ->type_name("E")
+      ->needs(threads_opt);
+  cli.add_option("--max-frames", f.max_frames, "With --threads: frames per backtrace at most.")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{4096}))
+      ->needs(threads_opt);
+  auto* diff_opt = cli.add_option("--diff", f.diff, "Show what epochs E1+1 .. E2 wrote, per region.")
+                       ->type_name("E1 E2")
+                       ->expected(2)
+                       ->needs(app_opt);
+  auto* extract_opt =
+      cli.add_option("--extract", f.extract, "Write the image (of epoch E, if given: it must be the image's) to DIR.")
+          ->type_name("[E] DIR")
+          ->expected(1, 2)
+          ->needs(app_opt);
+  epochs_opt->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
+  threads_opt->excludes(diff_opt)->excludes(extract_opt);
+  diff_opt->excludes(extract_opt);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -98,33 +310,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "respct-inspect: %s (see --help)\n", e.what());
     return 2;
   }
-
-  respct::inspect::Listing listing;
-  if (!pool.empty()) {
-    auto p = respct::memnode::Pool::Open(pool, 0, respct::memnode::Pool::OpenMode::kReadOnly);
-    if (!p.ok()) return Fail("pool " + pool + ": " + p.status().message());
-    listing.source = "pool " + pool;
-    listing.live = false;
-    listing.apps = (*p)->ListApps();
-  } else {
-    auto secret = respct::Secret::FromFile(secret_file);
-    if (!secret.ok()) return Fail(secret.status().message());
-    respct::ConnectOptions options;  // no app: an admin session, which may only list
-    options.timeout_ms = 5000;
-    auto t = respct::Transport::Connect(memnode, *secret, options);
-    if (!t.ok()) return Fail(t.status().message());
-    auto apps = (*t)->ListApps();
-    if (!apps.ok()) return Fail(apps.status().message());
-    listing.source = "memnode " + memnode;
-    listing.apps = std::move(*apps);
-  }
-  if (!app.empty()) {
-    std::erase_if(listing.apps, [&](const respct::wire::AppSummary& a) {
-      return app != std::string_view(a.name, strnlen(a.name, sizeof a.name));
-    });
-    if (listing.apps.empty()) return Fail("no app '" + app + "' in " + listing.source);
-  }
-  const std::string out = json ? respct::inspect::FormatJson(listing) : respct::inspect::FormatTable(listing);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  return 0;
+  if (f.epochs || f.threads || !f.diff.empty() || !f.extract.empty()) return Report(f);
+  return ListApps(f);
 }
