@@ -38,8 +38,8 @@ double Ms(uint64_t ns) { return static_cast<double>(ns) / 1e6; }
 std::string Stats(const char* key, const std::vector<double>& v) {
   const double mean = v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
   const double max = v.empty() ? 0 : *std::max_element(v.begin(), v.end());
-  char buf[128];
-  std::snprintf(buf, sizeof buf, " %s_mean=%.1f %s_max=%.1f", key, mean, key, max);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " %s_n=%zu %s_mean=%.1f %s_max=%.1f", key, v.size(), key, mean, key, max);
   return buf;
 }
 
@@ -81,6 +81,11 @@ class Campaign {
     OutputFollower out(co.stdout_file), err(Path(tag, ".err"));
     uint64_t origin_ns = recovering_ ? 0 : spawn_ns, resumed_ns = 0;
     const uint64_t delay_ns = kill_after_ms_(rng_) * 1'000'000ull;
+    // Half the recoveries are killed counting from respct-recover's
+    // "resuming" line (so some land while memory is being restored), half
+    // from the program's first progress line (so the check of that line and
+    // kills of a recovered program that runs again are not left to chance).
+    const bool from_progress = recovering_ && (rng_() & 1) != 0;
     bool exited = false;
     for (;;) {
       exited = child.Exited();  // before the last read: all output is in once it exited
@@ -88,8 +93,12 @@ class Campaign {
       if (recovering_ && resumed_ns == 0) {
         err.Poll();
         for (const SeenLine& l : err.lines())
-          if (l.text.find(": resuming app '") != std::string::npos) resumed_ns = origin_ns = l.seen_unix_ns;
+          if (l.text.find(": resuming app '") != std::string::npos) resumed_ns = l.seen_unix_ns;
+        if (!from_progress) origin_ns = resumed_ns;
       }
+      if (from_progress && origin_ns == 0)
+        for (const SeenLine& l : out.lines())
+          if (ProgressValue(l.text, o_.example.name, o_.example.counter)) origin_ns = l.seen_unix_ns;
       if (exited || (!last && origin_ns != 0 && UnixNowNs() >= origin_ns + delay_ns)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
@@ -143,6 +152,19 @@ class Campaign {
   }
 
   void Killed(const std::string& tag, const OutputFollower& out, uint64_t kill_ns) {
+    // Killed after it printed its result, while exiting: the work is done
+    // (its last image may hold no thread to resume), the cycle is over.
+    std::string text;
+    for (const SeenLine& l : out.lines()) text += l.text + "\n";
+    if (const auto line = shimtest::DigestLine(o_.example.name, text)) {
+      ++r_.finished_before_kill;
+      if (*line == o_.native_digest_line) {
+        ++r_.completions;
+        recovering_ = false;
+        return;
+      }
+      return Fail(tag + " printed \"" + *line + "\", not the native \"" + o_.native_digest_line + "\"");
+    }
     auto img = ReadCommittedImage(o_.memnode_url, o_.secret, o_.app, kWriterGoneWaitMs);
     if (!img.ok()) return Fail(tag + ": reading the committed image: " + img.status().ToString());
     // A fresh run killed before it reset the app leaves the previous cycle's image.
@@ -173,8 +195,10 @@ class Campaign {
     co.timeout_s = 60;
     const ChildResult res =
         shimtest::RunChild(o_.work_dir, killed_tag + "-nothing", ToolCommand(o_.recover_bin, o_, {}), co);
+    // Wording by case: the app was created but never committed, or never created.
     const bool said = res.err.find("has no committed epoch") != std::string::npos ||
-                      res.err.find("is not on the memnode") != std::string::npos;
+                      res.err.find("is not on the memnode") != std::string::npos ||
+                      res.err.find("no app '" + o_.app + "' in the pool") != std::string::npos;
     if (res.exit_code != 70 || !said)
       Fail(killed_tag + " was killed before any commit, but respct-recover did not say there is nothing to recover" +
            res.Describe());
@@ -196,6 +220,7 @@ class Campaign {
 std::string CampaignResult::Summary() const {
   return "kills=" + std::to_string(kills) + " recoveries=" + std::to_string(recoveries) +
          " cold_starts=" + std::to_string(cold_starts) + " completions=" + std::to_string(completions) +
+         " finished_before_kill=" + std::to_string(finished_before_kill) +
          " epochs_advanced=" + std::to_string(epochs_advanced) + " failures=" + std::to_string(failures.size()) +
          Stats("recovery_ms", recovery_ms) + Stats("resume_ms", resume_ms) + Stats("lost_ms", lost_ms);
 }

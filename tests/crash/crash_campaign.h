@@ -37,8 +37,9 @@ struct CampaignOptions {
   std::vector<std::string> layout;  // respct-run flags shaping the image (sizes)
   unsigned kills = 17;
   // A kill lands uniformly in [min, max] ms after the program (re)started:
-  // after spawn for a fresh run, after respct-recover said it resumes (so the
-  // kill hits the program, not the image fetch).
+  // after spawn for a fresh run; for a recovery, after respct-recover said it
+  // resumes (so the kill hits the program, not the image fetch) or, for half
+  // of them, after the recovered program's first progress line.
   unsigned min_kill_ms = 50, max_kill_ms = 2000;
   uint64_t seed = 1;
 };
@@ -48,6 +49,7 @@ struct CampaignResult {
   unsigned recoveries = 0;    // respct-recover runs that resumed the program
   unsigned cold_starts = 0;   // kills before any committed epoch
   unsigned completions = 0;   // cycles that ran to the end with the native digest
+  unsigned finished_before_kill = 0;  // of those, killed while exiting after the result line
   unsigned epochs_advanced = 0;  // recoveries from a later epoch than the cycle's previous one
   std::vector<double> recovery_ms;  // respct-recover start -> first progress line
   std::vector<double> resume_ms;    // respct-recover "resuming" line -> first progress line

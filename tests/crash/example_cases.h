@@ -16,9 +16,9 @@ inline const std::vector<std::string> kSmallImage = {"--heap-size", "64M", "--ma
 
 inline std::vector<Example> CampaignExamples() {
   return {
-      {"bank", BANK_BIN, {"--transfers", "300000", "--work-ns", "100", "--report-ms", "20"}, "transfers"},
-      {"kvstore", KVSTORE_BIN, {"--ops", "200000", "--report-ms", "20"}, "ops"},
-      {"pipeline", PIPELINE_BIN, {"--items", "20000", "--report-ms", "20"}, "items"},
+      {"bank", BANK_BIN, {"--transfers", "1000000", "--work-ns", "100", "--report-ms", "20"}, "transfers"},
+      {"kvstore", KVSTORE_BIN, {"--ops", "500000", "--report-ms", "20"}, "ops"},
+      {"pipeline", PIPELINE_BIN, {"--items", "300000", "--report-ms", "20"}, "items"},
   };
 }
 
