@@ -111,6 +111,7 @@ class Campaign {
     const uint64_t kill_ns = UnixNowNs();
     child.Kill();
     ++r_.kills;
+    out.Poll();  // all it wrote; stamped after the kill, so never counted as before a capture
     Killed(tag, out, kill_ns);
   }
 
