@@ -87,7 +87,12 @@ Status Replicator::Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns) 
 }
 
 Status Replicator::Reconnect() {
+  // The app exists now, with the epochs this process committed: a reconnect
+  // must neither create it nor, for a --fresh start, reset it again (that
+  // would drop every committed epoch and leave the memnode an image made of
+  // one epoch's changed lines over zeros).
   options_.create = false;
+  options_.reset = false;
   auto t = Transport::Connect(url_, secret_, options_);
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());

@@ -75,12 +75,21 @@ Child::Child(const std::string& dir, const std::string& tag, const std::vector<s
   _exit(127);
 }
 
-Child::~Child() {
-  if (pid_ <= 0) return;
+Child::~Child() { Kill(); }
+
+bool Child::Exited() {
+  if (pid_ <= 0 || reaped_) return true;
+  if (waitpid(pid_, &status_, WNOHANG) != pid_) return false;
+  reaped_ = true;
+  return true;
+}
+
+void Child::Kill() {
+  if (pid_ <= 0 || reaped_) return;
   kill(pid_, SIGKILL);
-  int status;
-  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
   }
+  reaped_ = true;
 }
 
 void Child::Signal(int sig) {
@@ -95,8 +104,8 @@ ChildResult Child::Wait() {
     return r;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options_.timeout_s);
-  int status = 0;
-  for (;;) {
+  int status = status_;
+  while (!reaped_) {
     const pid_t w = waitpid(pid_, &status, WNOHANG);
     if (w == pid_) break;
     if (w < 0 && errno != EINTR) break;

@@ -64,9 +64,15 @@ class Child {
   ChildResult Wait();
   // Sends `sig` to the child (the crash tests' kill -9).
   void Signal(int sig);
+  // Without blocking: true once the child has exited (Wait() then returns at once).
+  bool Exited();
+  // kill -9 and reap; Wait() then reports the signal and the output.
+  void Kill();
 
  private:
   pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
   std::string out_path_, err_path_;
   ChildOptions options_;
   std::string command_;
