@@ -1,0 +1,60 @@
+"""P7: recovery time vs image size. Fetch of the image through
+Transport::ReadImage over shm and tcp against a raw pread of the same bytes
+in the same run (bench/recovery); end-to-end recovery only when
+respct-recover is built."""
+import json
+import os
+
+from . import plots
+from .context import run, summary
+
+
+def run_figure(ctx):
+    out = os.path.join(ctx.scratch, "recovery.json")
+    argv = [ctx.binary("bench/recovery/bench_recovery"), "--json", out]
+    argv += ["--quick"] if ctx.quick else ["--reps", str(ctx.reps)]
+    _, wall = run(argv, timeout=3600)
+    data = json.load(open(out))
+    rows = []
+    for r in data["fetch"]:
+        gib = r["image_bytes"] / 2**30
+        rows.append({"image_bytes": r["image_bytes"], "transport": r["transport"],
+                     "fetch_s": summary(r["fetch_s"]), "raw_read_s": summary(r["raw_read_s"]),
+                     "fetch_over_raw": summary([f / w for f, w in zip(r["fetch_s"], r["raw_read_s"])]),
+                     "s_per_gib": summary([f / gib for f in r["fetch_s"]])})
+    shm = [r for r in rows if r["transport"] == "shm"]
+    largest = max(shm, key=lambda r: r["image_bytes"]) if shm else None
+    lines = [data["end_to_end"][0].upper() + data["end_to_end"][1:] + ".", "",
+             "| image | transport | fetch s | raw read s | fetch/raw median [min–max] | s per GiB |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        t = r["fetch_over_raw"]
+        lines.append(f"| {r['image_bytes'] >> 20} MiB | {r['transport']} | {r['fetch_s']['median']:.3f} | "
+                     f"{r['raw_read_s']['median']:.3f} | {t['median']:.2f} [{t['min']:.2f}–{t['max']:.2f}] | "
+                     f"{r['s_per_gib']['median']:.3f} |")
+    return {"name": "P7", "title": "Recovery: image fetch time vs image size", "goal": "<= 1 s/GiB over shm",
+            "command": argv, "wall_s": round(wall, 1), "rows": rows, "end_to_end": data["end_to_end"],
+            "goal_met": largest is not None and largest["s_per_gib"]["median"] <= 1.0,
+            "headline": (f"fetch only (end-to-end not run): {largest['s_per_gib']['median']:.3f} s/GiB over shm at "
+                         f"{largest['image_bytes'] >> 20} MiB, {largest['fetch_over_raw']['median']:.1f}x a raw read")
+            if largest else "no shm row",
+            "table": "\n".join(lines), "plots": [plot(ctx, rows)], "raw": data}
+
+
+def plot(ctx, rows):
+    fig, ax = plots.new("P7: fetching the image (median, min–max)", "image size (MiB)", "seconds")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for transport in sorted({r["transport"] for r in rows}):
+        pts = sorted((r for r in rows if r["transport"] == transport), key=lambda r: r["image_bytes"])
+        xs = [r["image_bytes"] / 2**20 for r in pts]
+        med = [r["fetch_s"]["median"] for r in pts]
+        err = [[m - r["fetch_s"]["min"] for m, r in zip(med, pts)], [r["fetch_s"]["max"] - m for m, r in zip(med, pts)]]
+        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=f"ReadImage over {transport}")
+    pts = sorted((r for r in rows if r["transport"] == "shm"), key=lambda r: r["image_bytes"]) or rows
+    ax.plot([r["image_bytes"] / 2**20 for r in pts], [r["raw_read_s"]["median"] for r in pts], color="black",
+            marker="x", label="raw pread of the same bytes")
+    ax.plot([r["image_bytes"] / 2**20 for r in pts], [r["image_bytes"] / 2**30 for r in pts], color="grey",
+            linestyle=":", label="goal 1 s/GiB")
+    ax.legend(fontsize=8)
+    return plots.save(fig, ctx, "p7_recovery")
