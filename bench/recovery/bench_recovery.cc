@@ -8,10 +8,19 @@
 //     bytes are read with pread(2) from a file on the pool's file system (the
 //     cost of getting them into the process with no protocol at all). The
 //     fetched bytes are checked against what was written.
-// (b) End to end (respct-recover resuming a killed program) needs the
-//     respct-recover binary; without it the bench says so and measures (a).
+// (b) End to end, when respct-recover is built: bench/snapshot's
+//     snapshot_heap fills a heap buffer of the image size under respct-run
+//     (100 ms epochs over shm) and reports every 10 ms interval; once two
+//     epochs after the fill have committed it is killed with SIGKILL, and
+//     the time from starting respct-recover (same program and arguments) to
+//     the recovered program's first interval line is the recovery time
+//     (fetching the image, restoring memory and threads, resuming).
+//     Without respct-recover the bench says so and measures (a) only.
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +29,7 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -28,6 +38,8 @@
 #include "bench/overhead/harness.h"
 #include "runtime/transport/transport.h"
 #include "tests/protocol/memnode_process.h"
+
+extern char** environ;
 
 namespace {
 
@@ -132,6 +144,130 @@ double RawRead(const std::string& path, std::vector<uint8_t>* dst) {
   return s;
 }
 
+// A child in its own process group (respct-recover may leave a helper), its
+// standard output to `out_fd`, standard error to `err_path`.
+pid_t SpawnGroup(const std::vector<std::string>& argv, int out_fd, const std::string& err_path) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  return pid;
+}
+
+void KillGroup(pid_t pid) {
+  kill(-pid, SIGKILL);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string TailOf(const std::string& text) {
+  const size_t from = text.size() > 400 ? text.size() - 400 : 0;
+  return text.substr(from);
+}
+
+uint64_t CommittedEpoch(const respct::test::MemnodeProcess& mn, const std::string& app) {
+  respct::ConnectOptions admin;
+  auto t = respct::Transport::Connect(mn.shm_url(), mn.secret(), admin);
+  if (!t.ok()) return 0;
+  auto apps = (*t)->ListApps();
+  if (!apps.ok()) return 0;
+  for (const respct::wire::AppSummary& a : *apps)
+    if (std::string(a.name, strnlen(a.name, sizeof a.name)) == app) return a.committed_epoch;
+  return 0;
+}
+
+struct EndToEndPaths {
+  std::string respct_run, respct_recover, program, scratch;
+};
+
+// One kill -9 + respct-recover of snapshot_heap with an `image` byte buffer;
+// returns seconds from starting respct-recover to the first interval line.
+double RecoverOnce(const respct::test::MemnodeProcess& mn, const EndToEndPaths& p, uint64_t image) {
+  const uint64_t mib = image >> 20;
+  // One app per size, reset by --fresh each repetition (the pool reuses its space).
+  const std::string app = "e2e-" + SizeName(image);
+  // Flags both tools take; the region layout comes from the image on recovery.
+  const std::vector<std::string> flags = {"--memnode", mn.shm_url(), "--secret-file", mn.secret_path(),
+                                          "--app",     app,          "--epoch-ms",    "100"};
+  const std::vector<std::string> program = {p.program, "--heap-mib", std::to_string(mib), "--dirty-pct", "0.01",
+                                            "--interval-ms", "10", "--seconds", "3600", "--report-intervals"};
+  std::vector<std::string> run = {p.respct_run, "--fresh", "--heap-size",
+                                  std::to_string(std::max<uint64_t>(1024, 2 * mib)) + "M", "--ring-size",
+                                  std::to_string(mib * 3 / 2 + 256) + "M"};
+  run.insert(run.end(), flags.begin(), flags.end());
+  run.push_back("--");
+  run.insert(run.end(), program.begin(), program.end());
+
+  const std::string out1 = p.scratch + "/" + app + ".run.out", err1 = p.scratch + "/" + app + ".run.err";
+  const int out_fd = open(out1.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out_fd < 0) throw std::runtime_error("open " + out1 + ": " + std::strerror(errno));
+  const pid_t first = SpawnGroup(run, out_fd, err1);
+  close(out_fd);
+  // Filled, then two epochs committed after that: the image holds the
+  // program in its steady loop.
+  const auto deadline = Clock::now() + std::chrono::seconds(600);
+  uint64_t after_ready = 0;
+  for (;;) {
+    if (Clock::now() > deadline || waitpid(first, nullptr, WNOHANG) == first) {
+      KillGroup(first);
+      throw std::runtime_error(app + ": the protected run did not reach a committed steady state: " +
+                               TailOf(ReadAll(out1) + ReadAll(err1)));
+    }
+    if (after_ready == 0 && ReadAll(out1).find("ready") != std::string::npos) after_ready = CommittedEpoch(mn, app) + 2;
+    if (after_ready != 0 && CommittedEpoch(mn, app) >= after_ready) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  KillGroup(first);
+
+  std::vector<std::string> recover = {p.respct_recover};
+  recover.insert(recover.end(), flags.begin(), flags.end());
+  recover.push_back("--");
+  recover.insert(recover.end(), program.begin(), program.end());
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe: " + std::string(std::strerror(errno)));
+  const std::string err2 = p.scratch + "/" + app + ".recover.err";
+  const auto t0 = Clock::now();
+  const pid_t second = SpawnGroup(recover, pipe_fds[1], err2);
+  close(pipe_fds[1]);
+  std::string seen;
+  char buf[4096];
+  double resumed_s = -1;
+  for (;;) {
+    const ssize_t n = read(pipe_fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+    if (seen.find("snapshot_heap: interval") != std::string::npos) {
+      resumed_s = Since(t0);
+      break;
+    }
+  }
+  close(pipe_fds[0]);
+  KillGroup(second);
+  if (resumed_s < 0)
+    throw std::runtime_error(app + ": respct-recover ended without the program going on: " +
+                             TailOf(seen + ReadAll(err2)));
+  return resumed_s;
+}
+
 struct FetchTimes {
   std::vector<double> connect_s, fetch_s, raw_s;
 };
@@ -143,6 +279,8 @@ struct Options {
   std::string json_file;
   std::string memnode_bin = RESPCT_MEMNODE_BIN;
   std::string recover_bin = RESPCT_RECOVER_BIN;
+  std::string run_bin = RESPCT_RUN_BIN;
+  std::string program_bin = SNAPSHOT_HEAP_BIN;
 };
 
 int Run(const Options& opt) {
@@ -156,8 +294,12 @@ int Run(const Options& opt) {
     largest = std::max(largest, bytes);
     total += bytes;
   }
+  // Room for the fetch images and, per size, one end-to-end app: a heap twice
+  // the image (at least 1 GiB), stacks and globals, and its ring.
+  uint64_t pool = total + (uint64_t{2} << 30);
+  for (uint64_t s : sizes) pool += std::max<uint64_t>(uint64_t{1} << 30, 2 * s) + s * 3 / 2 + (uint64_t{512} << 20);
   respct::test::MemnodeProcess mn(respct::test::MemnodeProcess::Options{
-      .binary = opt.memnode_bin, .ring_size = "128M", .pool_size = std::to_string((total >> 30) + 2) + "G"});
+      .binary = opt.memnode_bin, .ring_size = "128M", .pool_size = std::to_string((pool >> 30) + 1) + "G"});
   Check(mn.Start(), "start memnode");
   const std::string raw_path = mn.dir() + "/raw.bin";
   std::printf("memnode pool %s; %d rep(s); fetch = connect a reader + ReadImage of the whole region; "
@@ -220,12 +362,31 @@ int Run(const Options& opt) {
     }
     unlink(raw_path.c_str());
   }
-  const bool have_recover = access(opt.recover_bin.c_str(), X_OK) == 0;
-  const std::string e2e = have_recover ? "end-to-end: not run (respct-recover found at " + opt.recover_bin +
-                                             ", but this bench does not drive it yet)"
-                                       : "end-to-end: not run (respct-recover not built)";
-  std::printf("\n%s\n", e2e.c_str());
-  json += "],\"end_to_end\":" + respct::bench::JsonString(e2e) + "}\n";
+  json += "]";
+  if (access(opt.recover_bin.c_str(), X_OK) != 0) {
+    const std::string e2e = "end-to-end: not run (respct-recover not built)";
+    std::printf("\n%s\n", e2e.c_str());
+    json += ",\"end_to_end\":" + respct::bench::JsonString(e2e) + ",\"recover\":[]}\n";
+  } else {
+    const std::string e2e = "end-to-end: snapshot_heap with a buffer of the image size under respct-run (100 ms "
+                            "epochs, shm), kill -9, then respct-recover until its first interval line";
+    std::printf("\n%s\n%-6s %12s %12s %10s\n", e2e.c_str(), "image", "recover s", "min-max", "s per GiB");
+    const EndToEndPaths paths{opt.run_bin, opt.recover_bin, opt.program_bin, mn.dir()};
+    setenv("RESPCT_STATE_DIR", (mn.dir() + "/state").c_str(), 1);  // respct-recover's image file
+    json += ",\"end_to_end\":" + respct::bench::JsonString(e2e) + ",\"recover\":[";
+    for (size_t si = 0; si < sizes.size(); ++si) {
+      std::vector<double> times;
+      for (int rep = 0; rep < opt.reps; ++rep) times.push_back(RecoverOnce(mn, paths, sizes[si]));
+      std::printf("%-6s %12.3f %5.3f-%-6.3f %10.3f\n", SizeName(sizes[si]).c_str(), Median(times), Min(times),
+                  Max(times), Median(times) * double(uint64_t{1} << 30) / double(sizes[si]));
+      std::fflush(stdout);
+      std::string list;
+      for (size_t i = 0; i < times.size(); ++i) list += (i ? "," : "") + Fmt("%.6f", times[i]);
+      json += std::string(si ? "," : "") + "{\"image_bytes\":" + std::to_string(sizes[si]) + ",\"recover_s\":[" +
+              list + "]}";
+    }
+    json += "]}\n";
+  }
   if (!opt.json_file.empty()) {
     std::ofstream out(opt.json_file);
     out << json;
@@ -245,7 +406,9 @@ int main(int argc, char** argv) {
       "transport connects a reader and fetches the whole region with ReadImage, and right after reads the same\n"
       "bytes from a file on the pool's file system with pread (the raw baseline of the same run). Prints the\n"
       "median and min-max of fetch/raw and the fetch time per GiB. Starts its own respct-memnode (pool on\n"
-      "/dev/shm). End-to-end recovery (kill -9 + respct-recover) is reported as not run.",
+      "/dev/shm). End to end, when respct-recover is built: snapshot_heap with a buffer of each size runs under\n"
+      "respct-run, is killed with SIGKILL once two epochs after its set-up have committed, and respct-recover is\n"
+      "timed from its start until the recovered program prints its next interval line.",
       "bench_recovery");
   cli.add_option("--sizes", opt.sizes, "Image sizes (K/M/G suffixes).")->delimiter(',')->capture_default_str();
   cli.add_option("--transports", opt.transports, "Transports to fetch over: shm, tcp.")
@@ -259,6 +422,9 @@ int main(int argc, char** argv) {
   cli.add_option("--json", opt.json_file, "Also write every measurement (and the machine) as JSON here.");
   cli.add_option("--memnode-bin", opt.memnode_bin, "respct-memnode to start.")->capture_default_str();
   cli.add_option("--recover-bin", opt.recover_bin, "respct-recover, for the end-to-end part.")->capture_default_str();
+  cli.add_option("--respct-run", opt.run_bin, "respct-run, for the end-to-end part.")->capture_default_str();
+  cli.add_option("--program", opt.program_bin, "snapshot_heap, the program killed and recovered.")
+      ->capture_default_str();
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -133,7 +133,7 @@ def external_dumps(ctx, heap_mib, reps):
 
 
 def run_figure(ctx):
-    heap_mib, seconds, reps = (64, 3, 1) if ctx.quick else (1024, 10, ctx.reps)
+    heap_mib, seconds, reps = (64, 3, 1) if ctx.quick else (1024, 15, ctx.reps)
     t0 = time.monotonic()
     methods, criu_text = external_dumps(ctx, heap_mib, reps)
     methods.append(fork_snapshots(ctx, heap_mib, seconds))

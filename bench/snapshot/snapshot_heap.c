@@ -12,6 +12,10 @@
  * was durable; a new snapshot waits for the previous one (as BGSAVE refuses
  * a second one).
  *
+ * With --report-intervals it prints "snapshot_heap: interval N" after each
+ * interval's writes (bench_recovery waits for that line to know that a
+ * recovered run is going again).
+ *
  * At the end it prints one JSON line with what it measured, then
  * "snapshot_heap: digest=<hex> ok". Driven by bench/run-all. */
 #define _GNU_SOURCE
@@ -70,6 +74,7 @@ static void snapshot_child(const char *path, const unsigned char *buf, size_t le
 static void usage(const char *argv0) {
   fprintf(stderr,
           "usage: %s [--heap-mib N] [--dirty-pct P] [--interval-ms N] [--seconds S] [--fork-snapshot FILE]\n"
+          "          [--report-intervals]\n"
           "  rewrites P %% of the pages of an N MiB heap buffer every interval for S seconds\n",
           argv0);
   exit(2);
@@ -80,7 +85,12 @@ int main(int argc, char **argv) {
   double dirty_pct = 1.0, seconds = 10.0;
   long interval_ms = 100;
   const char *snapshot_file = NULL;
+  int report_intervals = 0;
   for (int i = 1; i < argc; ++i) {
+    if (strcmp(argv[i], "--report-intervals") == 0) {
+      report_intervals = 1;
+      continue;
+    }
     if (i + 1 >= argc) usage(argv[0]);
     if (strcmp(argv[i], "--heap-mib") == 0) heap_mib = strtoul(argv[++i], NULL, 10);
     else if (strcmp(argv[i], "--dirty-pct") == 0) dirty_pct = strtod(argv[++i], NULL);
@@ -121,6 +131,10 @@ int main(int argc, char **argv) {
       write_page((uint64_t *)(buf + p * kPage), rng);
     }
     ++intervals;
+    if (report_intervals) {
+      printf("snapshot_heap: interval %ld\n", intervals);
+      fflush(stdout);
+    }
     if (snapshot_file != NULL && snapshots < kMaxSnapshots) {
       if (child > 0) { /* the previous snapshot first */
         double took = 0;
