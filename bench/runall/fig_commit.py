@@ -3,16 +3,18 @@ medium measured next to it (bench/commit_bw): memcpy for shm, a plain
 loopback TCP stream for tcp; rdma inside the QEMU guest tier on request."""
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 
 from . import plots
 from .context import CommandFailed, run, summary
 
 
-def run_bench(ctx, prefix, transport, tag, runs, seconds):
+def run_bench(ctx, prefix, transport, tag, runs, seconds, out_dir=None):
     results, argv, wall_total = [], None, 0.0
     for i in range(runs):
-        out = os.path.join(ctx.scratch, f"{tag}{i}.json")
+        out = os.path.join(out_dir or ctx.scratch, f"{tag}{i}.json")
         argv = prefix + [ctx.binary("bench/commit_bw/bench_commit_bw"), "--transport", transport,
                          "--seconds", str(seconds), "--json", out]
         _, wall = run(argv, timeout=3600)
@@ -42,11 +44,16 @@ def rdma(ctx):
                                text=True).stdout
     if "rdma" not in help_text:
         return None, "not run: bench_commit_bw has no rdma transport in this build"
+    # The guest sees the host's / over 9p but has its own /dev/shm: the
+    # results go to a directory of the build tree.
+    out_dir = tempfile.mkdtemp(prefix="run-all-rdma-", dir=ctx.build)
     try:
         _, _, results = run_bench(ctx, [script, "--timeout", "3000", "--"], "rdma", "commit_rdma", 1,
-                                  0.2 if ctx.quick else 2)
+                                  0.2 if ctx.quick else 2, out_dir)
     except CommandFailed as e:
         return None, f"not run: {e}"
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
     return rows_of(results), "run in the QEMU guest tier (TCG, Soft-RoCE): compare only within its rows"
 
 
