@@ -17,6 +17,8 @@ packages=(
   libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
   # real multithreaded programs the tests run unmodified under respct
   pigz xz-utils
+  # bench/run-all: plots, the full-process checkpoint baselines (criu, gcore), profiles
+  python3 python3-matplotlib criu gdb linux-perf
 )
 if [[ "${1:-}" == "--guest" ]]; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio rdma-core ibverbs-providers

@@ -2,7 +2,9 @@
 // record sizes 64 B .. 64 KiB, each as a ratio against a raw baseline
 // measured in the same run (raw_baselines.h). Starts its own respct-memnode
 // on a temporary pool, like the protocol tests. See --help.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -49,6 +51,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--pool-dir", pool_dir, "Directory for the temporary pool (default /dev/shm, else /tmp).");
   cli.add_option("--memnode-bin", memnode_bin, "respct-memnode to start.")->capture_default_str();
+  std::string json_file;
+  cli.add_option("--json", json_file, "Also write every row (and its baselines) as JSON to this file.");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
               memnode.dir().c_str(), seconds);
   std::printf("\n%-9s %-7s %12s %13s %8s %9s %9s %11s %9s %10s\n", "transport", "record", "commit MB/s",
               "baseline MB/s", "bw ratio", "p50 us", "p99 us", "raw rtt us", "lat ratio", "ring waits");
+  std::string json_rows;
   for (const std::string& tr : transports) {
     for (size_t size : sizes) {
       // Each row measures its own baseline right before it: on a shared machine
@@ -95,7 +100,21 @@ int main(int argc, char** argv) {
                   r.latency_p50_us, r.latency_p99_us, base_rtt, r.latency_p50_us / base_rtt,
                   static_cast<unsigned long long>(r.ring_full_waits));
       std::fflush(stdout);
+      char row[512];
+      std::snprintf(row, sizeof row,
+                    "%s{\"transport\":\"%s\",\"record_bytes\":%zu,\"commit_bytes_per_s\":%.0f,"
+                    "\"baseline_bytes_per_s\":%.0f,\"latency_p50_us\":%.2f,\"latency_p99_us\":%.2f,"
+                    "\"raw_rtt_us\":%.2f,\"ring_full_waits\":%llu}",
+                    json_rows.empty() ? "" : ",", tr.c_str(), size, r.bytes_per_second, base_bw, r.latency_p50_us,
+                    r.latency_p99_us, base_rtt, static_cast<unsigned long long>(r.ring_full_waits));
+      json_rows += row;
     }
+  }
+  if (!json_file.empty()) {
+    FILE* f = std::fopen(json_file.c_str(), "w");
+    if (f == nullptr) return Fail("cannot write " + json_file + ": " + std::strerror(errno));
+    std::fprintf(f, "{\"seconds\":%g,\"epoch_bytes\":1048576,\"rows\":[%s]}\n", seconds, json_rows.c_str());
+    if (std::fclose(f) != 0) return Fail("cannot write " + json_file);
   }
   std::printf("\nbw ratio = commit MB/s / baseline MB/s (shm: memcpy of record-sized chunks; tcp: raw stream).\n"
               "lat ratio = commit p50 / raw request-reply round trip of the record size on the same socket kind.\n");

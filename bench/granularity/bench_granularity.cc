@@ -14,16 +14,18 @@
 // with ShadowRefs (pointers into the differ's shadow: zero-copy staging).
 //
 //   bench_granularity [--mib 256] [--reps 3] [--trackers uffd,mprotect,scan]
-//                     [--staging copy|shadow]
+//                     [--staging copy|shadow] [--json FILE]
 #include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/dirty/dirty_tracker.h"
@@ -89,8 +91,22 @@ void Write(std::byte* region, const Workload& w, const std::vector<uint32_t>& ta
 }
 
 // One tracker kind over all workloads; prints one table row per workload.
+// One JSON object per printed row, for --json.
+std::string JsonRow(std::string_view tracker, const Workload& w, const Row& row) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "{\"tracker\":\"%s\",\"load\":\"%s\",\"density\":%g,\"dirty_pages\":%llu,"
+                "\"page_bytes\":%llu,\"line_bytes\":%llu,\"records\":%llu,\"write_ms\":%.4f,"
+                "\"collect_ms\":%.4f,\"diff_ms\":%.4f,\"memcpy_ms\":%.4f}",
+                std::string(tracker).c_str(), w.name, w.density, static_cast<unsigned long long>(row.dirty_pages),
+                static_cast<unsigned long long>(row.page_bytes), static_cast<unsigned long long>(row.line_bytes),
+                static_cast<unsigned long long>(row.records), row.write_ms, row.collect_ms, row.diff_ms,
+                row.memcpy_ms);
+  return buf;
+}
+
 bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, bool zero_copy,
-             const std::vector<Workload>& workloads) {
+             const std::vector<Workload>& workloads, std::vector<std::string>* json_rows) {
   auto t = DirtyTracker::Create(kind);
   if (!t.ok()) {
     std::printf("%-8s skipped: %s\n", std::string(TrackerKindName(kind)).c_str(),
@@ -180,6 +196,7 @@ bool RunKind(DirtyTracker::Kind kind, size_t mib, int reps, bool zero_copy,
                 static_cast<unsigned long long>(row.dirty_pages), row.page_bytes / 1048576.0,
                 row.line_bytes / 1048576.0, ratio, row.write_ms, row.collect_ms, row.diff_ms,
                 row.memcpy_ms, row.memcpy_ms > 0 ? pause / row.memcpy_ms : 0.0);
+    json_rows->push_back(JsonRow(tracker->name(), w, row));
   }
   tracker.reset();
   munmap(region, len);
@@ -233,6 +250,10 @@ int main(int argc, char** argv) {
   app.add_option("--trackers", trackers, "comma-separated tracker kinds");
   app.add_option("--staging", staging, "copy: StagingBuffer; shadow: ShadowRefs (zero-copy)")
       ->check(CLI::IsMember({"copy", "shadow"}));
+  std::string json_file;
+  bool skip_kernels = false;
+  app.add_option("--json", json_file, "also write every row (bytes exact, times in ms) as JSON to this file");
+  app.add_flag("--no-kernels", skip_kernels, "skip the line-compare kernel comparison at the end");
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<Workload> workloads = {
@@ -245,6 +266,7 @@ int main(int argc, char** argv) {
   std::printf("%-8s %-6s %8s %8s %10s %10s %8s %8s %8s %8s %8s %7s\n", "tracker", "load",
               "density", "pages", "page MiB", "line MiB", "pg/line", "write", "collect", "diff",
               "memcpy", "c+d/cp");
+  std::vector<std::string> json_rows;
   size_t pos = 0;
   while (pos <= trackers.size()) {
     const size_t comma = std::min(trackers.find(',', pos), trackers.size());
@@ -253,9 +275,23 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", kind.status().ToString().c_str());
       return 2;
     }
-    if (!RunKind(kind.value(), mib, reps, staging == "shadow", workloads)) return 1;
+    if (!RunKind(kind.value(), mib, reps, staging == "shadow", workloads, &json_rows)) return 1;
     pos = comma + 1;
   }
-  CompareKernels(mib);
+  if (!skip_kernels) CompareKernels(mib);
+  if (!json_file.empty()) {
+    FILE* f = std::fopen(json_file.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "bench_granularity: cannot write %s: %s\n", json_file.c_str(), std::strerror(errno));
+      return 1;
+    }
+    std::fprintf(f, "{\"region_mib\":%zu,\"reps\":%d,\"staging\":\"%s\",\"rows\":[", mib, reps, staging.c_str());
+    for (size_t i = 0; i < json_rows.size(); ++i) std::fprintf(f, "%s%s", i ? "," : "", json_rows[i].c_str());
+    std::fprintf(f, "]}\n");
+    if (std::fclose(f) != 0) {
+      std::fprintf(stderr, "bench_granularity: cannot write %s\n", json_file.c_str());
+      return 1;
+    }
+  }
   return 0;
 }

@@ -31,8 +31,9 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
   dirty::LineDiffer::Options dopt;
-  dopt.granularity = options.page_granularity ? dirty::LineDiffer::Granularity::kPage
-                                              : dirty::LineDiffer::Granularity::kLine;
+  dopt.granularity = options.granularity == Granularity::kLine ? dirty::LineDiffer::Granularity::kLine
+                                                               : dirty::LineDiffer::Granularity::kPage;
+  c->full_image_ = options.granularity == Granularity::kFull;
   auto differ = dirty::LineDiffer::Create(dopt);
   if (!differ.ok()) return differ.status();
   c->differ_ = std::move(differ.value());
@@ -75,6 +76,7 @@ Status Checkpointer::GrowTracking() {
       const size_t n = std::min<size_t>(len, from_image->stored - t.tracked);
       RESPCT_RETURN_IF_ERROR(differ_->SeedShadow(start, n, image_->bytes(*from_image) + t.tracked));
     }
+    tracked_runs_.push_back(dirty::PageRun{reinterpret_cast<uintptr_t>(start), len / kPageSize});
     t.tracked = want;
   }
   return Status::OK();
@@ -103,7 +105,9 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   }
   staging_->Clear();
   differ_->ResetStats();
-  for (const dirty::PageRun& run : runs_) {
+  uint64_t pages_written = 0;
+  for (const dirty::PageRun& run : runs_) pages_written += run.pages;
+  for (const dirty::PageRun& run : full_image_ ? tracked_runs_ : runs_) {
     st = differ_->Diff(run, staging_.get());
     if (!st.ok()) {
       // The lines already staged are in the shadow: losing them would leave the
@@ -119,8 +123,9 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   sample_.epoch = epoch;
   sample_.start_unix_ns = meta_->capture_unix_ns;
   sample_.capture_ns = MonotonicNs() - t0;
-  sample_.pages_dirty = d.pages_dirty;
-  sample_.bytes_by_pages = d.bytes_by_pages;
+  // What the application wrote, whatever was shipped for it.
+  sample_.pages_dirty = pages_written;
+  sample_.bytes_by_pages = pages_written * kPageSize;
   sample_.bytes_shipped = d.bytes_shipped;
   sample_.records = d.records;
   return true;

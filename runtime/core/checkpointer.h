@@ -3,7 +3,9 @@
 // TLS block into its slot, asks the DirtyTracker which pages were written,
 // and lets the LineDiffer stage the changed 64-byte lines (the staged copy,
 // not the live pages, is what gets shipped: DESIGN §8). After the release it
-// hands the staged epoch to the Replicator.
+// hands the staged epoch to the Replicator. With Granularity::kFull it still
+// collects (to re-arm the tracker and count the pages written) but stages every
+// tracked page.
 #pragma once
 
 #include <functional>
@@ -11,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/core/config.h"
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/recovery_image.h"
@@ -28,7 +31,7 @@ class Checkpointer final : public CheckpointClient {
  public:
   struct Options {
     dirty::DirtyTracker::Kind tracker = dirty::DirtyTracker::Kind::kAuto;
-    bool page_granularity = false;
+    Granularity granularity = Granularity::kLine;
     // Regions that fill from their start (heap, stacks): for such a region id,
     // how many bytes from its base may hold data now. Only that prefix (plus
     // slack) is tracked, and tracking grows under the pause as it does: the
@@ -82,6 +85,8 @@ class Checkpointer final : public CheckpointClient {
   std::unique_ptr<dirty::LineDiffer> differ_;
   std::unique_ptr<dirty::StagingBuffer> staging_;
   std::vector<dirty::PageRun> runs_;
+  bool full_image_ = false;
+  std::vector<dirty::PageRun> tracked_runs_;  // every range given to the differ, for kFull
   EpochSample sample_;
   std::string dump_dir_;
 };

@@ -37,6 +37,15 @@ Result<uint64_t> SizeVar(const char* name, uint64_t dflt, uint64_t min) {
 
 }  // namespace
 
+const char* GranularityName(Granularity g) {
+  switch (g) {
+    case Granularity::kLine: return "line";
+    case Granularity::kPage: return "page";
+    case Granularity::kFull: return "full";
+  }
+  return "?";
+}
+
 Result<uint64_t> ParseSize(const std::string& text) {
   char* end = nullptr;
   const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
@@ -76,8 +85,10 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   if (const char* v = Env("RESPCT_TRACKER")) c.tracker = v;
   if (const char* v = Env("RESPCT_GRANULARITY")) {
     const std::string g = v;
-    if (g != "line" && g != "page") return BadValue("RESPCT_GRANULARITY", g, "expected line or page");
-    c.page_granularity = g == "page";
+    if (g == "line") c.granularity = Granularity::kLine;
+    else if (g == "page") c.granularity = Granularity::kPage;
+    else if (g == "full") c.granularity = Granularity::kFull;
+    else return BadValue("RESPCT_GRANULARITY", g, "expected line, page or full");
   }
   if (const char* v = Env("RESPCT_STATS")) {
     const std::string s = v;

@@ -9,7 +9,7 @@
 // | RESPCT_EPOCH_MS      | checkpoint interval, ms                         | 10                        |
 // | RESPCT_QUIESCE_MS    | give up a checkpoint attempt after, ms          | max(50, 5 × epoch)        |
 // | RESPCT_TRACKER       | dirty tracking: auto, uffd, mprotect, scan      | auto                      |
-// | RESPCT_GRANULARITY   | what is shipped: line (64 B) or page            | line                      |
+// | RESPCT_GRANULARITY   | what is shipped: line (64 B), page, or full     | line                      |
 // | RESPCT_STATS         | statistics at exit and on SIGUSR2: off/text/json| off                       |
 // | RESPCT_STATS_FILE    | where statistics go                             | standard error            |
 // | RESPCT_FRESH         | 1: discard an existing image of the app         | 0 (refuse to overwrite)   |
@@ -34,6 +34,12 @@ namespace respct::core {
 
 enum class StatsFormat { kOff, kText, kJson };
 
+// What an epoch ships: the changed 64-byte lines, each dirty page whole, or
+// every tracked page whether written or not (a full image each epoch: the
+// baseline that shows what incremental shipping saves).
+enum class Granularity { kLine, kPage, kFull };
+const char* GranularityName(Granularity g);
+
 struct RuntimeConfig {
   std::string memnode;
   std::string app;
@@ -41,7 +47,7 @@ struct RuntimeConfig {
   int epoch_ms = 10;
   int quiesce_ms = 0;
   std::string tracker = "auto";
-  bool page_granularity = false;
+  Granularity granularity = Granularity::kLine;
   StatsFormat stats = StatsFormat::kOff;
   std::string stats_file;
   bool fresh = false;

@@ -222,7 +222,7 @@ Status Runtime::StartCheckpointing() {
   Checkpointer::Options copt;
   copt.tracker = *kind;
   if (recovering()) copt.image = &recovery_->image();
-  copt.page_granularity = config_.page_granularity;
+  copt.granularity = config_.granularity;
   // The heap fills from its base (header, page tables, then data up to its
   // frontier); stack slots are handed out lowest first.
   copt.in_use.emplace_back(kHeapRegion, [] {
@@ -262,7 +262,7 @@ Status Runtime::StartCheckpointing() {
   replicator_->Start();
   ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
           config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,
-          config_.page_granularity ? "page" : "line");
+          GranularityName(config_.granularity));
   return Status::OK();
 }
 
@@ -601,7 +601,7 @@ void Runtime::EmitStats() {
   if (json) {
     header = "\"app\":\"" + config_.app + "\",\"tracker\":\"" + std::string(checkpointer_->tracker_name()) +
              "\",\"epoch_ms\":" + std::to_string(config_.epoch_ms) + ",\"granularity\":\"" +
-             (config_.page_granularity ? "page" : "line") + "\",\"last_committed_epoch\":" +
+             GranularityName(config_.granularity) + "\",\"last_committed_epoch\":" +
              std::to_string(replicator_->committed_epoch());
   } else {
     header = "app " + config_.app + ", tracker " + std::string(checkpointer_->tracker_name()) + ", epoch " +

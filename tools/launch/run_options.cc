@@ -24,8 +24,10 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
   cli->add_option("--tracker", o->tracker, "dirty tracking: auto (best the kernel offers), uffd, mprotect or scan")
       ->check(CLI::IsMember({"auto", "uffd", "mprotect", "scan"}))
       ->capture_default_str();
-  cli->add_option("--granularity", o->granularity, "ship changed 64-byte lines (line) or whole dirty pages (page)")
-      ->check(CLI::IsMember({"line", "page"}))
+  cli->add_option("--granularity", o->granularity,
+                  "ship changed 64-byte lines (line), whole dirty pages (page), or every tracked page each epoch "
+                  "(full: a full image per epoch, the baseline incremental shipping is measured against)")
+      ->check(CLI::IsMember({"line", "page", "full"}))
       ->capture_default_str();
   cli->add_option("--stats", o->stats, "print statistics at exit (and on SIGUSR2): text or json")
       ->expected(0, 1)

@@ -1,0 +1,67 @@
+"""What every figure needs: where the binaries are, where results go, how many
+repetitions, and one way to run a command with its output kept for the report."""
+import dataclasses
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+
+@dataclasses.dataclass
+class Context:
+    repo: str            # source tree (for tools/, the README)
+    build: str           # build directory with bin/, lib/, bench/, examples/
+    results_dir: str     # <out>/bench/results
+    img_dir: str         # <out>/docs/img
+    docs_file: str       # <out>/docs/EVALUATION.md
+    scratch: str         # temporary files of this run (pools, cores, snapshots)
+    quick: bool
+    reps: int
+    with_rdma: bool
+    profile: bool        # profile figures that miss their goal (perf record)
+
+    def binary(self, relative):
+        """Path of a built binary, e.g. 'bench/locks/bench_locks'."""
+        return os.path.join(self.build, relative)
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def log(message):
+    print(f"[run-all {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run(argv, timeout, env=None, cwd=None, check=True):
+    """Runs argv to completion; returns (CompletedProcess, wall seconds)."""
+    log("$ " + " ".join(shlex.quote(a) for a in argv))
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout, env=full_env, cwd=cwd)
+    except subprocess.TimeoutExpired as e:
+        raise CommandFailed(f"{argv[0]} timed out after {timeout} s") from e
+    wall = time.monotonic() - t0
+    if check and proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise CommandFailed(f"{os.path.basename(argv[0])} exited {proc.returncode}: {tail}")
+    return proc, wall
+
+
+def summary(values):
+    """Median and range of a sample: {'median','min','max','n','values'}."""
+    v = sorted(values)
+    if not v:
+        return {"median": None, "min": None, "max": None, "n": 0, "values": []}
+    n = len(v)
+    median = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return {"median": median, "min": v[0], "max": v[-1], "n": n, "values": list(values)}
+
+
+def warn(message):
+    print(f"[run-all] warning: {message}", file=sys.stderr, flush=True)
