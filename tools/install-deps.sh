@@ -22,7 +22,7 @@ packages=(
 )
 if [[ "${1:-}" == "--guest" ]]; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio rdma-core ibverbs-providers
-             ibverbs-utils perftest rdmacm-utils ndctl e2fsprogs)
+             ibverbs-utils perftest rdmacm-utils ndctl e2fsprogs iproute2)
 fi
 
 missing=()

@@ -175,7 +175,8 @@ if [[ -z "$kernel" ]]; then
   [[ -n "$kernel" ]] || missing+=("a kernel in /boot/vmlinuz-* (package linux-image-amd64)")
 fi
 if [[ ${#missing[@]} -gt 0 ]]; then
-  no_tier "missing ${missing[*]}; install the guest packages with: tools/install-deps.sh --guest"
+  list=$(printf '%s, ' "${missing[@]}")
+  no_tier "missing ${list%, }; install the guest packages with: tools/install-deps.sh --guest"
 fi
 [[ -r "$kernel" ]] || no_tier "cannot read kernel $kernel"
 readonly kver=${kernel##*/vmlinuz-}
@@ -345,8 +346,12 @@ wait "$tail_pid" || true
 tail_pid=""
 
 console_tail() {
-  echo "run-in-guest: last 40 lines of the guest console:" >&2
-  tail -n 40 "$rundir/console.log" 2>/dev/null | sed 's/^/  | /' >&2
+  if [[ -s "$rundir/console.log" ]]; then
+    echo "run-in-guest: last 40 lines of the guest console:" >&2
+    tail -n 40 "$rundir/console.log" | sed 's/^/  | /' >&2
+  else
+    echo "run-in-guest: the guest console is empty (the kernel printed nothing yet)" >&2
+  fi
   if [[ -s "$rundir/qemu.log" ]]; then
     echo "run-in-guest: qemu said:" >&2
     sed 's/^/  | /' "$rundir/qemu.log" >&2
