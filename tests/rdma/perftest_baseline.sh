@@ -55,16 +55,29 @@ run_pair() {
 # result_fields FILE: the numbers of the line under perftest's "#bytes" header.
 result_fields() { awk '/#bytes/ { getline; print; exit }' "$1"; }
 
-run_pair ib_write_bw -n 500 -s 65536
-read -r bytes iters bw_peak bw_avg msg_rate <<<"$(result_fields "$work/ib_write_bw.client")"
-run_pair ib_write_lat -n 500 -s 8
-read -r lat_bytes lat_iters t_min t_max t_typical t_avg _ <<<"$(result_fields "$work/ib_write_lat.client")"
+# measure TOOL FIELD ARGS...: run_pair until FIELD (1-based) of the result
+# line is a number. perftest turns TSC cycles into time with a clock rate it
+# samples at start-up; under TCG on a busy host the sample can fail and
+# every figure comes out "inf". Three attempts, then give up.
+measure() {
+  local tool=$1 field=$2
+  shift 2
+  local attempt value
+  for attempt in 1 2 3; do
+    run_pair "$tool" "$@"
+    value=$(result_fields "$work/$tool.client" | awk -v f="$field" '{ print $f }')
+    if [[ "$value" =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v v="$value" 'BEGIN { exit !(v > 0) }'; then
+      return 0
+    fi
+    echo "perftest_baseline: $tool attempt $attempt gave no usable result ('$value')" >&2
+  done
+  exit 1
+}
 
-for v in "$bw_avg" "$t_typical" "$t_avg"; do
-  [[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "perftest_baseline: no result parsed ('$v')" >&2; exit 1; }
-done
-awk -v bw="$bw_avg" -v lat="$t_typical" 'BEGIN { exit !(bw > 0 && lat > 0) }' ||
-  { echo "perftest_baseline: a zero result (bw $bw_avg MB/s, latency $t_typical us)" >&2; exit 1; }
+measure ib_write_bw 4 -n 500 -s 65536
+read -r bytes iters bw_peak bw_avg msg_rate <<<"$(result_fields "$work/ib_write_bw.client")"
+measure ib_write_lat 5 -n 500 -s 8
+read -r lat_bytes lat_iters t_min t_max t_typical t_avg _ <<<"$(result_fields "$work/ib_write_lat.client")"
 
 echo
 echo "perftest baseline on $dev (rxe over lo, TCG guest):"
