@@ -99,7 +99,9 @@ extra=(RESPCT_GUEST_RDMA_DEV="$rdma_dev")
 # A per-user runtime directory of the caller's lives on the host's /run,
 # which the guest hides: give it an empty one.
 for e in "${envv[@]}"; do
-  [[ "$e" == XDG_RUNTIME_DIR=/run/* ]] && mkdir -p -m 700 "${e#XDG_RUNTIME_DIR=}"
+  if [[ "$e" == XDG_RUNTIME_DIR=/run/* ]]; then
+    mkdir -p "${e#XDG_RUNTIME_DIR=}" && chmod 700 "${e#XDG_RUNTIME_DIR=}"
+  fi
 done
 
 : >"$run/started"

@@ -10,7 +10,8 @@ readonly EXIT_TIMEOUT=124      # the whole run exceeded --timeout; QEMU was kill
 readonly EXIT_NO_TIER=125      # the guest could not be set up; CMD never ran
 readonly EXIT_GUEST_DIED=123   # CMD started but the guest stopped before it finished
 
-readonly self_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+self_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+readonly self_dir
 readonly guest_init="$self_dir/guest-init.sh"
 
 usage() {
@@ -43,8 +44,8 @@ DESCRIPTION
     the rights of the user running this script. The guest has no network
     device: only its own loopback (127.0.0.1, ::1) exists there.
 
-    TCG is slow: boot to CMD takes about 10-25 s, more on a loaded machine,
-    and CPU-bound code runs 10-30 times slower than on the host. Batch many
+    TCG is slow: boot to CMD takes 15-30 s, a minute or more on a busy
+    machine, and CPU-bound code runs 10-30 times slower than on the host. Batch many
     tests into one run; never assert on timing inside the guest.
 
 OPTIONS
@@ -314,9 +315,9 @@ machine=(-machine pc -m "$mem")
 pmem_args=()
 if [[ -n "$pmem_size" ]]; then
   truncate -s "$pmem_bytes" "$rundir/pmem.img" || no_tier "cannot create the NVDIMM backing file in $rundir"
-  machine=(-machine pc,nvdimm=on -m "$mem,slots=2,maxmem=$(( 3 + (pmem_bytes >> 30) + 1 ))G")
+  machine=(-machine "pc,nvdimm=on" -m "$mem,slots=2,maxmem=$(( 3 + (pmem_bytes >> 30) + 1 ))G")
   pmem_args=(-object "memory-backend-file,id=nv,share=on,mem-path=$rundir/pmem.img,size=$pmem_bytes,align=2M"
-             -device nvdimm,id=nv1,memdev=nv,label-size=128K)
+             -device "nvdimm,id=nv1,memdev=nv,label-size=128K")
 fi
 
 # The command's output leaves through a virtio-serial port into a regular
