@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -143,6 +145,75 @@ double UnixRoundTripMicros(size_t request, double seconds) {
 double TcpRoundTripMicros(size_t request, double seconds) {
   auto [c, s] = TcpPair();
   return RoundTripMicros(c, s, request, seconds);
+}
+
+namespace {
+
+// Runs a perftest pair: the server in the background, then the client
+// against 127.0.0.1 (retried while the server is not listening yet: TCG
+// guests start it slowly). Returns the client's output.
+Result<std::string> RunPerftest(const std::string& tool, const std::string& args, uint16_t port) {
+  const std::string common = tool + " -R -F -p " + std::to_string(port) + " " + args;
+  FILE* server = popen((common + " 2>&1").c_str(), "r");
+  if (server == nullptr) return Status::FromErrno("popen " + tool, errno);
+  std::string out;
+  bool ok = false;
+  for (int attempt = 0; attempt < 20 && !ok; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    FILE* client = popen((common + " 127.0.0.1 2>&1").c_str(), "r");
+    if (client == nullptr) break;
+    out.clear();
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, client)) > 0) out.append(buf, n);
+    ok = pclose(client) == 0;
+  }
+  char buf[4096];
+  while (fread(buf, 1, sizeof buf, server) > 0) {
+  }
+  pclose(server);
+  if (!ok) return Status::Unavailable(tool + " failed: " + out.substr(out.size() > 400 ? out.size() - 400 : 0));
+  return out;
+}
+
+// The numbers of perftest's result row: the line after the "#bytes" header.
+std::vector<double> ResultRow(const std::string& out) {
+  std::istringstream in(out);
+  bool header = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("#bytes") != std::string::npos) {
+      header = true;
+      continue;
+    }
+    if (!header) continue;
+    std::istringstream fields(line);
+    std::vector<double> row;
+    for (double v; fields >> v;) row.push_back(v);
+    if (!row.empty()) return row;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<double> PerftestWriteBandwidth(const std::string& device, size_t size, int seconds, uint16_t port) {
+  auto out = RunPerftest("ib_write_bw",
+                         "-d " + device + " -s " + std::to_string(size) + " -D " + std::to_string(std::max(1, seconds)),
+                         port);
+  if (!out.ok()) return out.status();
+  // #bytes #iterations BW-peak BW-average MsgRate
+  const std::vector<double> row = ResultRow(*out);
+  if (row.size() < 4) return Status::Corruption("unexpected ib_write_bw output: " + *out);
+  return row[3] * 1048576.0;
+}
+
+Result<double> PerftestWriteLatency(const std::string& device, size_t size, uint16_t port) {
+  auto out = RunPerftest("ib_write_lat", "-d " + device + " -s " + std::to_string(size) + " -n 2000", port);
+  if (!out.ok()) return out.status();
+  // #bytes #iterations t_min t_max t_typical t_avg ...
+  const std::vector<double> row = ResultRow(*out);
+  if (row.size() < 5) return Status::Corruption("unexpected ib_write_lat output: " + *out);
+  return row[4];
 }
 
 }  // namespace respct::bench

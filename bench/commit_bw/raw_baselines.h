@@ -3,10 +3,15 @@
 //   shm bandwidth  memcpy of record-sized chunks into a ring-sized buffer
 //   tcp bandwidth  a plain 127.0.0.1 TCP stream, sender thread → receiver thread
 //   latency        a request/reply round trip on the same kind of socket
+//   rdma           perftest's ib_write_bw / ib_write_lat on the same RDMA
+//                  device, over 127.0.0.1 (rdma_cm), record-sized messages
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+
+#include "runtime/base/status.h"
 
 namespace respct::bench {
 
@@ -17,5 +22,12 @@ double LoopbackTcpBandwidth(double seconds);
 // Median microseconds of `request` bytes → 16-byte reply round trips.
 double UnixRoundTripMicros(size_t request, double seconds);
 double TcpRoundTripMicros(size_t request, double seconds);
+
+// ib_write_bw (server and client, both started here, rdma_cm on 127.0.0.1)
+// with `size`-byte RDMA WRITEs for `seconds` (whole, at least 1): bytes per
+// second, from perftest's "BW average[MB/sec]" taken as MiB/s.
+Result<double> PerftestWriteBandwidth(const std::string& device, size_t size, int seconds, uint16_t port);
+// ib_write_lat likewise: its typical (median) one-way latency in microseconds.
+Result<double> PerftestWriteLatency(const std::string& device, size_t size, uint16_t port);
 
 }  // namespace respct::bench

@@ -31,6 +31,9 @@ bool RuleFor(MsgType t, LengthRule* r) {
     case MsgType::kImageData: return range(sizeof(ImageDataMsg) + 1, kMaxFramePayload);
     case MsgType::kListApps: return exact(0);
     case MsgType::kAppList: return range(4, kMaxFramePayload);
+    case MsgType::kRemoteRing: return exact(sizeof(RemoteRingMsg));
+    case MsgType::kImageGrant: return exact(sizeof(ImageGrantMsg));
+    case MsgType::kImageReadDone: return exact(sizeof(ImageReadDoneMsg));
   }
   return false;
 }
@@ -54,6 +57,9 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kImageData: return "ImageData";
     case MsgType::kListApps: return "ListApps";
     case MsgType::kAppList: return "AppList";
+    case MsgType::kRemoteRing: return "RemoteRing";
+    case MsgType::kImageGrant: return "ImageGrant";
+    case MsgType::kImageReadDone: return "ImageReadDone";
   }
   return "unknown";
 }

@@ -1,6 +1,7 @@
 #include "tests/protocol/memnode_process.h"
 
 #include <fcntl.h>
+#include <infiniband/verbs.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -45,6 +46,21 @@ uint16_t FreeLoopbackPort() {
 
 }  // namespace
 
+bool HaveRdmaDevice() {
+  int n = 0;
+  ibv_device** list = ibv_get_device_list(&n);
+  if (list != nullptr) ibv_free_device_list(list);
+  return n > 0;
+}
+
+std::string FirstRdmaDevice() {
+  int n = 0;
+  ibv_device** list = ibv_get_device_list(&n);
+  std::string name = n > 0 ? ibv_get_device_name(list[0]) : "";
+  if (list != nullptr) ibv_free_device_list(list);
+  return name;
+}
+
 MemnodeProcess::MemnodeProcess(Options options)
     : options_(std::move(options)), dir_(MakeTempDir()), port_(FreeLoopbackPort()) {
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
@@ -76,6 +92,10 @@ Status MemnodeProcess::Start() {
                                    "--listen",          shm_url(),       "--secret-file",
                                    secret_path(),       "--ready-file",  ready,
                                    "--log-level",       options_.log_level};
+  if (HaveRdmaDevice()) {
+    args.push_back("--listen");
+    args.push_back(rdma_url());
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

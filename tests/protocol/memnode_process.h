@@ -1,6 +1,7 @@
 // MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
 // commit benchmark, on a pool in a fresh temporary directory, listening on
-// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock.
+// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock, and, where an RDMA
+// device exists, rdma://127.0.0.1:<same port>.
 //
 // Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
 // crash the protocol must survive; Restart() brings it back on the same pool,
@@ -19,6 +20,11 @@
 #include "runtime/transport/secret.h"
 
 namespace respct::test {
+
+// True when ibv_get_device_list finds a device (rdma:// can be tested).
+bool HaveRdmaDevice();
+// The name of the first RDMA device, or "" without one.
+std::string FirstRdmaDevice();
 
 class MemnodeProcess {
  public:
@@ -50,6 +56,7 @@ class MemnodeProcess {
   const std::string& dir() const { return dir_; }
   std::string tcp_url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::string shm_url() const { return "shm://" + dir_ + "/s.sock"; }
+  std::string rdma_url() const { return "rdma://127.0.0.1:" + std::to_string(port_); }
   std::string pool_path() const { return dir_ + "/pool"; }
   std::string secret_path() const { return dir_ + "/secret"; }
   const Secret& secret() const { return secret_; }
