@@ -202,12 +202,12 @@ void Server::Accept(const Listener& l) {
 }
 
 void Server::AcceptRdma(const RdmaListener& l) {
-  auto ch = l.listener->HandleEvent();
+  auto ch = l.listener->Accept();
   if (!ch.ok()) {
     spdlog::warn("{}: {}", l.url, ch.status().message());
     return;
   }
-  if (*ch == nullptr) return;  // not a new connection
+  if (*ch == nullptr) return;  // nothing was pending
   if (conns_.size() >= opts_.max_connections) {
     spdlog::warn("refusing a connection on {}: {} connections open", l.url, conns_.size());
     return;

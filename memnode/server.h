@@ -85,8 +85,6 @@ class Server {
   int signal_fd_ = -1;
   bool ready_written_ = false;
   std::vector<Listener> listeners_;
-  // Destroyed after every connection: rdma:// connections get their
-  // connection-manager events on their listener's channel.
   std::vector<RdmaListener> rdma_listeners_;
   std::list<std::unique_ptr<Connection>> conns_;  // touched by the accept thread only
 };

@@ -48,7 +48,7 @@ void Session::Run() {
   } else {
     spdlog::warn("{}{}: {}", peer_, app_name_.empty() ? "" : " (app '" + app_name_ + "')", s.ToString());
     // Best effort: the peer may already be gone.
-    (void)sock_->SendError(s);
+    if (sock_->SendError(s).ok()) (void)sock_->Flush(1000);
   }
   if (writer_) spdlog::info("{}: writer of app '{}' detached", peer_, app_name_);
   // The peer sees end of stream now; the channel itself is released by the

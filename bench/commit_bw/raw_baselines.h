@@ -4,7 +4,7 @@
 //   tcp bandwidth  a plain 127.0.0.1 TCP stream, sender thread → receiver thread
 //   latency        a request/reply round trip on the same kind of socket
 //   rdma           perftest's ib_write_bw / ib_write_lat on the same RDMA
-//                  device, over 127.0.0.1 (rdma_cm), record-sized messages
+//                  device and 127.0.0.1's RoCE GID, record-sized messages
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,7 @@ double LoopbackTcpBandwidth(double seconds);
 double UnixRoundTripMicros(size_t request, double seconds);
 double TcpRoundTripMicros(size_t request, double seconds);
 
-// ib_write_bw (server and client, both started here, rdma_cm on 127.0.0.1)
+// ib_write_bw (server and client, both started here, on 127.0.0.1's GID)
 // with `size`-byte RDMA WRITEs for `seconds` (whole, at least 1): bytes per
 // second, from perftest's "BW average[MB/sec]" taken as MiB/s.
 Result<double> PerftestWriteBandwidth(const std::string& device, size_t size, int seconds, uint16_t port);

@@ -87,6 +87,9 @@ class FrameChannel {
   // Blocks without bound until a message starts to arrive, the peer leaves
   // or Shutdown is called (then the next Receive fails).
   virtual Status WaitForMessage() = 0;
+  // Waits (bounded) until every message sent so far has reached the peer,
+  // so that a Shutdown right after an Error does not lose the Error.
+  virtual Status Flush(int timeout_ms) = 0;
   // Ends the conversation: the peer sees end of stream, a thread blocked in
   // this channel wakes up. Resources are released by the destructor.
   virtual void Shutdown() = 0;

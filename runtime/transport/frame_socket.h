@@ -43,6 +43,12 @@ class FrameSocket final : public FrameChannel {
   static Result<FrameSocket> ConnectUnix(const std::string& path, int timeout_ms);
 
   bool valid() const { return fd_ >= 0; }
+  // Hands the descriptor to the caller (the socket becomes invalid).
+  int Release() {
+    const int f = fd_;
+    fd_ = -1;
+    return f;
+  }
   int fd() const { return fd_; }
   void Close();
   // Half-closes the write side: the peer's next receive sees end of stream.
@@ -54,6 +60,8 @@ class FrameSocket final : public FrameChannel {
   // each later part. End of stream is kUnavailable.
   Status Receive(Frame* out, int timeout_ms) override;
   Status WaitForMessage() override { return WaitReadable(-1); }
+  // The kernel delivers what was written before a shutdown: nothing to wait for.
+  Status Flush(int) override { return Status::OK(); }
   // Both directions: the peer sees end of stream; the descriptor stays open
   // (and is not reused) until Close or destruction.
   void Shutdown() override;

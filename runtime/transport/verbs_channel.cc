@@ -6,20 +6,20 @@
 namespace respct {
 
 Result<std::unique_ptr<VerbsChannel>> VerbsChannel::Connect(const std::string& host, uint16_t port, int timeout_ms) {
-  auto conn = VerbsConnection::Resolve(host, port, timeout_ms);
+  auto conn = VerbsConnection::Dial(host, port, timeout_ms);
   if (!conn.ok()) return conn.status();
   std::unique_ptr<VerbsChannel> ch(new VerbsChannel(std::move(*conn)));
   RESPCT_RETURN_IF_ERROR(ch->Prepare());
-  RESPCT_RETURN_IF_ERROR(ch->conn_->Connect(timeout_ms));
+  RESPCT_RETURN_IF_ERROR(ch->conn_->Establish(timeout_ms));
   return ch;
 }
 
-Result<std::unique_ptr<VerbsChannel>> VerbsChannel::Accept(rdma_cm_id* id, const rdma_conn_param& request) {
-  auto conn = VerbsConnection::ForRequest(id, request);
+Result<std::unique_ptr<VerbsChannel>> VerbsChannel::Accept(int fd, int timeout_ms) {
+  auto conn = VerbsConnection::ForAccepted(fd);
   if (!conn.ok()) return conn.status();
   std::unique_ptr<VerbsChannel> ch(new VerbsChannel(std::move(*conn)));
   RESPCT_RETURN_IF_ERROR(ch->Prepare());
-  RESPCT_RETURN_IF_ERROR(ch->conn_->Accept());
+  RESPCT_RETURN_IF_ERROR(ch->conn_->Establish(timeout_ms));
   return ch;
 }
 
@@ -77,6 +77,16 @@ Status VerbsChannel::SendMessage(const void* const* parts, const size_t* lens, i
   wr.send_flags = IBV_SEND_SIGNALED | (total <= conn_->max_inline() ? IBV_SEND_INLINE : 0);
   ++send_posted_[slot];
   return conn_->PostSend(&wr, 1, "SEND", &send_done_[slot]);
+}
+
+Status VerbsChannel::Flush(int timeout_ms) {
+  return conn_->WaitUntil(
+      [&] {
+        for (uint32_t i = 0; i < kSendSlots; ++i)
+          if (send_done_[i] != send_posted_[i]) return false;
+        return true;
+      },
+      timeout_ms);
 }
 
 Status VerbsChannel::WaitForMessage() {

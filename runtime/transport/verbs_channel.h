@@ -27,14 +27,15 @@ class VerbsChannel final : public FrameChannel, public PeerMemory {
 
   // Client: connects to a memnode's rdma:// listener.
   static Result<std::unique_ptr<VerbsChannel>> Connect(const std::string& host, uint16_t port, int timeout_ms);
-  // Server: accepts the connection request `id` (from a listener event).
-  static Result<std::unique_ptr<VerbsChannel>> Accept(rdma_cm_id* id, const rdma_conn_param& request);
+  // Server: sets up the connection whose bootstrap socket `fd` a listener accepted.
+  static Result<std::unique_ptr<VerbsChannel>> Accept(int fd, int timeout_ms);
   ~VerbsChannel() override;
 
   Status SendParts(wire::MsgType type, const void* a, size_t alen, const void* b, size_t blen,
                    int pass_fd) override;
   Status Receive(Frame* out, int timeout_ms) override;
   Status WaitForMessage() override;
+  Status Flush(int timeout_ms) override;
   void Shutdown() override { conn_->Disconnect(); }
   Status SendRaw(const void* data, size_t len) override;
   PeerMemory* peer_memory() override { return this; }

@@ -1,15 +1,21 @@
 #include "runtime/transport/verbs_connection.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <random>
+#include <vector>
+
+#include "runtime/transport/frame_socket.h"
 
 namespace respct {
 namespace {
@@ -19,119 +25,168 @@ constexpr uint32_t kRecvQueueDepth = 16;
 constexpr uint32_t kWantedInline = 256;
 constexpr uint32_t kMaxReadDepth = 16;
 constexpr uint64_t kRecvTag = 1ull << 63;
+constexpr uint32_t kQpAddressMagic = 0x50514352;  // "RCQP"
 // Long enough to catch the completions of a burst (an epoch's WRITEs, the
 // commit reply on a fast link) without a sleep; short enough not to burn a
 // core when the peer is slow.
 constexpr auto kSpin = std::chrono::microseconds(20);
-// rdma_cm retries a lost packet 7 times; 7 RNR retries means "forever":
-// a SEND waits for the peer to post a receive instead of failing.
+// Transport retries of a lost packet (7 is the maximum), and RNR retries
+// "forever" (7): a SEND waits for the peer to post a receive instead of failing.
 constexpr uint8_t kRetryCount = 7;
 constexpr uint8_t kRnrRetryInfinite = 7;
+constexpr uint8_t kAckTimeout = 14;  // 4.096 us * 2^14 = 67 ms per try
+constexpr uint8_t kMinRnrTimer = 12;
 
 void SetNonBlocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-// Waits for the next connection-manager event on `ch`, returns its type and
-// status (the event is acknowledged).
-Status NextCmEvent(rdma_event_channel* ch, int timeout_ms, rdma_cm_event_type* type, int* status) {
-  pollfd p{ch->fd, POLLIN, 0};
-  int rc;
-  do {
-    rc = poll(&p, 1, timeout_ms);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return Status::FromErrno("poll", errno);
-  if (rc == 0) return Status::Unavailable("timed out after " + std::to_string(timeout_ms) + " ms");
-  rdma_cm_event* ev = nullptr;
-  if (rdma_get_cm_event(ch, &ev) != 0) return Status::FromErrno("rdma_get_cm_event", errno);
-  *type = ev->event;
-  *status = ev->status;
-  rdma_ack_cm_event(ev);
+Status WriteExact(int fd, const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  while (n > 0) {
+    const ssize_t r = send(fd, b, n, MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Status::Unavailable(std::string("connection setup: ") + std::strerror(errno));
+    b += r;
+    n -= static_cast<size_t>(r);
+  }
   return Status::OK();
 }
 
-Status ExpectCmEvent(rdma_event_channel* ch, int timeout_ms, rdma_cm_event_type want, const std::string& step) {
-  rdma_cm_event_type type{};
-  int status = 0;
-  Status st = NextCmEvent(ch, timeout_ms, &type, &status);
-  if (!st.ok()) return Status::Unavailable(step + ": " + st.message());
-  if (type == want) return Status::OK();
-  switch (type) {
-    case RDMA_CM_EVENT_REJECTED: return Status::Unavailable("connection refused");
-    case RDMA_CM_EVENT_UNREACHABLE: return Status::Unavailable("peer unreachable");
-    case RDMA_CM_EVENT_ADDR_ERROR: return Status::Unavailable("address resolution failed (" + std::string(std::strerror(-status)) + ")");
-    case RDMA_CM_EVENT_ROUTE_ERROR: return Status::Unavailable("route resolution failed (" + std::string(std::strerror(-status)) + ")");
-    default:
-      return Status::Unavailable(step + ": unexpected event " + rdma_event_str(type) + " (status " +
-                                 std::to_string(status) + ")");
+Status ReadExact(int fd, void* p, size_t n, int timeout_ms) {
+  auto* b = static_cast<uint8_t*>(p);
+  while (n > 0) {
+    pollfd pf{fd, POLLIN, 0};
+    const int rc = poll(&pf, 1, timeout_ms);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc == 0) return Status::Unavailable("connection setup: no answer within " + std::to_string(timeout_ms) + " ms");
+    const ssize_t r = recv(fd, b, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) return Status::Unavailable("connection setup: peer closed the connection");
+    if (r < 0) return Status::Unavailable(std::string("connection setup: ") + std::strerror(errno));
+    b += r;
+    n -= static_cast<size_t>(r);
   }
+  return Status::OK();
+}
+
+// The RoCE GID of a local IP address: IPv4 as ::ffff:a.b.c.d, IPv6 as is.
+ibv_gid GidOf(const sockaddr_storage& ss) {
+  ibv_gid g{};
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    g.raw[10] = 0xff;
+    g.raw[11] = 0xff;
+    std::memcpy(g.raw + 12, &a->sin_addr, 4);
+  } else {
+    std::memcpy(g.raw, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, 16);
+  }
+  return g;
+}
+
+std::string AddressText(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (ss.ss_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  else
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  return buf;
 }
 
 }  // namespace
 
-Result<std::unique_ptr<VerbsConnection>> VerbsConnection::Resolve(const std::string& host, uint16_t port,
-                                                                  int timeout_ms) {
+Status CheckRdmaDevicePresent() {
   int devices = 0;
   ibv_device** list = ibv_get_device_list(&devices);
   if (list != nullptr) ibv_free_device_list(list);
   if (devices == 0) return Status::FailedPrecondition("no RDMA device on this host (ibv_devices lists none)");
+  return Status::OK();
+}
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (gai != 0) return Status::InvalidArgument("resolve " + host + ": " + gai_strerror(gai));
-
+Result<std::unique_ptr<VerbsConnection>> VerbsConnection::Dial(const std::string& host, uint16_t port,
+                                                               int timeout_ms) {
+  RESPCT_RETURN_IF_ERROR(CheckRdmaDevicePresent());
+  auto sock = FrameSocket::ConnectTcp(host, port, timeout_ms);
+  if (!sock.ok()) {
+    // "connect 127.0.0.1:7100: Connection refused" -> "connection refused".
+    const std::string& m = sock.status().message();
+    const size_t cut = m.rfind(": ");
+    std::string cause = cut == std::string::npos ? m : m.substr(cut + 2);
+    if (!cause.empty()) cause[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(cause[0])));
+    if (sock.status().code() == Status::Code::kInvalidArgument) return Status::InvalidArgument("address resolution failed: " + cause);
+    return Status::Unavailable(cause);
+  }
   std::unique_ptr<VerbsConnection> c(new VerbsConnection());
-  c->events_ = rdma_create_event_channel();
-  if (c->events_ == nullptr) {
-    freeaddrinfo(res);
-    return Status::FromErrno("rdma_create_event_channel", errno);
-  }
-  if (rdma_create_id(c->events_, &c->id_, c.get(), RDMA_PS_TCP) != 0) {
-    freeaddrinfo(res);
-    return Status::FromErrno("rdma_create_id", errno);
-  }
-  const int rc = rdma_resolve_addr(c->id_, nullptr, res->ai_addr, timeout_ms);
-  const int err = errno;
-  freeaddrinfo(res);
-  if (rc != 0) return Status::Unavailable("address resolution failed (" + std::string(std::strerror(err)) + ")");
-  RESPCT_RETURN_IF_ERROR(ExpectCmEvent(c->events_, timeout_ms, RDMA_CM_EVENT_ADDR_RESOLVED, "address resolution"));
-
-  ibv_port_attr pa{};
-  if (ibv_query_port(c->id_->verbs, c->id_->port_num, &pa) != 0)
-    return Status::FromErrno("ibv_query_port", errno);
-  if (pa.state != IBV_PORT_ACTIVE)
-    return Status::Unavailable("RDMA port " + std::to_string(c->id_->port_num) + " of " +
-                               ibv_get_device_name(c->id_->verbs->device) + " is " + ibv_port_state_str(pa.state));
-
-  if (rdma_resolve_route(c->id_, timeout_ms) != 0)
-    return Status::Unavailable("route resolution failed (" + std::string(std::strerror(errno)) + ")");
-  RESPCT_RETURN_IF_ERROR(ExpectCmEvent(c->events_, timeout_ms, RDMA_CM_EVENT_ROUTE_RESOLVED, "route resolution"));
-  RESPCT_RETURN_IF_ERROR(c->CreateQueuePair(c->id_));
+  c->boot_fd_ = sock->Release();
+  RESPCT_RETURN_IF_ERROR(c->Open());
   return c;
 }
 
-Result<std::unique_ptr<VerbsConnection>> VerbsConnection::ForRequest(rdma_cm_id* id, const rdma_conn_param& request) {
+Result<std::unique_ptr<VerbsConnection>> VerbsConnection::ForAccepted(int fd) {
   std::unique_ptr<VerbsConnection> c(new VerbsConnection());
-  Status st = c->CreateQueuePair(id);
-  c->id_ = id;  // owned from here on, also on failure
-  if (!st.ok()) return st;
-  c->conn_param_.responder_resources = std::min(c->conn_param_.responder_resources, request.initiator_depth);
-  c->conn_param_.initiator_depth = std::min(c->conn_param_.initiator_depth, request.responder_resources);
-  c->read_depth_ = std::max<uint32_t>(1, c->conn_param_.initiator_depth);
+  c->boot_fd_ = fd;
+  RESPCT_RETURN_IF_ERROR(c->Open());
   return c;
 }
 
-Status VerbsConnection::CreateQueuePair(rdma_cm_id* id) {
+Status VerbsConnection::Open() {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  if (getsockname(boot_fd_, reinterpret_cast<sockaddr*>(&local), &len) != 0)
+    return Status::FromErrno("getsockname", errno);
+  const ibv_gid want = GidOf(local);
+
+  // The device whose port has `want` as a RoCE GID (v2 preferred).
+  int devices = 0;
+  ibv_device** list = ibv_get_device_list(&devices);
+  bool found = false;
+  std::string down;
+  for (int d = 0; d < devices && !found; ++d) {
+    ibv_context* ctx = ibv_open_device(list[d]);
+    if (ctx == nullptr) continue;
+    ibv_device_attr da{};
+    std::vector<ibv_gid_entry> gids;
+    if (ibv_query_device(ctx, &da) == 0) {
+      gids.resize(size_t{da.phys_port_cnt} * 1024);
+      const ssize_t n = ibv_query_gid_table(ctx, gids.data(), gids.size(), 0);
+      gids.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    }
+    const ibv_gid_entry* best = nullptr;
+    for (const ibv_gid_entry& e : gids) {
+      if (std::memcmp(e.gid.raw, want.raw, 16) != 0) continue;
+      if (best == nullptr || e.gid_type == IBV_GID_TYPE_ROCE_V2) best = &e;
+    }
+    if (best == nullptr) {
+      ibv_close_device(ctx);
+      continue;
+    }
+    ibv_port_attr pa{};
+    if (ibv_query_port(ctx, static_cast<uint8_t>(best->port_num), &pa) != 0 || pa.state != IBV_PORT_ACTIVE) {
+      down = "RDMA port " + std::to_string(best->port_num) + " of " + ibv_get_device_name(list[d]) + " is " +
+             ibv_port_state_str(pa.state);
+      ibv_close_device(ctx);
+      continue;
+    }
+    ctx_ = ctx;
+    port_num_ = static_cast<uint8_t>(best->port_num);
+    gid_index_ = best->gid_index;
+    gid_ = best->gid;
+    mtu_ = pa.active_mtu;
+    found = true;
+  }
+  if (list != nullptr) ibv_free_device_list(list);
+  if (!found) {
+    if (!down.empty()) return Status::Unavailable(down);
+    return Status::Unavailable("address resolution failed: no RDMA device has the local address " +
+                               AddressText(local) + " (no RoCE GID for it)");
+  }
+
   ibv_device_attr da{};
-  if (ibv_query_device(id->verbs, &da) != 0) return Status::FromErrno("ibv_query_device", errno);
-  pd_ = ibv_alloc_pd(id->verbs);
+  if (ibv_query_device(ctx_, &da) != 0) return Status::FromErrno("ibv_query_device", errno);
+  pd_ = ibv_alloc_pd(ctx_);
   if (pd_ == nullptr) return Status::FromErrno("ibv_alloc_pd", errno);
-  comp_ = ibv_create_comp_channel(id->verbs);
+  comp_ = ibv_create_comp_channel(ctx_);
   if (comp_ == nullptr) return Status::FromErrno("ibv_create_comp_channel", errno);
   SetNonBlocking(comp_->fd);
-  cq_ = ibv_create_cq(id->verbs, static_cast<int>(kSendQueueDepth + kRecvQueueDepth), nullptr, comp_, 0);
+  cq_ = ibv_create_cq(ctx_, static_cast<int>(kSendQueueDepth + kRecvQueueDepth), nullptr, comp_, 0);
   if (cq_ == nullptr) return Status::FromErrno("ibv_create_cq", errno);
 
   ibv_qp_init_attr a{};
@@ -144,46 +199,87 @@ Status VerbsConnection::CreateQueuePair(rdma_cm_id* id) {
   a.cap.max_send_sge = 1;
   a.cap.max_recv_sge = 1;
   a.cap.max_inline_data = kWantedInline;
-  if (rdma_create_qp(id, pd_, &a) != 0) {
+  qp_ = ibv_create_qp(pd_, &a);
+  if (qp_ == nullptr) {
     // Devices without inline data refuse a non-zero request.
     a.cap.max_inline_data = 0;
-    if (rdma_create_qp(id, pd_, &a) != 0) return Status::FromErrno("rdma_create_qp", errno);
+    qp_ = ibv_create_qp(pd_, &a);
+    if (qp_ == nullptr) return Status::FromErrno("ibv_create_qp", errno);
   }
   max_inline_ = a.cap.max_inline_data;
   sq_depth_ = a.cap.max_send_wr;
   read_depth_ = std::clamp<uint32_t>(static_cast<uint32_t>(da.max_qp_init_rd_atom), 1, kMaxReadDepth);
-  conn_param_.initiator_depth = static_cast<uint8_t>(read_depth_);
-  conn_param_.responder_resources =
-      static_cast<uint8_t>(std::clamp<uint32_t>(static_cast<uint32_t>(da.max_qp_rd_atom), 1, kMaxReadDepth));
-  conn_param_.retry_count = kRetryCount;
-  conn_param_.rnr_retry_count = kRnrRetryInfinite;
+  responder_resources_ = std::clamp<uint32_t>(static_cast<uint32_t>(da.max_qp_rd_atom), 1, kMaxReadDepth);
+
+  ibv_qp_attr init{};
+  init.qp_state = IBV_QPS_INIT;
+  init.pkey_index = 0;
+  init.port_num = port_num_;
+  init.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+  if (ibv_modify_qp(qp_, &init, IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT | IBV_QP_ACCESS_FLAGS) != 0)
+    return Status::FromErrno("queue pair to INIT", errno);
+  psn_ = std::random_device{}() & 0xffffff;
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) return Status::FromErrno("eventfd", errno);
   return Status::OK();
 }
 
+Status VerbsConnection::Establish(int timeout_ms) {
+  QpAddress mine{kQpAddressMagic, qp_->qp_num, psn_, read_depth_, responder_resources_,
+                 static_cast<uint32_t>(mtu_), {}};
+  std::memcpy(mine.gid, gid_.raw, 16);
+  RESPCT_RETURN_IF_ERROR(WriteExact(boot_fd_, &mine, sizeof mine));
+  QpAddress peer{};
+  RESPCT_RETURN_IF_ERROR(ReadExact(boot_fd_, &peer, sizeof peer, timeout_ms));
+  if (peer.magic != kQpAddressMagic)
+    return Status::Corruption("connection setup: the peer is not an rdma:// endpoint of respct");
+
+  ibv_qp_attr rtr{};
+  rtr.qp_state = IBV_QPS_RTR;
+  rtr.path_mtu = std::min(mtu_, static_cast<ibv_mtu>(peer.mtu));
+  rtr.dest_qp_num = peer.qpn;
+  rtr.rq_psn = peer.psn;
+  rtr.max_dest_rd_atomic = static_cast<uint8_t>(std::min(responder_resources_, std::max(1u, peer.initiator_depth)));
+  rtr.min_rnr_timer = kMinRnrTimer;
+  rtr.ah_attr.is_global = 1;
+  std::memcpy(rtr.ah_attr.grh.dgid.raw, peer.gid, 16);
+  rtr.ah_attr.grh.sgid_index = static_cast<uint8_t>(gid_index_);
+  rtr.ah_attr.grh.hop_limit = 64;
+  rtr.ah_attr.port_num = port_num_;
+  if (ibv_modify_qp(qp_, &rtr,
+                    IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+                        IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER) != 0)
+    return Status::FromErrno("queue pair to RTR", errno);
+  ibv_qp_attr rts{};
+  rts.qp_state = IBV_QPS_RTS;
+  rts.timeout = kAckTimeout;
+  rts.retry_cnt = kRetryCount;
+  rts.rnr_retry = kRnrRetryInfinite;
+  rts.sq_psn = psn_;
+  read_depth_ = std::min(read_depth_, std::max(1u, peer.responder_resources));
+  rts.max_rd_atomic = static_cast<uint8_t>(read_depth_);
+  if (ibv_modify_qp(qp_, &rts,
+                    IBV_QP_STATE | IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+                        IBV_QP_MAX_QP_RD_ATOMIC) != 0)
+    return Status::FromErrno("queue pair to RTS", errno);
+  // Both sides are at RTS only once both sent their address: a byte each
+  // way confirms it, so nobody SENDs to a queue pair still in INIT.
+  const uint8_t ready = 1;
+  RESPCT_RETURN_IF_ERROR(WriteExact(boot_fd_, &ready, 1));
+  uint8_t peer_ready = 0;
+  RESPCT_RETURN_IF_ERROR(ReadExact(boot_fd_, &peer_ready, 1, timeout_ms));
+  SetNonBlocking(boot_fd_);
+  return Status::OK();
+}
+
 VerbsConnection::~VerbsConnection() {
-  if (id_ != nullptr && id_->qp != nullptr) rdma_destroy_qp(id_);
+  if (qp_ != nullptr) ibv_destroy_qp(qp_);
   if (cq_ != nullptr) ibv_destroy_cq(cq_);
   if (comp_ != nullptr) ibv_destroy_comp_channel(comp_);
   if (pd_ != nullptr) ibv_dealloc_pd(pd_);
-  if (id_ != nullptr) rdma_destroy_id(id_);
-  if (events_ != nullptr) rdma_destroy_event_channel(events_);
+  if (ctx_ != nullptr) ibv_close_device(ctx_);
+  if (boot_fd_ >= 0) close(boot_fd_);
   if (wake_fd_ >= 0) close(wake_fd_);
-}
-
-Status VerbsConnection::Connect(int timeout_ms) {
-  if (rdma_connect(id_, &conn_param_) != 0) return Status::FromErrno("rdma_connect", errno);
-  RESPCT_RETURN_IF_ERROR(ExpectCmEvent(events_, timeout_ms, RDMA_CM_EVENT_ESTABLISHED, "connect"));
-  read_depth_ = std::max<uint32_t>(1, conn_param_.initiator_depth);
-  // From now on events (a disconnect) are picked up by WaitUntil.
-  SetNonBlocking(events_->fd);
-  return Status::OK();
-}
-
-Status VerbsConnection::Accept() {
-  if (rdma_accept(id_, &conn_param_) != 0) return Status::FromErrno("rdma_accept", errno);
-  return Status::OK();
 }
 
 Result<ibv_mr*> VerbsConnection::Register(void* addr, size_t len, int access, const std::string& what) {
@@ -196,7 +292,7 @@ Status VerbsConnection::PostSend(ibv_send_wr* first, uint32_t count, const char*
   if (count > sq_depth_) return Status::InvalidArgument("chain of work requests longer than the send queue");
   RESPCT_RETURN_IF_ERROR(WaitUntil([&] { return sq_inflight_ + count <= sq_depth_; }, -1));
   ibv_send_wr* bad = nullptr;
-  const int rc = ibv_post_send(id_->qp, first, &bad);
+  const int rc = ibv_post_send(qp_, first, &bad);
   if (rc != 0) {
     Fail(Status::Unavailable(std::string("QP error: posting RDMA ") + op + " failed: " + std::strerror(rc)));
     return broken_;
@@ -213,7 +309,7 @@ Status VerbsConnection::PostRecv(uint32_t slot, void* addr, uint32_t len, uint32
   wr.sg_list = &sge;
   wr.num_sge = 1;
   ibv_recv_wr* bad = nullptr;
-  const int rc = ibv_post_recv(id_->qp, &wr, &bad);
+  const int rc = ibv_post_recv(qp_, &wr, &bad);
   if (rc != 0) {
     Fail(Status::Unavailable(std::string("QP error: posting a receive failed: ") + std::strerror(rc)));
     return broken_;
@@ -267,15 +363,11 @@ void VerbsConnection::Drain() {
   if (n < 0) Fail(Status::IOError("ibv_poll_cq failed"));
 }
 
-void VerbsConnection::HandleCmEvents() {
-  if (events_ == nullptr) return;
-  rdma_cm_event* ev = nullptr;
-  while (rdma_get_cm_event(events_, &ev) == 0) {
-    const rdma_cm_event_type type = ev->event;
-    rdma_ack_cm_event(ev);
-    if (type == RDMA_CM_EVENT_DISCONNECTED) Fail(Status::Unavailable("connection closed by peer"));
-    if (type == RDMA_CM_EVENT_DEVICE_REMOVAL) Fail(Status::Unavailable("RDMA device removed"));
-  }
+void VerbsConnection::CheckBootstrap() {
+  uint8_t b;
+  const ssize_t r = recv(boot_fd_, &b, 1, MSG_DONTWAIT);
+  if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+    Fail(Status::Unavailable(disconnected_ ? "connection shut down" : "connection closed by peer"));
 }
 
 Status VerbsConnection::WaitUntil(const std::function<bool()>& ready, int timeout_ms) {
@@ -300,7 +392,7 @@ Status VerbsConnection::WaitUntil(const std::function<bool()>& ready, int timeou
         return Status::Unavailable("no reply from peer within " + std::to_string(timeout_ms) + " ms");
       wait_ms = static_cast<int>(timeout_ms - spent);
     }
-    pollfd fds[3] = {{comp_->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {events_ != nullptr ? events_->fd : -1, POLLIN, 0}};
+    pollfd fds[3] = {{comp_->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {boot_fd_, POLLIN, 0}};
     const int rc = poll(fds, 3, wait_ms);
     if (rc < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
     if (rc <= 0) continue;
@@ -309,15 +401,18 @@ Status VerbsConnection::WaitUntil(const std::function<bool()>& ready, int timeou
       void* ctx = nullptr;
       if (ibv_get_cq_event(comp_, &cq, &ctx) == 0) ibv_ack_cq_events(cq, 1);
     }
-    if (fds[2].revents & POLLIN) HandleCmEvents();
+    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) CheckBootstrap();
   }
 }
 
 void VerbsConnection::Disconnect() {
   if (disconnected_.exchange(true)) return;
-  // Moves the queue pair to the error state: posted requests flush and the
-  // peer gets a disconnect request.
-  if (id_ != nullptr) rdma_disconnect(id_);
+  // The peer sees end of stream on the bootstrap socket; our queue pair goes
+  // to the error state, so posted requests flush.
+  shutdown(boot_fd_, SHUT_RDWR);
+  ibv_qp_attr err{};
+  err.qp_state = IBV_QPS_ERR;
+  if (qp_ != nullptr) ibv_modify_qp(qp_, &err, IBV_QP_STATE);
   const uint64_t one = 1;
   (void)!write(wake_fd_, &one, sizeof one);
 }

@@ -1,13 +1,23 @@
-// VerbsConnection: one reliable-connected (RC) queue pair set up through
-// librdmacm, with its protection domain, completion queue and completion
-// channel. The verbs frame channel (SEND/RECV), the ring sink (RDMA WRITE)
-// and image reads (RDMA READ) all post on it; it owns completion handling.
+// VerbsConnection: one reliable-connected (RC) queue pair with its protection
+// domain, completion queue and completion channel. The verbs frame channel
+// (SEND/RECV), the ring sink (RDMA WRITE) and image reads (RDMA READ) all
+// post on it; it owns completion handling.
+//
+// Connection set-up: a TCP "bootstrap" connection to the rdma:// HOST:PORT
+// carries the two queue pairs' addresses (QPN, PSN, GID, READ depths); each
+// side finds its RDMA device, port and RoCE GID from the local IP address of
+// that TCP connection, then moves its queue pair to RTS. (librdmacm's route
+// resolution fails with ENODEV for Soft-RoCE on the loopback in the 6.1
+// guest kernel, rping included; this exchange is what perftest does by
+// default and works on RoCE NICs alike.) The bootstrap socket stays open:
+// its end of stream is how each side learns the other one left (kill -9
+// included), and its shutdown is how Disconnect tells the peer.
 //
 // Completions: WaitUntil polls the completion queue for a short burst (an
 // epoch's WRITEs and its commit reply arrive back to back), then arms the
-// completion channel and sleeps in poll(2) until an event, the connection
-// manager reporting a disconnect, a Disconnect() from another thread, or the
-// timeout: an idle connection costs no CPU.
+// completion channel and sleeps in poll(2) until an event, the peer leaving,
+// a Disconnect() from another thread, or the timeout: an idle connection
+// costs no CPU.
 //
 // Send-queue accounting: every chain of work requests posted with PostSend
 // ends with a signalled one; RC completes the send queue in order, so that
@@ -18,7 +28,7 @@
 // Not thread-safe except Disconnect.
 #pragma once
 
-#include <rdma/rdma_cma.h>
+#include <infiniband/verbs.h>
 
 #include <atomic>
 #include <cstdint>
@@ -33,23 +43,21 @@ namespace respct {
 
 class VerbsConnection {
  public:
-  // Client: resolves `host`:`port` and creates the queue pair (not yet
-  // connected: post receives, then call Connect). Errors are one line: no
-  // RDMA device, port down, address or route resolution failure.
-  static Result<std::unique_ptr<VerbsConnection>> Resolve(const std::string& host, uint16_t port, int timeout_ms);
-  // Server: takes over `id` from a listener's CONNECT_REQUEST event and
-  // creates its queue pair (post receives, then call Accept).
-  static Result<std::unique_ptr<VerbsConnection>> ForRequest(rdma_cm_id* id, const rdma_conn_param& request);
+  // Client: connects the bootstrap socket to `host`:`port` and creates the
+  // queue pair on the device that owns the local address (post receives,
+  // then Establish). Errors are one line: no RDMA device, no device for the
+  // address, port down, connection refused.
+  static Result<std::unique_ptr<VerbsConnection>> Dial(const std::string& host, uint16_t port, int timeout_ms);
+  // Server: takes over an accepted bootstrap socket `fd`.
+  static Result<std::unique_ptr<VerbsConnection>> ForAccepted(int fd);
   ~VerbsConnection();
   VerbsConnection(const VerbsConnection&) = delete;
   VerbsConnection& operator=(const VerbsConnection&) = delete;
 
-  // Client: connects, bounded by `timeout_ms` (refusal is one line too).
-  Status Connect(int timeout_ms);
-  // Server: accepts the request this connection was made for.
-  Status Accept();
+  // Exchanges queue-pair addresses with the peer and moves the queue pair to
+  // RTS. Post the receives first: the peer may SEND as soon as it is done.
+  Status Establish(int timeout_ms);
 
-  ibv_pd* pd() const { return pd_; }
   uint32_t max_inline() const { return max_inline_; }
   // RDMA READs this side may have outstanding.
   uint32_t read_depth() const { return read_depth_; }
@@ -79,22 +87,41 @@ class VerbsConnection {
   const Status& broken() const { return broken_; }
 
  private:
+  // What each side tells the other over the bootstrap socket.
+  struct QpAddress {
+    uint32_t magic;
+    uint32_t qpn;
+    uint32_t psn;
+    uint32_t initiator_depth;      // READs it will have outstanding
+    uint32_t responder_resources;  // READs it accepts outstanding
+    uint32_t mtu;                  // enum ibv_mtu
+    uint8_t gid[16];
+  };
+
   VerbsConnection() = default;
-  Status CreateQueuePair(rdma_cm_id* id);
+  // Finds the device, port and GID of the bootstrap socket's local address
+  // and creates the queue pair there (state INIT).
+  Status Open();
   void Drain();
   void Complete(const ibv_wc& wc);
   void Fail(const Status& st);
-  void HandleCmEvents();
+  void CheckBootstrap();
 
-  rdma_event_channel* events_ = nullptr;  // client only: the server's is its listener's
-  rdma_cm_id* id_ = nullptr;
+  int boot_fd_ = -1;
+  ibv_context* ctx_ = nullptr;
+  uint8_t port_num_ = 0;
+  uint32_t gid_index_ = 0;
+  ibv_gid gid_{};
+  ibv_mtu mtu_ = IBV_MTU_1024;
+  uint32_t psn_ = 0;
   ibv_pd* pd_ = nullptr;
   ibv_comp_channel* comp_ = nullptr;
   ibv_cq* cq_ = nullptr;
+  ibv_qp* qp_ = nullptr;
   int wake_fd_ = -1;
-  rdma_conn_param conn_param_{};
   uint32_t max_inline_ = 0;
   uint32_t read_depth_ = 1;
+  uint32_t responder_resources_ = 1;
   uint32_t sq_depth_ = 0;
   uint32_t sq_inflight_ = 0;
   struct SendChain {
@@ -107,5 +134,8 @@ class VerbsConnection {
   std::atomic<bool> disconnected_{false};
   Status broken_;
 };
+
+// Why there is no usable device, or OK: for clear one-line errors up front.
+Status CheckRdmaDevicePresent();
 
 }  // namespace respct

@@ -1,19 +1,28 @@
 #include "runtime/transport/verbs_listener.h"
 
-#include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 namespace respct {
+namespace {
+
+constexpr int kListenBacklog = 128;
+// A client host that vanishes without a FIN would otherwise keep its session
+// (and its app's writer slot) forever: as for tcp://, keepalive ends it.
+constexpr int kKeepIdleSec = 30;
+constexpr int kKeepIntervalSec = 10;
+constexpr int kKeepCount = 3;
+
+}  // namespace
 
 Result<std::unique_ptr<VerbsListener>> VerbsListener::Listen(const std::string& host, uint16_t port) {
-  int devices = 0;
-  ibv_device** list = ibv_get_device_list(&devices);
-  if (list != nullptr) ibv_free_device_list(list);
-  if (devices == 0) return Status::FailedPrecondition("no RDMA device on this host (ibv_devices lists none)");
-
+  RESPCT_RETURN_IF_ERROR(CheckRdmaDevicePresent());
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -21,57 +30,49 @@ Result<std::unique_ptr<VerbsListener>> VerbsListener::Listen(const std::string& 
   addrinfo* res = nullptr;
   const int gai = getaddrinfo(host == "*" ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &res);
   if (gai != 0) return Status::InvalidArgument(std::string("resolve ") + host + ": " + gai_strerror(gai));
-
-  std::unique_ptr<VerbsListener> l(new VerbsListener());
-  l->events_ = rdma_create_event_channel();
-  if (l->events_ == nullptr) {
+  Status last = Status::InvalidArgument("no address");
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) {
+      last = Status::FromErrno("socket", errno);
+      continue;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, kListenBacklog) != 0) {
+      last = Status::FromErrno("bind", errno);
+      close(fd);
+      continue;
+    }
     freeaddrinfo(res);
-    return Status::FromErrno("rdma_create_event_channel", errno);
+    std::unique_ptr<VerbsListener> l(new VerbsListener());
+    l->fd_ = fd;
+    return l;
   }
-  fcntl(l->events_->fd, F_SETFL, fcntl(l->events_->fd, F_GETFL) | O_NONBLOCK);
-  if (rdma_create_id(l->events_, &l->id_, nullptr, RDMA_PS_TCP) != 0) {
-    freeaddrinfo(res);
-    return Status::FromErrno("rdma_create_id", errno);
-  }
-  const int rc = rdma_bind_addr(l->id_, res->ai_addr);
-  const int err = errno;
   freeaddrinfo(res);
-  if (rc != 0) return Status::FromErrno("bind", err);
-  if (rdma_listen(l->id_, 128) != 0) return Status::FromErrno("rdma_listen", errno);
-  return l;
+  return last;
 }
 
 VerbsListener::~VerbsListener() {
-  if (id_ != nullptr) rdma_destroy_id(id_);
-  if (events_ != nullptr) rdma_destroy_event_channel(events_);
+  if (fd_ >= 0) close(fd_);
 }
 
-Result<std::unique_ptr<VerbsChannel>> VerbsListener::HandleEvent() {
-  rdma_cm_event* ev = nullptr;
-  if (rdma_get_cm_event(events_, &ev) != 0) {
-    if (errno == EAGAIN) return std::unique_ptr<VerbsChannel>();
-    return Status::FromErrno("rdma_get_cm_event", errno);
+Result<std::unique_ptr<VerbsChannel>> VerbsListener::Accept() {
+  const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return std::unique_ptr<VerbsChannel>();
+    return Status::FromErrno("accept", errno);
   }
-  const rdma_cm_event_type type = ev->event;
-  rdma_cm_id* id = ev->id;
-  const rdma_conn_param request = ev->param.conn;
-  // Acknowledged first: destroying `id` (a failed accept) waits for its events' acks.
-  rdma_ack_cm_event(ev);
-  switch (type) {
-    case RDMA_CM_EVENT_CONNECT_REQUEST: {
-      auto ch = VerbsChannel::Accept(id, request);
-      if (!ch.ok()) return ch.status().Annotate("accepting an rdma:// connection");
-      return std::move(*ch);
-    }
-    case RDMA_CM_EVENT_DISCONNECTED:
-      // The peer left: our side of the queue pair goes to the error state,
-      // which flushes its receives and wakes the session thread waiting on it.
-      rdma_disconnect(id);
-      break;
-    default:
-      break;
-  }
-  return std::unique_ptr<VerbsChannel>();
+  const int one = 1;
+  const int idle = kKeepIdleSec, interval = kKeepIntervalSec, count = kKeepCount;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+  auto ch = VerbsChannel::Accept(fd, kSetupTimeoutMs);
+  if (!ch.ok()) return ch.status().Annotate("setting up an rdma:// connection");
+  return std::move(*ch);
 }
 
 }  // namespace respct

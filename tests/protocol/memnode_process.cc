@@ -63,6 +63,9 @@ std::string FirstRdmaDevice() {
 
 MemnodeProcess::MemnodeProcess(Options options)
     : options_(std::move(options)), dir_(MakeTempDir()), port_(FreeLoopbackPort()) {
+  do {
+    rdma_port_ = FreeLoopbackPort();
+  } while (rdma_port_ == port_ && port_ != 0);
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
   Secret::RandomNonce(bytes);
   const int fd = open(secret_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

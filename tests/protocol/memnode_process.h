@@ -1,7 +1,7 @@
 // MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
 // commit benchmark, on a pool in a fresh temporary directory, listening on
 // tcp://127.0.0.1:<free port> and shm://<dir>/s.sock, and, where an RDMA
-// device exists, rdma://127.0.0.1:<same port>.
+// device exists, rdma://127.0.0.1:<another free port>.
 //
 // Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
 // crash the protocol must survive; Restart() brings it back on the same pool,
@@ -56,7 +56,7 @@ class MemnodeProcess {
   const std::string& dir() const { return dir_; }
   std::string tcp_url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::string shm_url() const { return "shm://" + dir_ + "/s.sock"; }
-  std::string rdma_url() const { return "rdma://127.0.0.1:" + std::to_string(port_); }
+  std::string rdma_url() const { return "rdma://127.0.0.1:" + std::to_string(rdma_port_); }
   std::string pool_path() const { return dir_ + "/pool"; }
   std::string secret_path() const { return dir_ + "/secret"; }
   const Secret& secret() const { return secret_; }
@@ -67,6 +67,7 @@ class MemnodeProcess {
   Options options_;
   std::string dir_;
   uint16_t port_ = 0;
+  uint16_t rdma_port_ = 0;  // its bootstrap connections are TCP too
   Secret secret_;
   pid_t pid_ = -1;
 };
