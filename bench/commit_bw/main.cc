@@ -44,7 +44,6 @@ int main(int argc, char** argv) {
       "The memnode persists with msync on its pool file: on /dev/shm (default) that costs little, so the numbers\n"
       "are the transport's, not a disk's; --pool-dir on a DAX mount measures real PMem persistence.",
       "bench_commit_bw");
-  std::string rdma_device;
   cli.add_option("--transport", transport,
                  "shm, tcp, rdma, or all (rdma included when an RDMA device exists, e.g. in the guest tier).")
       ->check(CLI::IsMember({"shm", "tcp", "rdma", "all"}))
@@ -54,8 +53,6 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cli.add_option("--pool-dir", pool_dir, "Directory for the temporary pool (default /dev/shm, else /tmp).");
   cli.add_option("--memnode-bin", memnode_bin, "respct-memnode to start.")->capture_default_str();
-  cli.add_option("--rdma-device", rdma_device,
-                 "RDMA device for the perftest baselines (default: $RESPCT_GUEST_RDMA_DEV, else the first device).");
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -76,9 +73,6 @@ int main(int argc, char** argv) {
   if (transport == "rdma" || (transport == "all" && respct::test::HaveRdmaDevice())) {
     if (!respct::test::HaveRdmaDevice()) return Fail("--transport rdma: no RDMA device on this host (use the guest tier)");
     transports.push_back("rdma");
-    if (rdma_device.empty() && std::getenv("RESPCT_GUEST_RDMA_DEV") != nullptr)
-      rdma_device = std::getenv("RESPCT_GUEST_RDMA_DEV");
-    if (rdma_device.empty()) rdma_device = respct::test::FirstRdmaDevice();
   }
   const std::vector<size_t> sizes = {64, 1024, 4096, 64 << 10};
 
@@ -93,8 +87,8 @@ int main(int argc, char** argv) {
       double base_bw = 0;
       double base_rtt = 0;
       if (tr == "rdma") {
-        auto bw = respct::bench::PerftestWriteBandwidth(rdma_device, size, static_cast<int>(seconds / 2 + 0.5), 18515);
-        auto lat = respct::bench::PerftestWriteLatency(rdma_device, size, 18515);
+        auto bw = respct::bench::PerftestWriteBandwidth(size, static_cast<int>(seconds / 2 + 0.5), 18515);
+        auto lat = respct::bench::PerftestWriteLatency(size, 18515);
         if (!bw.ok()) return Fail(bw.status().ToString());
         if (!lat.ok()) return Fail(lat.status().ToString());
         base_bw = *bw;

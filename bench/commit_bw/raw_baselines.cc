@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <infiniband/verbs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,8 +11,11 @@
 #include <cstring>
 #include <memory>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "runtime/transport/verbs_connection.h"
 
 namespace respct::bench {
 namespace {
@@ -150,39 +152,15 @@ double TcpRoundTripMicros(size_t request, double seconds) {
 
 namespace {
 
-// The GID index of ::ffff:127.0.0.1 on `device` (RoCE v2 preferred), which
-// perftest needs with -x: its connection exchange goes over TCP like ours.
-Result<int> LoopbackGidIndex(const std::string& device) {
-  int n = 0;
-  ibv_device** list = ibv_get_device_list(&n);
-  int index = -1;
-  for (int d = 0; d < n && index < 0; ++d) {
-    if (device != ibv_get_device_name(list[d])) continue;
-    ibv_context* ctx = ibv_open_device(list[d]);
-    if (ctx == nullptr) break;
-    std::vector<ibv_gid_entry> gids(4096);
-    const ssize_t got = ibv_query_gid_table(ctx, gids.data(), gids.size(), 0);
-    const uint8_t want[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1};
-    for (ssize_t i = 0; i < got; ++i) {
-      if (std::memcmp(gids[i].gid.raw, want, 16) != 0) continue;
-      if (index < 0 || gids[i].gid_type == IBV_GID_TYPE_ROCE_V2) index = static_cast<int>(gids[i].gid_index);
-    }
-    ibv_close_device(ctx);
-  }
-  if (list != nullptr) ibv_free_device_list(list);
-  if (index < 0) return Status::NotFound("RDMA device " + device + " has no GID for 127.0.0.1");
-  return index;
-}
-
 // Runs a perftest pair: the server in the background, then the client
 // against 127.0.0.1 (retried while the server is not listening yet: TCG
 // guests start it slowly). Returns the client's output.
-Result<std::string> RunPerftest(const std::string& tool, const std::string& device, const std::string& args,
-                                uint16_t port) {
-  auto gid = LoopbackGidIndex(device);
-  if (!gid.ok()) return gid.status();
-  const std::string common = tool + " -F -d " + device + " -x " + std::to_string(*gid) + " -p " +
-                             std::to_string(port) + " " + args;
+Result<std::string> RunPerftest(const std::string& tool, const std::string& args, uint16_t port) {
+  // The device and GID index of 127.0.0.1, as the rdma:// transport finds them.
+  auto where = FindRdmaPort("127.0.0.1");
+  if (!where.ok()) return where.status();
+  const std::string common = tool + " -F -d " + where->device + " -i " + std::to_string(where->port) + " -x " +
+                             std::to_string(where->gid_index) + " -p " + std::to_string(port) + " " + args;
   FILE* server = popen((common + " 2>&1").c_str(), "r");
   if (server == nullptr) return Status::FromErrno("popen " + tool, errno);
   std::string out;
@@ -225,8 +203,8 @@ std::vector<double> ResultRow(const std::string& out) {
 
 }  // namespace
 
-Result<double> PerftestWriteBandwidth(const std::string& device, size_t size, int seconds, uint16_t port) {
-  auto out = RunPerftest("ib_write_bw", device,
+Result<double> PerftestWriteBandwidth(size_t size, int seconds, uint16_t port) {
+  auto out = RunPerftest("ib_write_bw",
                          "-s " + std::to_string(size) + " -D " + std::to_string(std::max(1, seconds)), port);
   if (!out.ok()) return out.status();
   // #bytes #iterations BW-peak BW-average MsgRate
@@ -235,8 +213,8 @@ Result<double> PerftestWriteBandwidth(const std::string& device, size_t size, in
   return row[3] * 1048576.0;
 }
 
-Result<double> PerftestWriteLatency(const std::string& device, size_t size, uint16_t port) {
-  auto out = RunPerftest("ib_write_lat", device, "-s " + std::to_string(size) + " -n 2000", port);
+Result<double> PerftestWriteLatency(size_t size, uint16_t port) {
+  auto out = RunPerftest("ib_write_lat", "-s " + std::to_string(size) + " -n 2000", port);
   if (!out.ok()) return out.status();
   // #bytes #iterations t_min t_max t_typical t_avg ...
   const std::vector<double> row = ResultRow(*out);

@@ -91,7 +91,72 @@ std::string AddressText(const sockaddr_storage& ss) {
   return buf;
 }
 
+// Opens the device whose ACTIVE port has `want` as a RoCE GID (v2 preferred).
+// NotFound when no device has it; Unavailable when its port is not ACTIVE.
+Result<std::string> FindGid(const ibv_gid& want, ibv_context** ctx_out, uint8_t* port, uint32_t* gid_index,
+                            ibv_mtu* mtu) {
+  int devices = 0;
+  ibv_device** list = ibv_get_device_list(&devices);
+  Status result = Status::NotFound("no RDMA device has that GID");
+  std::string name;
+  for (int d = 0; d < devices && name.empty(); ++d) {
+    ibv_context* ctx = ibv_open_device(list[d]);
+    if (ctx == nullptr) continue;
+    ibv_device_attr da{};
+    std::vector<ibv_gid_entry> gids;
+    if (ibv_query_device(ctx, &da) == 0) {
+      gids.resize(size_t{da.phys_port_cnt} * 1024);
+      const ssize_t n = ibv_query_gid_table(ctx, gids.data(), gids.size(), 0);
+      gids.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    }
+    const ibv_gid_entry* best = nullptr;
+    for (const ibv_gid_entry& e : gids) {
+      if (std::memcmp(e.gid.raw, want.raw, 16) != 0) continue;
+      if (best == nullptr || e.gid_type == IBV_GID_TYPE_ROCE_V2) best = &e;
+    }
+    ibv_port_attr pa{};
+    if (best != nullptr &&
+        (ibv_query_port(ctx, static_cast<uint8_t>(best->port_num), &pa) != 0 || pa.state != IBV_PORT_ACTIVE)) {
+      result = Status::Unavailable("RDMA port " + std::to_string(best->port_num) + " of " +
+                                   ibv_get_device_name(list[d]) + " is " + ibv_port_state_str(pa.state));
+      best = nullptr;
+    }
+    if (best == nullptr) {
+      ibv_close_device(ctx);
+      continue;
+    }
+    name = ibv_get_device_name(list[d]);
+    *port = static_cast<uint8_t>(best->port_num);
+    *gid_index = best->gid_index;
+    if (mtu != nullptr) *mtu = pa.active_mtu;
+    if (ctx_out != nullptr) {
+      *ctx_out = ctx;
+    } else {
+      ibv_close_device(ctx);
+    }
+  }
+  if (list != nullptr) ibv_free_device_list(list);
+  if (name.empty()) return result;
+  return name;
+}
+
 }  // namespace
+
+Result<RdmaPortAddress> FindRdmaPort(const std::string& ip) {
+  sockaddr_storage ss{};
+  if (inet_pton(AF_INET, ip.c_str(), &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr) == 1) {
+    ss.ss_family = AF_INET;
+  } else if (inet_pton(AF_INET6, ip.c_str(), &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr) == 1) {
+    ss.ss_family = AF_INET6;
+  } else {
+    return Status::InvalidArgument("not an IP address: " + ip);
+  }
+  RdmaPortAddress a;
+  auto name = FindGid(GidOf(ss), nullptr, &a.port, &a.gid_index, nullptr);
+  if (!name.ok()) return name.status();
+  a.device = *name;
+  return a;
+}
 
 Status CheckRdmaDevicePresent() {
   int devices = 0;
@@ -134,50 +199,14 @@ Status VerbsConnection::Open() {
     return Status::FromErrno("getsockname", errno);
   const ibv_gid want = GidOf(local);
 
-  // The device whose port has `want` as a RoCE GID (v2 preferred).
-  int devices = 0;
-  ibv_device** list = ibv_get_device_list(&devices);
-  bool found = false;
-  std::string down;
-  for (int d = 0; d < devices && !found; ++d) {
-    ibv_context* ctx = ibv_open_device(list[d]);
-    if (ctx == nullptr) continue;
-    ibv_device_attr da{};
-    std::vector<ibv_gid_entry> gids;
-    if (ibv_query_device(ctx, &da) == 0) {
-      gids.resize(size_t{da.phys_port_cnt} * 1024);
-      const ssize_t n = ibv_query_gid_table(ctx, gids.data(), gids.size(), 0);
-      gids.resize(n > 0 ? static_cast<size_t>(n) : 0);
-    }
-    const ibv_gid_entry* best = nullptr;
-    for (const ibv_gid_entry& e : gids) {
-      if (std::memcmp(e.gid.raw, want.raw, 16) != 0) continue;
-      if (best == nullptr || e.gid_type == IBV_GID_TYPE_ROCE_V2) best = &e;
-    }
-    if (best == nullptr) {
-      ibv_close_device(ctx);
-      continue;
-    }
-    ibv_port_attr pa{};
-    if (ibv_query_port(ctx, static_cast<uint8_t>(best->port_num), &pa) != 0 || pa.state != IBV_PORT_ACTIVE) {
-      down = "RDMA port " + std::to_string(best->port_num) + " of " + ibv_get_device_name(list[d]) + " is " +
-             ibv_port_state_str(pa.state);
-      ibv_close_device(ctx);
-      continue;
-    }
-    ctx_ = ctx;
-    port_num_ = static_cast<uint8_t>(best->port_num);
-    gid_index_ = best->gid_index;
-    gid_ = best->gid;
-    mtu_ = pa.active_mtu;
-    found = true;
+  auto found = FindGid(want, &ctx_, &port_num_, &gid_index_, &mtu_);
+  if (!found.ok()) {
+    if (found.status().IsNotFound())
+      return Status::Unavailable("address resolution failed: no RDMA device has the local address " +
+                                 AddressText(local) + " (no RoCE GID for it)");
+    return found.status();
   }
-  if (list != nullptr) ibv_free_device_list(list);
-  if (!found) {
-    if (!down.empty()) return Status::Unavailable(down);
-    return Status::Unavailable("address resolution failed: no RDMA device has the local address " +
-                               AddressText(local) + " (no RoCE GID for it)");
-  }
+  gid_ = want;
 
   ibv_device_attr da{};
   if (ibv_query_device(ctx_, &da) != 0) return Status::FromErrno("ibv_query_device", errno);

@@ -138,4 +138,13 @@ class VerbsConnection {
 // Why there is no usable device, or OK: for clear one-line errors up front.
 Status CheckRdmaDevicePresent();
 
+// Where an IP address lives on the RDMA side: the device and port that have
+// its RoCE GID (IPv4 as ::ffff:a.b.c.d; RoCE v2 preferred) and that GID's index.
+struct RdmaPortAddress {
+  std::string device;
+  uint8_t port = 0;
+  uint32_t gid_index = 0;
+};
+Result<RdmaPortAddress> FindRdmaPort(const std::string& ip);
+
 }  // namespace respct

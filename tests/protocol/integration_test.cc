@@ -1,4 +1,4 @@
-// Client transports against a real respct-memnode, over shm://, tcp:// and rdma://:
+// Client transports against a real respct-memnode, over shm://, tcp:// and rdma:// (both durability modes):
 // random epochs checked byte for byte, readers, reconnection, one writer per
 // app, ring wrap-around and an epoch too large for the ring.
 #include <gtest/gtest.h>
@@ -186,7 +186,8 @@ TEST_P(ProtocolTest, ReadImageOutsideARegionIsRefusedLocally) {
   EXPECT_TRUE((*w)->ReadImage(7, (300 << 10) - 16, b, 16).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ProtocolTest, ::testing::Values("shm", "tcp", "rdma"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Transports, ProtocolTest, ::testing::Values("shm", "tcp", "rdma", "rdma_client"),
+                         TransportName);
 
 }  // namespace
 }  // namespace respct::test

@@ -22,7 +22,9 @@ namespace respct::test {
 namespace {
 
 std::string MakeTempDir() {
+  // The guest tier's DAX mount, when there is one: the pool is real PMem there.
   const char* base = std::getenv("RESPCT_TEST_TMPDIR");
+  if (base == nullptr) base = std::getenv("RESPCT_GUEST_PMEM_DIR");
   std::string root = base != nullptr ? base : (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
   std::string templ = root + "/respct-proto-XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) return {};
@@ -51,14 +53,6 @@ bool HaveRdmaDevice() {
   ibv_device** list = ibv_get_device_list(&n);
   if (list != nullptr) ibv_free_device_list(list);
   return n > 0;
-}
-
-std::string FirstRdmaDevice() {
-  int n = 0;
-  ibv_device** list = ibv_get_device_list(&n);
-  std::string name = n > 0 ? ibv_get_device_name(list[0]) : "";
-  if (list != nullptr) ibv_free_device_list(list);
-  return name;
 }
 
 MemnodeProcess::MemnodeProcess(Options options)

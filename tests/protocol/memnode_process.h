@@ -6,9 +6,10 @@
 // Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
 // crash the protocol must survive; Restart() brings it back on the same pool,
 // port and socket. The temporary directory goes away with the object.
-// The pool lives on /dev/shm when available: kill -9 of a process loses no
-// page-cache data, so the crash semantics are the same as on disk and
-// msync does not make every commit wait for the disk.
+// The pool lives in $RESPCT_TEST_TMPDIR, else $RESPCT_GUEST_PMEM_DIR (the
+// guest tier's DAX mount), else on /dev/shm when available: kill -9 of a
+// process loses no page-cache data, so the crash semantics are the same as
+// on disk and msync does not make every commit wait for the disk.
 #pragma once
 
 #include <sys/types.h>
@@ -23,8 +24,6 @@ namespace respct::test {
 
 // True when ibv_get_device_list finds a device (rdma:// can be tested).
 bool HaveRdmaDevice();
-// The name of the first RDMA device, or "" without one.
-std::string FirstRdmaDevice();
 
 class MemnodeProcess {
  public:

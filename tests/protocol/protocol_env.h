@@ -28,16 +28,18 @@ inline MemnodeProcess& Memnode() {
   return m;
 }
 
+// "rdma_client": rdma:// with client-side durability (READ after the WRITEs).
 inline std::string UrlOf(const std::string& transport) {
   if (transport == "rdma") return Memnode().rdma_url();
+  if (transport == "rdma_client") return Memnode().rdma_url() + "?durability=client";
   return transport == "shm" ? Memnode().shm_url() : Memnode().tcp_url();
 }
 
 // The rdma cases run only where an RDMA device exists (the guest tier).
 #define RESPCT_SKIP_WITHOUT_RDMA(transport)                                                                    \
   do {                                                                                                         \
-    if ((transport) == "rdma" && !::respct::test::HaveRdmaDevice())                                            \
-      GTEST_SKIP() << "no RDMA device (run the guest tier: tools/vm/run-in-guest.sh -- ctest -L rdma)";         \
+    if ((transport).starts_with("rdma") && !::respct::test::HaveRdmaDevice())                                  \
+      GTEST_SKIP() << "no RDMA device (run the guest tier: ctest -L rdma)";                                     \
   } while (0)
 
 // A bare channel to the memnode for `url`, for tests that speak raw frames.
