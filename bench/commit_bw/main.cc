@@ -2,6 +2,7 @@
 // record sizes 64 B .. 64 KiB, each as a ratio against a raw baseline
 // measured in the same run (raw_baselines.h). Starts its own respct-memnode
 // on a temporary pool, like the protocol tests. See --help.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -87,12 +88,13 @@ int main(int argc, char** argv) {
       double base_bw = 0;
       double base_rtt = 0;
       if (tr == "rdma") {
-        auto bw = respct::bench::PerftestWriteBandwidth(size, static_cast<int>(seconds / 2 + 0.5), 18515);
+        // A failed baseline leaves its ratio n/a (nan) rather than the row unmeasured.
+        auto bw = respct::bench::PerftestWriteBandwidth(size, 18515);
         auto lat = respct::bench::PerftestWriteLatency(size, 18515);
-        if (!bw.ok()) return Fail(bw.status().ToString());
-        if (!lat.ok()) return Fail(lat.status().ToString());
-        base_bw = *bw;
-        base_rtt = *lat;
+        if (!bw.ok()) std::fprintf(stderr, "bench_commit_bw: %s\n", bw.status().ToString().c_str());
+        if (!lat.ok()) std::fprintf(stderr, "bench_commit_bw: %s\n", lat.status().ToString().c_str());
+        base_bw = bw.ok() && *bw > 0 ? *bw : std::nan("");
+        base_rtt = lat.ok() ? *lat : std::nan("");
       } else {
         base_bw = tr == "shm" ? respct::bench::MemcpyBandwidth(size, seconds / 2)
                               : respct::bench::LoopbackTcpBandwidth(seconds / 2);

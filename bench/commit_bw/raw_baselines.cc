@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -193,9 +195,15 @@ std::vector<double> ResultRow(const std::string& out) {
       continue;
     }
     if (!header) continue;
+    // strtod, not >>: perftest prints "inf" when its clock calibration fails.
     std::istringstream fields(line);
     std::vector<double> row;
-    for (double v; fields >> v;) row.push_back(v);
+    for (std::string word; fields >> word;) {
+      char* end = nullptr;
+      const double v = std::strtod(word.c_str(), &end);
+      if (end == word.c_str()) break;
+      row.push_back(v);
+    }
     if (!row.empty()) return row;
   }
   return {};
@@ -203,9 +211,11 @@ std::vector<double> ResultRow(const std::string& out) {
 
 }  // namespace
 
-Result<double> PerftestWriteBandwidth(size_t size, int seconds, uint16_t port) {
-  auto out = RunPerftest("ib_write_bw",
-                         "-s " + std::to_string(size) + " -D " + std::to_string(std::max(1, seconds)), port);
+Result<double> PerftestWriteBandwidth(size_t size, uint16_t port) {
+  // A fixed amount of data rather than -D: under TCG, perftest's timed mode
+  // can end its measurement window before counting an iteration (0 MB/s).
+  const uint64_t iterations = std::clamp<uint64_t>((64ull << 20) / size, 1000, 20000);
+  auto out = RunPerftest("ib_write_bw", "-s " + std::to_string(size) + " -n " + std::to_string(iterations), port);
   if (!out.ok()) return out.status();
   // #bytes #iterations BW-peak BW-average MsgRate
   const std::vector<double> row = ResultRow(*out);
@@ -214,12 +224,17 @@ Result<double> PerftestWriteBandwidth(size_t size, int seconds, uint16_t port) {
 }
 
 Result<double> PerftestWriteLatency(size_t size, uint16_t port) {
-  auto out = RunPerftest("ib_write_lat", "-s " + std::to_string(size) + " -n 2000", port);
-  if (!out.ok()) return out.status();
-  // #bytes #iterations t_min t_max t_typical t_avg ...
-  const std::vector<double> row = ResultRow(*out);
-  if (row.size() < 5) return Status::Corruption("unexpected ib_write_lat output: " + *out);
-  return row[4];
+  // Under TCG perftest's estimate of the CPU clock sometimes fails ("r^2 <
+  // 0.9") and it reports inf: try again a few times.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto out = RunPerftest("ib_write_lat", "-s " + std::to_string(size) + " -n 2000", port);
+    if (!out.ok()) return out.status();
+    // #bytes #iterations t_min t_max t_typical t_avg ...
+    const std::vector<double> row = ResultRow(*out);
+    if (row.size() < 5) return Status::Corruption("unexpected ib_write_lat output: " + *out);
+    if (std::isfinite(row[4])) return row[4];
+  }
+  return Status::Unavailable("ib_write_lat could not calibrate its clock (reported inf three times)");
 }
 
 }  // namespace respct::bench

@@ -23,9 +23,9 @@ double UnixRoundTripMicros(size_t request, double seconds);
 double TcpRoundTripMicros(size_t request, double seconds);
 
 // ib_write_bw (server and client, both started here, on the RDMA device and
-// GID of 127.0.0.1) with `size`-byte RDMA WRITEs for `seconds` (whole, at
-// least 1): bytes per second, from perftest's "BW average[MB/sec]" taken as MiB/s.
-Result<double> PerftestWriteBandwidth(size_t size, int seconds, uint16_t port);
+// GID of 127.0.0.1) with `size`-byte RDMA WRITEs, 64 MiB in all (1000..20000
+// of them): bytes per second, from perftest's "BW average[MB/sec]" taken as MiB/s.
+Result<double> PerftestWriteBandwidth(size_t size, uint16_t port);
 // ib_write_lat likewise: its typical (median) one-way latency in microseconds.
 Result<double> PerftestWriteLatency(size_t size, uint16_t port);
 
