@@ -210,7 +210,7 @@ Status App::RingWrite(uint64_t pos, const uint8_t* data, size_t len) {
   return Status::OK();
 }
 
-Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack) {
+Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack, bool records_durable) {
   std::lock_guard<std::mutex> l(mu_);
   RESPCT_RETURN_IF_ERROR(health_);
   if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
@@ -248,7 +248,7 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
   // the commit record chains, so a crash that made the commit record durable
   // without all of its records leaves an epoch replay discards, and that can
   // only happen before the CommitAck was sent.
-  PersistRing(m.first_pos, place.end);
+  PersistRing(records_durable && staging == nullptr && file_->is_pmem() ? m.end_pos : m.first_pos, place.end);
   // The epoch is committed from here on.
   er.end_pos = place.end;
   er.commit_unix_ns = NowUnixNs();

@@ -70,10 +70,19 @@ class App {
 
   // §4, inline mode: places record bytes at ring position `pos`.
   Status RingWrite(uint64_t pos, const uint8_t* data, size_t len);
-  // §4: checks, persists and commits an epoch. With `staging` (shm mode), the
-  // records are first copied from that staging ring (same slot arithmetic).
+  // §4: checks, persists and commits an epoch. With `staging` (shm mode, or
+  // rdma:// when the pool ring cannot be registered), the records are first
+  // copied from that staging ring (same slot arithmetic). With
+  // `records_durable` (an rdma:// client that made its WRITEs durable in this
+  // PMem pool ring itself) only the commit record is persisted here.
   // Does not apply: call ApplyCommitted next.
-  Status Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack);
+  Status Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::CommitAckMsg* ack,
+                bool records_durable = false);
+  // The app's log ring in the pool mapping: what an rdma:// writer's
+  // one-sided WRITEs target (a verbs session registers it for its peer).
+  uint8_t* ring_base() const { return ring_; }
+  uint64_t ring_capacity() const { return capacity_; }
+  bool pool_is_pmem() const { return file_->is_pmem(); }
 
   // §7: calls `sink` with consecutive pieces (at most `max_piece` bytes) of
   // the region's bytes as of the last committed epoch.

@@ -122,7 +122,9 @@ int main(int argc, char** argv) {
       ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--listen", f.listen,
-                 Wrap("Where to accept clients; repeat for several listeners. Default: " + respct::DefaultMemnodeUrl() +
+                 Wrap("Where to accept clients; repeat for several listeners: tcp://HOST:PORT, shm:///PATH or "
+                      "rdma://HOST:PORT (RDMA on the RoCE device that owns HOST, e.g. a NIC's IP, or 127.0.0.1 with "
+                      "Soft-RoCE bound to lo; PORT is a TCP port for connection set-up, distinct from a tcp:// one). Default: " + respct::DefaultMemnodeUrl() +
                       " (the URL respct-run uses when given none)."))
       ->type_name("URL");
   cli.add_option("--secret-file", f.secret_file,

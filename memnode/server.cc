@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "runtime/base/make_dirs.h"
+#include "runtime/transport/frame_socket.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::memnode {
@@ -74,9 +75,17 @@ Status Server::Listen(const std::string& url) {
   switch (ep->kind) {
     case Endpoint::Kind::kTcp: return ListenTcp(url, ep->host, ep->port);
     case Endpoint::Kind::kShm: return ListenUnix(url, ep->path);
-    case Endpoint::Kind::kRdma: break;
+    case Endpoint::Kind::kRdma: return ListenRdma(url, ep->host, ep->port);
   }
-  return Status::InvalidArgument("listen URL '" + url + "': rdma:// is not served by this memnode build");
+  return Status::InvalidArgument("listen URL '" + url + "': unknown scheme");
+}
+
+Status Server::ListenRdma(const std::string& url, const std::string& host, uint16_t port) {
+  auto l = VerbsListener::Listen(host, port);
+  if (!l.ok()) return l.status().Annotate("listen " + url);
+  rdma_listeners_.push_back(RdmaListener{std::move(*l), url});
+  spdlog::info("listening on {}", url);
+  return Status::OK();
 }
 
 Status Server::ListenTcp(const std::string& url, const std::string& host, uint16_t port) {
@@ -187,14 +196,32 @@ void Server::Accept(const Listener& l) {
   }
   const timeval tv{kSendTimeoutSec, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  auto conn = std::make_unique<Connection>();
-  conn->sock = FrameSocket(fd);
-  Connection* c = conn.get();
   const std::string peer = PeerName(ss, l.unix_socket);
-  const bool unix_socket = l.unix_socket;
   spdlog::debug("connection from {} on {}", peer, l.url);
+  StartSession(std::make_unique<FrameSocket>(fd), peer, l.unix_socket);
+}
+
+void Server::AcceptRdma(const RdmaListener& l) {
+  auto ch = l.listener->Accept();
+  if (!ch.ok()) {
+    spdlog::warn("{}: {}", l.url, ch.status().message());
+    return;
+  }
+  if (*ch == nullptr) return;  // nothing was pending
+  if (conns_.size() >= opts_.max_connections) {
+    spdlog::warn("refusing a connection on {}: {} connections open", l.url, conns_.size());
+    return;
+  }
+  spdlog::debug("rdma connection on {}", l.url);
+  StartSession(std::move(*ch), "rdma peer", false);
+}
+
+void Server::StartSession(std::unique_ptr<FrameChannel> chan, const std::string& peer, bool unix_socket) {
+  auto conn = std::make_unique<Connection>();
+  conn->chan = std::move(chan);
+  Connection* c = conn.get();
   conn->thread = std::thread([this, c, peer, unix_socket] {
-    Session(&c->sock, pool_, &secret_, opts_.session, unix_socket, peer).Run();
+    Session(c->chan.get(), pool_, &secret_, opts_.session, unix_socket, peer).Run();
     c->done.store(true, std::memory_order_release);
   });
   conns_.push_back(std::move(conn));
@@ -215,6 +242,7 @@ Status Server::Run() {
   spdlog::info("respct-memnode ready (pid {}, {} app(s))", getpid(), pool_->ListApps().size());
   std::vector<pollfd> fds;
   for (const Listener& l : listeners_) fds.push_back(pollfd{l.fd, POLLIN, 0});
+  for (const RdmaListener& l : rdma_listeners_) fds.push_back(pollfd{l.listener->fd(), POLLIN, 0});
   fds.push_back(pollfd{signal_fd_, POLLIN, 0});
   while (true) {
     const int rc = poll(fds.data(), fds.size(), 1000);
@@ -229,6 +257,8 @@ Status Server::Run() {
     }
     for (size_t i = 0; i < listeners_.size(); ++i)
       if (fds[i].revents & POLLIN) Accept(listeners_[i]);
+    for (size_t i = 0; i < rdma_listeners_.size(); ++i)
+      if (fds[listeners_.size() + i].revents & POLLIN) AcceptRdma(rdma_listeners_[i]);
   }
   Shutdown();
   spdlog::info("respct-memnode stopped");
@@ -241,10 +271,11 @@ void Server::Shutdown() {
     if (!l.path.empty()) unlink(l.path.c_str());
   }
   listeners_.clear();
-  // Wakes every session blocked on its socket; each then ends on its own.
-  for (auto& c : conns_) shutdown(c->sock.fd(), SHUT_RDWR);
+  // Wakes every session blocked on its channel; each then ends on its own.
+  for (auto& c : conns_) c->chan->Shutdown();
   for (auto& c : conns_) c->thread.join();
   conns_.clear();
+  rdma_listeners_.clear();
   if (ready_written_) unlink(opts_.ready_file.c_str());
   ready_written_ = false;
 }

@@ -25,13 +25,14 @@
 #include "memnode/pool.h"
 #include "memnode/session.h"
 #include "runtime/base/status.h"
-#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/frame_channel.h"
 #include "runtime/transport/secret.h"
+#include "runtime/transport/verbs_listener.h"
 
 namespace respct::memnode {
 
 struct ServerOptions {
-  std::vector<std::string> listen_urls;  // tcp://HOST:PORT, shm:///path
+  std::vector<std::string> listen_urls;  // tcp://HOST:PORT, shm:///path, rdma://HOST:PORT
   std::string ready_file;                // written with our pid once listening
   SessionOptions session;
   size_t max_connections = 1024;
@@ -57,8 +58,12 @@ class Server {
     std::string url;
     std::string path;  // unix socket file we created, removed at exit
   };
+  struct RdmaListener {
+    std::unique_ptr<VerbsListener> listener;
+    std::string url;
+  };
   struct Connection {
-    FrameSocket sock;
+    std::unique_ptr<FrameChannel> chan;
     std::thread thread;
     std::atomic<bool> done{false};
   };
@@ -66,8 +71,11 @@ class Server {
   Status Listen(const std::string& url);
   Status ListenTcp(const std::string& url, const std::string& host, uint16_t port);
   Status ListenUnix(const std::string& url, const std::string& path);
+  Status ListenRdma(const std::string& url, const std::string& host, uint16_t port);
   Status WriteReadyFile();
   void Accept(const Listener& l);
+  void AcceptRdma(const RdmaListener& l);
+  void StartSession(std::unique_ptr<FrameChannel> chan, const std::string& peer, bool unix_socket);
   void ReapFinished();
   void Shutdown();
 
@@ -77,6 +85,7 @@ class Server {
   int signal_fd_ = -1;
   bool ready_written_ = false;
   std::vector<Listener> listeners_;
+  std::vector<RdmaListener> rdma_listeners_;
   std::list<std::unique_ptr<Connection>> conns_;  // touched by the accept thread only
 };
 

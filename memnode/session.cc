@@ -19,14 +19,24 @@ namespace {
 // within wire::kMaxFramePayload.
 constexpr size_t kImagePiece = 1u << 20;
 static_assert(sizeof(wire::ImageDataMsg) + kImagePiece <= wire::kMaxFramePayload);
+// rdma:// image reads: the largest range registered for one ImageGrant (it
+// stays pinned until the client has read it), and the copy buffer used when
+// the pool itself cannot be registered (fsdax without on-demand paging).
+constexpr size_t kGrantPiece = 64u << 20;
+constexpr size_t kImageBounce = 8u << 20;
 
 }  // namespace
 
-Session::Session(FrameSocket* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
+Session::Session(FrameChannel* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
                  std::string peer)
     : sock_(sock), pool_(pool), secret_(secret), opts_(opts), unix_socket_(unix_socket), peer_(std::move(peer)) {}
 
 Session::~Session() {
+  // Registrations end before the memory they cover is released.
+  if (PeerMemory* peer = sock_->peer_memory(); peer != nullptr) {
+    if (remote_ring_) peer->Withdraw(ring_window_);
+    if (image_bounce_ != nullptr) peer->Withdraw(image_bounce_window_);
+  }
   if (writer_) app_->DetachWriter();
   if (staging_ != nullptr) munmap(staging_, staging_size_);
 }
@@ -39,21 +49,16 @@ void Session::Run() {
   } else {
     spdlog::warn("{}{}: {}", peer_, app_name_.empty() ? "" : " (app '" + app_name_ + "')", s.ToString());
     // Best effort: the peer may already be gone.
-    (void)sock_->SendError(s);
+    if (sock_->SendError(s).ok()) (void)sock_->Flush(1000);
   }
   if (writer_) spdlog::info("{}: writer of app '{}' detached", peer_, app_name_);
-  // The peer sees end of stream now; the descriptor itself is closed by the
-  // server after this thread is joined, so it is never reused under a shutdown().
-  shutdown(sock_->fd(), SHUT_RDWR);
+  // The peer sees end of stream now; the channel itself is released by the
+  // server after this thread is joined, so a descriptor is never reused under a shutdown().
+  sock_->Shutdown();
 }
 
 Status Session::ReceiveNext(Frame* f) {
-  pollfd p{sock_->fd(), POLLIN, 0};
-  int rc;
-  do {
-    rc = poll(&p, 1, -1);
-  } while (rc < 0 && errno == EINTR);
-  if (rc < 0) return Status::FromErrno("poll", errno);
+  RESPCT_RETURN_IF_ERROR(sock_->WaitForMessage());
   return sock_->Receive(f, opts_.message_timeout_ms);
 }
 
@@ -157,6 +162,10 @@ Status Session::HandleAttach(const Frame& f) {
   int fd = -1;
   const bool shared = writer && unix_socket_;
   if (shared) RESPCT_RETURN_IF_ERROR(CreateStagingRing(pos.ring_capacity, &fd));
+  PeerMemory* peer = sock_->peer_memory();
+  wire::RemoteRingMsg remote{};
+  if (writer && peer != nullptr)
+    RESPCT_RETURN_IF_ERROR(ExposeRing(peer, (msg.flags & wire::kAttachClientPersists) != 0, &remote));
   wire::AttachOkMsg ok{};
   ok.app_id = app_->app_id();
   ok.committed_epoch = pos.committed_epoch;
@@ -165,16 +174,46 @@ Status Session::HandleAttach(const Frame& f) {
   ok.ring_tail = pos.ring_tail;
   ok.ring_applied = pos.ring_applied;
   ok.region_count = static_cast<uint32_t>(app_->regions().size());
-  ok.ring_mode = static_cast<uint32_t>(shared ? wire::RingMode::kShared : wire::RingMode::kInline);
+  ok.ring_mode = static_cast<uint32_t>(shared        ? wire::RingMode::kShared
+                                       : remote_ring_ ? wire::RingMode::kRemote
+                                                      : wire::RingMode::kInline);
   std::vector<wire::RegionDesc> regions;
   for (const RegionInfo& r : app_->regions()) regions.push_back(wire::RegionDesc{r.id, 0, r.size, r.base_addr});
   Status s = sock_->Send(wire::MsgType::kAttachOk, &ok, sizeof ok, regions.data(),
                          regions.size() * sizeof(wire::RegionDesc), fd);
   if (fd >= 0) close(fd);
+  if (s.ok() && remote_ring_) s = sock_->SendStruct(wire::MsgType::kRemoteRing, remote);
   if (s.ok())
     spdlog::info("{}: {} attached to app '{}' (committed epoch {}, {})", peer_, writer ? "writer" : "reader",
-                 app_name_, pos.committed_epoch, shared ? "shared staging ring" : "inline records");
+                 app_name_, pos.committed_epoch,
+                 shared         ? "shared staging ring"
+                 : remote_ring_ ? (staging_ != nullptr ? "RDMA WRITE into a staging ring"
+                                                       : records_durable_ ? "RDMA WRITE into the pool ring, client-side durability"
+                                                                          : "RDMA WRITE into the pool ring")
+                                : "inline records");
   return s;
+}
+
+Status Session::ExposeRing(PeerMemory* peer, bool client_persists, wire::RemoteRingMsg* out) {
+  auto w = peer->Expose(app_->ring_base(), app_->ring_capacity(), /*writable=*/true);
+  if (!w.ok()) {
+    // fsdax memory cannot be pinned for RDMA without on-demand paging: take
+    // the records in DRAM and copy them at Commit, as for shm://.
+    spdlog::warn("{}: app '{}': {}; the writer RDMA-WRITEs into a DRAM staging ring copied at each commit", peer_,
+                 app_name_, w.status().message());
+    void* p = mmap(nullptr, app_->ring_capacity(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return Status::FromErrno("mmap staging ring", errno);
+    staging_ = static_cast<uint8_t*>(p);
+    staging_size_ = app_->ring_capacity();
+    w = peer->Expose(staging_, staging_size_, /*writable=*/true);
+    if (!w.ok()) return w.status();
+  }
+  remote_ring_ = true;
+  // Durable by the client's READ only where its WRITEs land in PMem directly.
+  records_durable_ = client_persists && staging_ == nullptr && app_->pool_is_pmem();
+  ring_window_ = *w;
+  *out = wire::RemoteRingMsg{w->addr, w->length, w->rkey, 0};
+  return Status::OK();
 }
 
 Status Session::CreateStagingRing(uint64_t capacity, int* fd) {
@@ -202,7 +241,9 @@ Status Session::CreateStagingRing(uint64_t capacity, int* fd) {
 
 Status Session::HandleRingWrite(const Frame& f) {
   if (!writer_) return Status::PermissionDenied("RingWrite from a session that is not the app's writer");
-  if (staging_ != nullptr) return Status::FailedPrecondition("RingWrite on a shared-ring (shm) session");
+  if (staging_ != nullptr || remote_ring_)
+    return Status::FailedPrecondition(std::string("RingWrite on a ") + (remote_ring_ ? "remote-ring (rdma)" : "shared-ring (shm)") +
+                                      " session");
   const auto msg = f.As<wire::RingWriteMsg>();
   return app_->RingWrite(msg.pos, f.payload.data() + sizeof msg, f.payload.size() - sizeof msg);
 }
@@ -211,7 +252,7 @@ Status Session::HandleCommit(const Frame& f) {
   if (!writer_) return Status::PermissionDenied("Commit from a session that is not the app's writer");
   const auto msg = f.As<wire::CommitMsg>();
   wire::CommitAckMsg ack;
-  RESPCT_RETURN_IF_ERROR(app_->Commit(msg, staging_, &ack));
+  RESPCT_RETURN_IF_ERROR(app_->Commit(msg, staging_, &ack, records_durable_));
   RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kCommitAck, ack));
   wire::RingProgressMsg progress;
   RESPCT_RETURN_IF_ERROR(app_->ApplyCommitted(&progress));
@@ -220,6 +261,7 @@ Status Session::HandleCommit(const Frame& f) {
 
 Status Session::HandleReadImage(const Frame& f) {
   const auto msg = f.As<wire::ReadImageMsg>();
+  if (PeerMemory* peer = sock_->peer_memory(); peer != nullptr) return GrantImage(msg, peer);
   bool sending = false;
   Status s = app_->ReadImage(msg.region_id, msg.offset, msg.length, kImagePiece,
                              [&](uint64_t offset, const uint8_t* data, size_t len) {
@@ -229,6 +271,52 @@ Status Session::HandleReadImage(const Frame& f) {
                              });
   // A bad range changes nothing: report it and keep the session.
   if (!s.ok() && !sending && s.code() == Status::Code::kInvalidArgument) return sock_->SendError(s);
+  return s;
+}
+
+Status Session::GrantAndWait(uint64_t offset, const RemoteWindow& w) {
+  const wire::ImageGrantMsg grant{offset, w.addr, w.length, w.rkey, 0};
+  RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kImageGrant, grant));
+  Frame f;
+  RESPCT_RETURN_IF_ERROR(sock_->Expect(wire::MsgType::kImageReadDone, &f, opts_.message_timeout_ms));
+  if (f.As<wire::ImageReadDoneMsg>().offset != offset)
+    return Status::Corruption("ImageReadDone for offset " + std::to_string(f.As<wire::ImageReadDoneMsg>().offset) +
+                              ", granted offset " + std::to_string(offset));
+  return Status::OK();
+}
+
+Status Session::GrantImage(const wire::ReadImageMsg& msg, PeerMemory* peer) {
+  bool granted = false;
+  Status s = app_->ReadImage(
+      msg.region_id, msg.offset, msg.length, kGrantPiece, [&](uint64_t offset, const uint8_t* data, size_t len) {
+        granted = true;
+        // The image is registered read-only for this read only (the app's
+        // mutex keeps it unchanged meanwhile)...
+        auto w = peer->Expose(const_cast<uint8_t*>(data), len, /*writable=*/false);
+        if (w.ok()) {
+          Status st = GrantAndWait(offset, *w);
+          peer->Withdraw(*w);
+          return st;
+        }
+        // ... or copied through a registered buffer when it cannot be.
+        if (image_bounce_ == nullptr) {
+          image_bounce_.reset(new uint8_t[kImageBounce]);
+          auto b = peer->Expose(image_bounce_.get(), kImageBounce, /*writable=*/false);
+          if (!b.ok()) return b.status();
+          image_bounce_window_ = *b;
+        }
+        for (size_t done = 0; done < len;) {
+          const size_t n = std::min(kImageBounce, len - done);
+          std::memcpy(image_bounce_.get(), data + done, n);
+          RemoteWindow piece = image_bounce_window_;
+          piece.length = n;
+          RESPCT_RETURN_IF_ERROR(GrantAndWait(offset + done, piece));
+          done += n;
+        }
+        return Status::OK();
+      });
+  // A bad range changes nothing: report it and keep the session.
+  if (!s.ok() && !granted && s.code() == Status::Code::kInvalidArgument) return sock_->SendError(s);
   return s;
 }
 

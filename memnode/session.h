@@ -1,5 +1,8 @@
 // Session: one client connection to respct-memnode, from handshake to close
-// (protocol spec §1-§9). It runs on its own thread and is a plain linear
+// (protocol spec §1-§9), over any FrameChannel: a socket, or verbs SEND/RECV.
+// Over rdma:// (the channel has peer_memory) a writer gets the app's ring as
+// a window for one-sided WRITEs (RemoteRing) and image reads are answered
+// with windows to RDMA-READ (ImageGrant); the state machine is the same. It runs on its own thread and is a plain linear
 // state machine: Hello -> Challenge -> Auth -> AuthOk, then either admin
 // requests (ListApps, ListEpochs, ListWrites: metadata only) or Attach followed by writer/reader requests.
 //
@@ -9,10 +12,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "memnode/pool.h"
-#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/frame_channel.h"
 #include "runtime/transport/secret.h"
 
 namespace respct::memnode {
@@ -27,7 +31,7 @@ class Session {
  public:
   // `unix_socket`: the connection came in on an shm:// listener, so a writer
   // gets a shared staging ring instead of RingWrite messages.
-  Session(FrameSocket* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
+  Session(FrameChannel* sock, Pool* pool, const Secret* secret, const SessionOptions& opts, bool unix_socket,
           std::string peer);
   ~Session();
   Session(const Session&) = delete;
@@ -50,12 +54,19 @@ class Session {
   // own for an app session.
   Result<App*> QueriedApp(const wire::EpochQueryMsg& q) const;
   Status CreateStagingRing(uint64_t capacity, int* fd);
+  // rdma:// writer: exposes the pool ring (or, where the pool memory cannot
+  // be registered, a DRAM staging ring copied at Commit) to the peer.
+  Status ExposeRing(PeerMemory* peer, bool client_persists, wire::RemoteRingMsg* out);
+  // rdma:// ReadImage: one ImageGrant per piece, each withdrawn once the
+  // client says it has read it.
+  Status GrantImage(const wire::ReadImageMsg& msg, PeerMemory* peer);
+  Status GrantAndWait(uint64_t offset, const RemoteWindow& w);
   // Waits (without bound) for the next message to begin, then reads it with
   // the per-message timeout, so an idle client may wait forever between
   // epochs but a half-sent message cannot pin this thread.
   Status ReceiveNext(Frame* f);
 
-  FrameSocket* sock_;
+  FrameChannel* sock_;
   Pool* pool_;
   const Secret* secret_;
   SessionOptions opts_;
@@ -64,8 +75,13 @@ class Session {
   std::string app_name_;  // empty: admin session
   App* app_ = nullptr;    // set by Attach
   bool writer_ = false;
-  uint8_t* staging_ = nullptr;  // shm writer: the staging ring mapping
+  uint8_t* staging_ = nullptr;  // shm writer (or rdma:// fallback): the staging ring mapping
   uint64_t staging_size_ = 0;
+  bool remote_ring_ = false;       // rdma:// writer: records arrive by RDMA WRITE into ring_window_
+  RemoteWindow ring_window_;
+  bool records_durable_ = false;   // ... and the client makes them durable in the pool ring
+  std::unique_ptr<uint8_t[]> image_bounce_;  // rdma:// image reads when the pool cannot be registered
+  RemoteWindow image_bounce_window_;
 };
 
 }  // namespace respct::memnode

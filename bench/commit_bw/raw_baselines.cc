@@ -7,10 +7,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include "runtime/transport/verbs_connection.h"
 
 namespace respct::bench {
 namespace {
@@ -143,6 +150,91 @@ double UnixRoundTripMicros(size_t request, double seconds) {
 double TcpRoundTripMicros(size_t request, double seconds) {
   auto [c, s] = TcpPair();
   return RoundTripMicros(c, s, request, seconds);
+}
+
+namespace {
+
+// Runs a perftest pair: the server in the background, then the client
+// against 127.0.0.1 (retried while the server is not listening yet: TCG
+// guests start it slowly). Returns the client's output.
+Result<std::string> RunPerftest(const std::string& tool, const std::string& args, uint16_t port) {
+  // The device and GID index of 127.0.0.1, as the rdma:// transport finds them.
+  auto where = FindRdmaPort("127.0.0.1");
+  if (!where.ok()) return where.status();
+  const std::string common = tool + " -F -d " + where->device + " -i " + std::to_string(where->port) + " -x " +
+                             std::to_string(where->gid_index) + " -p " + std::to_string(port) + " " + args;
+  FILE* server = popen((common + " 2>&1").c_str(), "r");
+  if (server == nullptr) return Status::FromErrno("popen " + tool, errno);
+  std::string out;
+  bool ok = false;
+  for (int attempt = 0; attempt < 20 && !ok; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    FILE* client = popen((common + " 127.0.0.1 2>&1").c_str(), "r");
+    if (client == nullptr) break;
+    out.clear();
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, client)) > 0) out.append(buf, n);
+    ok = pclose(client) == 0;
+  }
+  char buf[4096];
+  while (fread(buf, 1, sizeof buf, server) > 0) {
+  }
+  pclose(server);
+  if (!ok) return Status::Unavailable(tool + " failed: " + out.substr(out.size() > 400 ? out.size() - 400 : 0));
+  return out;
+}
+
+// The numbers of perftest's result row: the line after the "#bytes" header.
+std::vector<double> ResultRow(const std::string& out) {
+  std::istringstream in(out);
+  bool header = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("#bytes") != std::string::npos) {
+      header = true;
+      continue;
+    }
+    if (!header) continue;
+    // strtod, not >>: perftest prints "inf" when its clock calibration fails.
+    std::istringstream fields(line);
+    std::vector<double> row;
+    for (std::string word; fields >> word;) {
+      char* end = nullptr;
+      const double v = std::strtod(word.c_str(), &end);
+      if (end == word.c_str()) break;
+      row.push_back(v);
+    }
+    if (!row.empty()) return row;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<double> PerftestWriteBandwidth(size_t size, uint16_t port) {
+  // A fixed amount of data rather than -D: under TCG, perftest's timed mode
+  // can end its measurement window before counting an iteration (0 MB/s).
+  const uint64_t iterations = std::clamp<uint64_t>((64ull << 20) / size, 1000, 20000);
+  auto out = RunPerftest("ib_write_bw", "-s " + std::to_string(size) + " -n " + std::to_string(iterations), port);
+  if (!out.ok()) return out.status();
+  // #bytes #iterations BW-peak BW-average MsgRate
+  const std::vector<double> row = ResultRow(*out);
+  if (row.size() < 4) return Status::Corruption("unexpected ib_write_bw output: " + *out);
+  return row[3] * 1048576.0;
+}
+
+Result<double> PerftestWriteLatency(size_t size, uint16_t port) {
+  // Under TCG perftest's estimate of the CPU clock sometimes fails ("r^2 <
+  // 0.9") and it reports inf: try again a few times.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto out = RunPerftest("ib_write_lat", "-s " + std::to_string(size) + " -n 2000", port);
+    if (!out.ok()) return out.status();
+    // #bytes #iterations t_min t_max t_typical t_avg ...
+    const std::vector<double> row = ResultRow(*out);
+    if (row.size() < 5) return Status::Corruption("unexpected ib_write_lat output: " + *out);
+    if (std::isfinite(row[4])) return row[4];
+  }
+  return Status::Unavailable("ib_write_lat could not calibrate its clock (reported inf three times)");
 }
 
 }  // namespace respct::bench

@@ -5,13 +5,37 @@
 #include <cstring>
 #include <string>
 
+#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/inline_ring_sink.h"
+#include "runtime/transport/shared_ring_sink.h"
+#include "runtime/transport/verbs_channel.h"
+#include "runtime/transport/verbs_ring_sink.h"
+
 namespace respct {
 
 AttachReply::~AttachReply() {
   if (ring_fd >= 0) close(ring_fd);
 }
 
-Status ClientHandshake(FrameSocket& sock, const Secret& secret, std::string_view app, int timeout_ms) {
+Result<std::unique_ptr<FrameChannel>> ConnectChannel(const Endpoint& ep, int timeout_ms) {
+  switch (ep.kind) {
+    case Endpoint::Kind::kTcp:
+    case Endpoint::Kind::kShm: {
+      auto s = ep.kind == Endpoint::Kind::kTcp ? FrameSocket::ConnectTcp(ep.host, ep.port, timeout_ms)
+                                               : FrameSocket::ConnectUnix(ep.path, timeout_ms);
+      if (!s.ok()) return s.status();
+      return std::unique_ptr<FrameChannel>(std::make_unique<FrameSocket>(std::move(*s)));
+    }
+    case Endpoint::Kind::kRdma: {
+      auto v = VerbsChannel::Connect(ep.host, ep.port, timeout_ms);
+      if (!v.ok()) return v.status();
+      return std::unique_ptr<FrameChannel>(std::move(*v));
+    }
+  }
+  return Status::InvalidArgument("unknown endpoint kind");
+}
+
+Status ClientHandshake(FrameChannel& sock, const Secret& secret, std::string_view app, int timeout_ms) {
   if (!app.empty()) RESPCT_RETURN_IF_ERROR(wire::ValidateAppName(app));
   wire::HelloMsg hello{};
   hello.version = wire::kProtocolVersion;
@@ -35,12 +59,13 @@ Status ClientHandshake(FrameSocket& sock, const Secret& secret, std::string_view
   return sock.Expect(wire::MsgType::kAuthOk, &f, timeout_ms);
 }
 
-Result<AttachReply> ClientAttach(FrameSocket& sock, const ConnectOptions& options) {
+Result<AttachReply> ClientAttach(FrameChannel& sock, const ConnectOptions& options) {
   if (options.regions.size() > wire::kMaxRegions)
     return Status::InvalidArgument("at most " + std::to_string(wire::kMaxRegions) + " regions per app");
   wire::AttachMsg msg{};
   msg.flags = (options.writer ? wire::kAttachWriter : 0u) | (options.create ? wire::kAttachCreate : 0u) |
-              (options.reset ? wire::kAttachReset : 0u);
+              (options.reset ? wire::kAttachReset : 0u) |
+              (options.writer && options.client_persists ? wire::kAttachClientPersists : 0u);
   msg.region_count = static_cast<uint32_t>(options.regions.size());
   msg.ring_capacity = options.ring_capacity;
   std::vector<wire::RegionDesc> descs;
@@ -67,7 +92,35 @@ Result<AttachReply> ClientAttach(FrameSocket& sock, const ConnectOptions& option
     return Status::Corruption("AttachOk with an inconsistent ring (capacity " + std::to_string(ok.ring_capacity) +
                               ", tail " + std::to_string(ok.ring_tail) + ", applied " +
                               std::to_string(ok.ring_applied) + ")");
+  if (ok.ring_mode == static_cast<uint32_t>(wire::RingMode::kRemote)) {
+    RESPCT_RETURN_IF_ERROR(sock.Expect(wire::MsgType::kRemoteRing, &f, options.timeout_ms));
+    reply.remote_ring = f.As<wire::RemoteRingMsg>();
+  }
   return reply;
+}
+
+Result<std::unique_ptr<RingSink>> MakeWriterSink(AttachReply& attach, FrameChannel* chan, bool client_persists) {
+  const uint64_t capacity = attach.ok.ring_capacity;
+  switch (static_cast<wire::RingMode>(attach.ok.ring_mode)) {
+    case wire::RingMode::kInline:
+      return std::unique_ptr<RingSink>(std::make_unique<InlineRingSink>(chan, capacity));
+    case wire::RingMode::kShared: {
+      if (attach.ring_fd < 0) return Status::Corruption("memnode chose a shared ring but passed no descriptor");
+      auto sink = SharedRingSink::Map(attach.TakeFd(), capacity);
+      if (!sink.ok()) return sink.status();
+      return std::unique_ptr<RingSink>(std::move(*sink));
+    }
+    case wire::RingMode::kRemote: {
+      auto* verbs = dynamic_cast<VerbsChannel*>(chan);
+      if (verbs == nullptr) return Status::Corruption("memnode chose a remote ring on a connection without RDMA");
+      const wire::RemoteRingMsg& r = attach.remote_ring;
+      auto sink = VerbsRingSink::Create(verbs->connection(), RemoteWindow{r.addr, r.length, r.rkey}, capacity,
+                                        client_persists);
+      if (!sink.ok()) return sink.status();
+      return std::unique_ptr<RingSink>(std::move(*sink));
+    }
+  }
+  return Status::Corruption("memnode chose unknown ring mode " + std::to_string(attach.ok.ring_mode));
 }
 
 }  // namespace respct

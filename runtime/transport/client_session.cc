@@ -5,7 +5,7 @@
 
 namespace respct {
 
-ClientSession::ClientSession(std::string url, std::unique_ptr<FrameSocket> sock, const AttachReply* attach,
+ClientSession::ClientSession(std::string url, std::unique_ptr<FrameChannel> sock, const AttachReply* attach,
                              std::unique_ptr<RingSink> sink, int timeout_ms)
     : url_(std::move(url)),
       sock_(std::move(sock)),
@@ -122,19 +122,39 @@ Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, 
   if (len == 0) return Status::OK();
   const wire::ReadImageMsg req{region_id, 0, offset, len};
   if (Status st = sock_->SendStruct(wire::MsgType::kReadImage, req); !st.ok()) return Broken(st);
+  // Over rdma:// the memnode grants windows of the image to RDMA-READ;
+  // otherwise the bytes come in ImageData frames.
+  PeerMemory* remote = sock_->peer_memory();
+  const wire::MsgType piece_type = remote != nullptr ? wire::MsgType::kImageGrant : wire::MsgType::kImageData;
   auto* out = static_cast<uint8_t*>(dst);
   uint64_t got = 0;
   while (got < len) {
     Frame f;
-    Status st = ReceiveReply(wire::MsgType::kImageData, &f);
+    Status st = ReceiveReply(piece_type, &f);
     // The memnode refuses a bad request with an Error and keeps serving; anything else ends the session.
     if (!st.ok()) return f.type() == wire::MsgType::kError && got == 0 ? st : Broken(st);
-    const auto hdr = f.As<wire::ImageDataMsg>();
-    const uint64_t n = f.payload.size() - sizeof hdr;
-    if (hdr.offset != offset + got || n > len - got)
-      return Broken(Status::Corruption("ImageData at offset " + std::to_string(hdr.offset) + " of " +
-                                       std::to_string(n) + " bytes, expected offset " + std::to_string(offset + got)));
-    std::memcpy(out + got, f.payload.data() + sizeof hdr, n);
+    uint64_t piece_offset = 0;
+    uint64_t n = 0;
+    if (remote != nullptr) {
+      const auto grant = f.As<wire::ImageGrantMsg>();
+      piece_offset = grant.offset;
+      n = grant.length;
+    } else {
+      piece_offset = f.As<wire::ImageDataMsg>().offset;
+      n = f.payload.size() - sizeof(wire::ImageDataMsg);
+    }
+    if (piece_offset != offset + got || n > len - got || n == 0)
+      return Broken(Status::Corruption(std::string(wire::MsgTypeName(piece_type)) + " at offset " +
+                                       std::to_string(piece_offset) + " of " + std::to_string(n) +
+                                       " bytes, expected offset " + std::to_string(offset + got)));
+    if (remote != nullptr) {
+      const auto grant = f.As<wire::ImageGrantMsg>();
+      st = remote->Read(RemoteWindow{grant.addr, grant.length, grant.rkey}, 0, out + got, n);
+      if (st.ok()) st = sock_->SendStruct(wire::MsgType::kImageReadDone, wire::ImageReadDoneMsg{grant.offset});
+      if (!st.ok()) return Broken(st.Annotate("reading the image"));
+    } else {
+      std::memcpy(out + got, f.payload.data() + sizeof(wire::ImageDataMsg), n);
+    }
     got += n;
   }
   return Status::OK();

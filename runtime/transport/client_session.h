@@ -18,7 +18,7 @@
 
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/epoch_writer.h"
-#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/frame_channel.h"
 #include "runtime/transport/ring_sink.h"
 #include "runtime/transport/transport.h"
 
@@ -28,7 +28,7 @@ class ClientSession final : public Transport {
  public:
   // An admin session (no app): `attach` is null and so is `sink`.
   // A reader has `attach` and no sink; a writer has both.
-  ClientSession(std::string url, std::unique_ptr<FrameSocket> sock, const AttachReply* attach,
+  ClientSession(std::string url, std::unique_ptr<FrameChannel> sock, const AttachReply* attach,
                 std::unique_ptr<RingSink> sink, int timeout_ms);
 
   Status Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) override;
@@ -59,7 +59,7 @@ class ClientSession final : public Transport {
   Status CheckRegion(uint32_t region_id, uint64_t offset, uint64_t len) const;
 
   std::string url_;
-  std::unique_ptr<FrameSocket> sock_;
+  std::unique_ptr<FrameChannel> sock_;
   std::unique_ptr<RingSink> sink_;
   std::unique_ptr<EpochWriter> writer_;
   bool admin_;

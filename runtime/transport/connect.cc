@@ -1,38 +1,23 @@
-// Transport::Connect: from a URL to an attached ClientSession. The only place
-// that knows which RingSink goes with which ring mode.
+// Transport::Connect: from a URL to an attached ClientSession.
 #include <memory>
 #include <string>
 
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/client_session.h"
-#include "runtime/transport/inline_ring_sink.h"
-#include "runtime/transport/shared_ring_sink.h"
 #include "runtime/transport/transport.h"
 
 namespace respct {
 namespace {
 
 // "connect 127.0.0.1:7100: Connection refused" → "memnode at tcp://127.0.0.1:7100 unreachable: Connection refused".
+// Verbs set-up errors are already one phrase ("no RDMA device ...", "connection refused").
 Status Unreachable(const std::string& url, const Status& st) {
   if (st.code() == Status::Code::kInvalidArgument) return st.Annotate("memnode at " + url);
+  if (st.code() == Status::Code::kFailedPrecondition) return Status::FailedPrecondition("memnode at " + url + ": " + st.message());
   const std::string& m = st.message();
   const size_t cut = m.rfind(": ");
-  const std::string cause = cut == std::string::npos ? m : m.substr(cut + 2);
+  const std::string cause = cut == std::string::npos || url.starts_with("rdma") ? m : m.substr(cut + 2);
   return Status::Unavailable("memnode at " + url + " unreachable: " + cause);
-}
-
-Result<std::unique_ptr<RingSink>> MakeRingSink(AttachReply& attach, FrameSocket* sock) {
-  switch (static_cast<wire::RingMode>(attach.ok.ring_mode)) {
-    case wire::RingMode::kInline:
-      return std::unique_ptr<RingSink>(std::make_unique<InlineRingSink>(sock, attach.ok.ring_capacity));
-    case wire::RingMode::kShared: {
-      if (attach.ring_fd < 0) return Status::Corruption("memnode chose a shared ring but passed no descriptor");
-      auto sink = SharedRingSink::Map(attach.TakeFd(), attach.ok.ring_capacity);
-      if (!sink.ok()) return sink.status();
-      return std::unique_ptr<RingSink>(std::move(*sink));
-    }
-  }
-  return Status::Corruption("memnode chose unknown ring mode " + std::to_string(attach.ok.ring_mode));
 }
 
 }  // namespace
@@ -42,25 +27,22 @@ Result<std::unique_ptr<Transport>> Transport::Connect(std::string_view url, cons
   auto ep = ParseEndpoint(url);
   if (!ep.ok()) return ep.status();
   const std::string name = ep->ToString();
-  Result<FrameSocket> raw = Status::InvalidArgument("rdma:// transport is not built yet");
-  switch (ep->kind) {
-    case Endpoint::Kind::kTcp: raw = FrameSocket::ConnectTcp(ep->host, ep->port, options.timeout_ms); break;
-    case Endpoint::Kind::kShm: raw = FrameSocket::ConnectUnix(ep->path, options.timeout_ms); break;
-    case Endpoint::Kind::kRdma: return raw.status();
-  }
-  if (!raw.ok()) return Unreachable(name, raw.status());
-  auto sock = std::make_unique<FrameSocket>(std::move(*raw));
+  auto chan = ConnectChannel(*ep, options.timeout_ms);
+  if (!chan.ok()) return Unreachable(name, chan.status());
+  std::unique_ptr<FrameChannel> sock = std::move(*chan);
 
   Status st = ClientHandshake(*sock, secret, options.app, options.timeout_ms);
   if (!st.ok()) return st.message().starts_with("memnode") ? st : st.Annotate("memnode at " + name);
   if (options.app.empty())
     return std::unique_ptr<Transport>(new ClientSession(name, std::move(sock), nullptr, nullptr, options.timeout_ms));
 
-  auto attach = ClientAttach(*sock, options);
+  ConnectOptions attach_options = options;
+  attach_options.client_persists = options.client_persists || ep->client_persists;
+  auto attach = ClientAttach(*sock, attach_options);
   if (!attach.ok()) return attach.status().Annotate("attach app '" + options.app + "'");
   std::unique_ptr<RingSink> sink;
   if (options.writer) {
-    auto made = MakeRingSink(*attach, sock.get());
+    auto made = MakeWriterSink(*attach, sock.get(), attach_options.client_persists);
     if (!made.ok()) return made.status().Annotate("attach app '" + options.app + "'");
     sink = std::move(*made);
   }

@@ -9,7 +9,9 @@ std::string Endpoint::ToString() const {
   switch (kind) {
     case Kind::kShm: return "shm://" + path;
     case Kind::kTcp: return "tcp://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
-    case Kind::kRdma: return "rdma://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    case Kind::kRdma:
+      return "rdma://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+             (client_persists ? "?durability=client" : "");
   }
   return "?";
 }
@@ -18,7 +20,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   const std::string u(url);
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument("memnode URL '" + u + "': " + std::string(why) +
-                                   " (expected shm:///path, tcp://host:port or rdma://host:port)");
+                                   " (expected shm:///path, tcp://host:port or rdma://host:port[?durability=client])");
   };
   const size_t sep = url.find("://");
   if (sep == std::string_view::npos) return bad("no scheme");
@@ -35,6 +37,16 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
     e.kind = Endpoint::Kind::kTcp;
   } else if (scheme == "rdma") {
     e.kind = Endpoint::Kind::kRdma;
+    const size_t q = rest.find('?');
+    if (q != std::string_view::npos) {
+      const std::string_view query = rest.substr(q + 1);
+      rest = rest.substr(0, q);
+      if (query == "durability=client") {
+        e.client_persists = true;
+      } else if (query != "durability=memnode") {
+        return bad("unknown option '" + std::string(query) + "' (rdma:// takes durability=client or durability=memnode)");
+      }
+    }
   } else {
     return bad("unknown scheme '" + std::string(scheme) + "'");
   }

@@ -88,6 +88,10 @@ void FrameSocket::Close() {
   fd_ = -1;
 }
 
+void FrameSocket::Shutdown() {
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+}
+
 void FrameSocket::ShutdownWrite() {
   if (fd_ >= 0) shutdown(fd_, SHUT_WR);
 }
@@ -106,7 +110,8 @@ Status FrameSocket::SendRaw(const void* data, size_t len) {
   return Status::OK();
 }
 
-Status FrameSocket::Send(wire::MsgType type, const void* a, size_t alen, const void* b, size_t blen, int pass_fd) {
+Status FrameSocket::SendParts(wire::MsgType type, const void* a, size_t alen, const void* b, size_t blen,
+                              int pass_fd) {
   if (fd_ < 0) return Status::Unavailable("send on a closed connection");
   const wire::FrameHeader h = wire::MakeFrameHeader(type, static_cast<uint32_t>(alen + blen));
   iovec iov[3] = {{const_cast<wire::FrameHeader*>(&h), sizeof h},
@@ -149,11 +154,6 @@ Status FrameSocket::Send(wire::MsgType type, const void* a, size_t alen, const v
     }
   }
   return Status::OK();
-}
-
-Status FrameSocket::SendError(const Status& st) {
-  wire::ErrorMsg e{static_cast<uint32_t>(st.code()), static_cast<uint32_t>(std::min<size_t>(st.message().size(), 4096))};
-  return Send(wire::MsgType::kError, &e, sizeof e, st.message().data(), e.message_len);
 }
 
 Status FrameSocket::WaitReadable(int timeout_ms) {
@@ -205,32 +205,6 @@ Status FrameSocket::Receive(Frame* out, int timeout_ms) {
   RESPCT_RETURN_IF_ERROR(wire::CheckFrameHeader(out->header));
   out->payload.resize(out->header.length);
   return ReadExact(out->payload.data(), out->payload.size(), timeout_ms, &out->fd);
-}
-
-Status StatusFromErrorFrame(const Frame& f) {
-  const auto e = f.As<wire::ErrorMsg>();
-  const size_t avail = f.payload.size() - sizeof(wire::ErrorMsg);
-  std::string m(reinterpret_cast<const char*>(f.payload.data()) + sizeof(wire::ErrorMsg),
-                std::min<size_t>(avail, e.message_len));
-  m = "memnode: " + m;
-  switch (static_cast<Status::Code>(e.code)) {
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(m);
-    case Status::Code::kCorruption: return Status::Corruption(m);
-    case Status::Code::kNotFound: return Status::NotFound(m);
-    case Status::Code::kPermissionDenied: return Status::PermissionDenied(m);
-    case Status::Code::kUnavailable: return Status::Unavailable(m);
-    case Status::Code::kResourceExhausted: return Status::ResourceExhausted(m);
-    case Status::Code::kFailedPrecondition: return Status::FailedPrecondition(m);
-    default: return Status::IOError(m);
-  }
-}
-
-Status FrameSocket::Expect(wire::MsgType want, Frame* out, int timeout_ms) {
-  RESPCT_RETURN_IF_ERROR(Receive(out, timeout_ms));
-  if (out->type() == want) return Status::OK();
-  if (out->type() == wire::MsgType::kError) return StatusFromErrorFrame(*out);
-  return Status::Corruption(std::string("expected ") + wire::MsgTypeName(want) + ", got " +
-                            wire::MsgTypeName(out->type()));
 }
 
 }  // namespace respct

@@ -7,7 +7,7 @@
 
 namespace respct {
 
-InlineRingSink::InlineRingSink(FrameSocket* sock, uint64_t capacity, uint64_t batch_bytes)
+InlineRingSink::InlineRingSink(FrameChannel* sock, uint64_t capacity, uint64_t batch_bytes)
     : sock_(sock),
       capacity_(capacity),
       batch_bytes_(batch_bytes),

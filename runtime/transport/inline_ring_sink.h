@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "runtime/transport/frame_socket.h"
+#include "runtime/transport/frame_channel.h"
 #include "runtime/transport/ring_sink.h"
 
 namespace respct {
@@ -18,7 +18,7 @@ class InlineRingSink final : public RingSink {
   static constexpr uint64_t kDefaultBatchBytes = 256 * 1024;
 
   // `sock` must outlive the sink. `capacity` is the ring's, to split sends at lap ends.
-  InlineRingSink(FrameSocket* sock, uint64_t capacity, uint64_t batch_bytes = kDefaultBatchBytes);
+  InlineRingSink(FrameChannel* sock, uint64_t capacity, uint64_t batch_bytes = kDefaultBatchBytes);
 
   Result<uint8_t*> Reserve(uint64_t pos, uint64_t len) override;
   Status Flush() override;
@@ -31,7 +31,7 @@ class InlineRingSink final : public RingSink {
     uint64_t len;
   };
 
-  FrameSocket* sock_;
+  FrameChannel* sock_;
   uint64_t capacity_;
   uint64_t batch_bytes_;
   // Fixed allocation (batch + one maximal record) so pointers handed out stay put.

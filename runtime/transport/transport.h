@@ -1,7 +1,9 @@
 // Transport: how a client reaches respct-memnode. One interface, three ways:
 //   shm://PATH       memnode on this host; records memcpy'd into a shared ring
 //   tcp://HOST:PORT  records streamed over a socket, pipelined
-//   rdma://HOST:PORT records written one-sided into the memnode's ring (verbs)
+//   rdma://HOST:PORT records written one-sided into the memnode's ring (verbs);
+//                    rdma://HOST:PORT?durability=client: the client makes its
+//                    records durable itself (verbs_ring_sink.h says when that holds)
 //
 // The interface is shaped for the one-sided case: the client *places* each
 // record at a ring position it computes itself (RingCursor), so a verbs
@@ -45,6 +47,10 @@ struct ConnectOptions {
   bool reset = false;               // writer: discard the app's image and epochs first
   uint64_t ring_capacity = 0;       // on creation; 0: memnode default
   int timeout_ms = 10000;           // connect and per-reply bound
+  // rdma:// writer: make record bytes durable with an RDMA READ after the
+  // WRITEs (PMem with DDIO off) instead of a memnode-side flush. Set by
+  // ?durability=client in the URL.
+  bool client_persists = false;
 };
 
 struct AttachInfo {
@@ -114,9 +120,11 @@ struct Endpoint {
   std::string path;  // shm: unix socket path
   std::string host;  // tcp/rdma
   uint16_t port = 0;
+  bool client_persists = false;  // rdma: ?durability=client
   std::string ToString() const;
 };
-// Accepts shm:///abs/path, tcp://HOST:PORT, rdma://HOST:PORT ([v6] hosts too).
+// Accepts shm:///abs/path, tcp://HOST:PORT, rdma://HOST:PORT ([v6] hosts too);
+// rdma:// takes ?durability=client or ?durability=memnode (the default).
 Result<Endpoint> ParseEndpoint(std::string_view url);
 
 }  // namespace respct

@@ -38,6 +38,9 @@ bool RuleFor(MsgType t, LengthRule* r) {
     case MsgType::kListWrites: return exact(sizeof(EpochQueryMsg));
     case MsgType::kWriteList:
       return range(sizeof(WriteListMsg), sizeof(WriteListMsg) + kMaxRangesPerFrame * sizeof(WrittenRange));
+    case MsgType::kRemoteRing: return exact(sizeof(RemoteRingMsg));
+    case MsgType::kImageGrant: return exact(sizeof(ImageGrantMsg));
+    case MsgType::kImageReadDone: return exact(sizeof(ImageReadDoneMsg));
   }
   return false;
 }
@@ -65,6 +68,9 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kEpochList: return "EpochList";
     case MsgType::kListWrites: return "ListWrites";
     case MsgType::kWriteList: return "WriteList";
+    case MsgType::kRemoteRing: return "RemoteRing";
+    case MsgType::kImageGrant: return "ImageGrant";
+    case MsgType::kImageReadDone: return "ImageReadDone";
   }
   return "unknown";
 }

@@ -18,6 +18,13 @@
 //   C: ListApps                               S: AppList
 //   C: ListEpochs{app, from, to}              S: EpochList | Error
 //   C: ListWrites{app, from, to}              S: WriteList ... (last one flagged) | Error
+// Over rdma:// (verbs SEND/RECV carry the same frames, one frame per message):
+//   a writer's AttachOk (ring_mode kRemote) is followed by RemoteRing{addr, rkey}:
+//   the client RDMA-WRITEs its records straight into that window at slot(pos)
+//   instead of sending RingWrite; Commit/CommitAck/RingProgress are unchanged.
+//   ReadImage is answered with ImageGrant{offset, window} ... (one or more, in
+//   order) instead of ImageData: the client RDMA-READs each window and answers
+//   ImageReadDone{offset}, after which the memnode withdraws the window.
 // Proofs are libsodium crypto_auth (HMAC-SHA-512-256) under the shared secret:
 //   server proof = MAC("respct-server" | client nonce | app)
 //   client proof = MAC("respct-client" | server nonce | app)
@@ -65,6 +72,9 @@ enum class MsgType : uint16_t {
   kEpochList = 17,
   kListWrites = 18,
   kWriteList = 19,
+  kRemoteRing = 20,
+  kImageGrant = 21,
+  kImageReadDone = 22,
 };
 const char* MsgTypeName(MsgType t);
 
@@ -114,6 +124,9 @@ enum AttachFlags : uint32_t {
   kAttachWriter = 1u << 0,  // this connection will commit epochs (one writer per app)
   kAttachCreate = 1u << 1,  // create the app if it does not exist
   kAttachReset = 1u << 2,   // writer only: start the app over (image zero, no epochs)
+  // Writer over verbs: the client makes its record bytes durable itself
+  // (RDMA READ after its WRITEs, for PMem with DDIO off) before it commits.
+  kAttachClientPersists = 1u << 3,
 };
 
 // Attach: `region_count` RegionDesc follow. A reader may send zero regions.
@@ -126,6 +139,7 @@ struct AttachMsg {
 enum class RingMode : uint32_t {
   kInline = 1,  // record bytes travel in RingWrite messages (tcp)
   kShared = 2,  // client writes a shared staging ring (shm; fd passed with AttachOk)
+  kRemote = 3,  // client RDMA-WRITEs into a registered ring (verbs; RemoteRing follows AttachOk)
 };
 
 // AttachOk: `region_count` RegionDesc follow (the app's layout in the pool).
@@ -261,6 +275,31 @@ struct EpochWrites {
 // Checks an EpochQueryMsg's epoch range: from <= to, at most
 // kMaxEpochsPerQuery epochs, and a NUL in the name field.
 Status CheckEpochQuery(const EpochQueryMsg& q);
+// RemoteRing: the ring window a verbs writer RDMA-WRITEs into (ring_capacity
+// bytes; slot arithmetic as in the pool ring). Only the connection attached
+// as the app's writer can use the rkey: it is bound to that connection's
+// protection domain.
+struct RemoteRingMsg {
+  uint64_t addr;
+  uint64_t length;
+  uint32_t rkey;
+  uint32_t reserved;
+};
+
+// ImageGrant: image bytes [offset, offset+length) of the requested region may
+// be RDMA-READ from the window {addr, rkey} until the client answers
+// ImageReadDone{offset}.
+struct ImageGrantMsg {
+  uint64_t offset;
+  uint64_t addr;
+  uint64_t length;
+  uint32_t rkey;
+  uint32_t reserved;
+};
+
+struct ImageReadDoneMsg {
+  uint64_t offset;
+};
 
 // Checks a received frame header: magic, version, known type, and a length
 // that fits the type. Returns Corruption naming what is wrong.

@@ -1,4 +1,4 @@
-// What the memnode must refuse, over shm:// and tcp://: wrong secrets, one
+// What the memnode must refuse, over shm://, tcp:// and rdma://: wrong secrets, one
 // app's proof used for another, corrupted / truncated / out-of-region records,
 // lying Commit messages, garbage and oversized frames. Each is refused with a
 // clear error, nothing of it is applied, and the memnode keeps serving.
@@ -28,6 +28,7 @@ ConnectOptions SmallApp(const std::string& app) {
 class BadInputTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    RESPCT_SKIP_WITHOUT_RDMA(GetParam());
     app_ = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
     for (char& c : app_)
       if (c == '/') c = '-';
@@ -104,10 +105,8 @@ TEST_P(BadInputTest, WrongSecretIsPermissionDenied) {
 
 TEST_P(BadInputTest, ClientWithWrongSecretIsRejectedByTheMemnode) {
   // A client that skips checking the server, then proves with the wrong key.
-  auto ep = ParseEndpoint(url());
-  auto s = ep->kind == Endpoint::Kind::kShm ? FrameSocket::ConnectUnix(ep->path, 5000)
-                                            : FrameSocket::ConnectTcp(ep->host, ep->port, 5000);
-  ASSERT_TRUE(s.ok());
+  auto s = RawChannel(url());
+  ASSERT_NE(s, nullptr);
   wire::HelloMsg hello{};
   hello.version = wire::kProtocolVersion;
   hello.app_len = static_cast<uint16_t>(app_.size());
@@ -128,10 +127,8 @@ TEST_P(BadInputTest, ClientWithWrongSecretIsRejectedByTheMemnode) {
 
 TEST_P(BadInputTest, OneAppsProofDoesNotOpenAnotherApp) {
   // Hello for this app, but a proof computed for another app's name.
-  auto ep = ParseEndpoint(url());
-  auto s = ep->kind == Endpoint::Kind::kShm ? FrameSocket::ConnectUnix(ep->path, 5000)
-                                            : FrameSocket::ConnectTcp(ep->host, ep->port, 5000);
-  ASSERT_TRUE(s.ok());
+  auto s = RawChannel(url());
+  ASSERT_NE(s, nullptr);
   wire::HelloMsg hello{};
   hello.version = wire::kProtocolVersion;
   hello.app_len = static_cast<uint16_t>(app_.size());
@@ -294,10 +291,8 @@ TEST_P(BadInputTest, FrameWithAHugeLengthIsRefused) {
 }
 
 TEST_P(BadInputTest, GarbageBeforeAuthenticationIsRefused) {
-  auto ep = ParseEndpoint(url());
-  auto s = ep->kind == Endpoint::Kind::kShm ? FrameSocket::ConnectUnix(ep->path, 5000)
-                                            : FrameSocket::ConnectTcp(ep->host, ep->port, 5000);
-  ASSERT_TRUE(s.ok());
+  auto s = RawChannel(url());
+  ASSERT_NE(s, nullptr);
   const char junk[] = "GET / HTTP/1.1\r\nHost: memnode\r\n\r\n";
   (void)s->SendRaw(junk, sizeof junk - 1);
   Frame f;
@@ -306,7 +301,7 @@ TEST_P(BadInputTest, GarbageBeforeAuthenticationIsRefused) {
   ExpectUnharmed();
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, BadInputTest, ::testing::Values("shm", "tcp"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Transports, BadInputTest, ::testing::Values("shm", "tcp", "rdma"), TransportName);
 
 }  // namespace
 }  // namespace respct::test

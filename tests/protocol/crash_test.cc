@@ -1,5 +1,5 @@
 // kill -9 of the memnode at random instants while a client commits, over
-// shm:// and tcp://. After each restart the image must be exactly the model at
+// shm://, tcp:// and rdma://. After each restart the image must be exactly the model at
 // the last epoch the client saw acknowledged, or at the next one if its
 // commit record was durable but the ack was lost — never anything in between.
 #include <gtest/gtest.h>
@@ -19,7 +19,10 @@ namespace {
 const std::vector<RegionSpec> kRegions = {{1, 1 << 20, 0}, {3, 2 << 20, 0}};
 constexpr int kIterationsPerTransport = 40;  // 80 kill -9s in all, ~10 s
 
-class CrashTest : public ::testing::TestWithParam<std::string> {};
+class CrashTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { RESPCT_SKIP_WITHOUT_RDMA(GetParam()); }
+};
 
 TEST_P(CrashTest, KillNineDuringCommitsNeverLeavesAPartialEpoch) {
   const std::string app = "crash-" + GetParam();
@@ -93,7 +96,7 @@ TEST_P(CrashTest, KillNineDuringCommitsNeverLeavesAPartialEpoch) {
               static_cast<unsigned long long>(acked));
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, ::testing::Values("shm", "tcp"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, ::testing::Values("shm", "tcp", "rdma"), TransportName);
 
 }  // namespace
 }  // namespace respct::test

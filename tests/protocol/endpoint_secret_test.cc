@@ -1,5 +1,6 @@
-// URL parsing, the rdma:// placeholder, and the secret proofs both sides compute.
+// URL parsing, connection errors, and the secret proofs both sides compute.
 #include <gtest/gtest.h>
+#include <infiniband/verbs.h>
 
 #include "runtime/transport/secret.h"
 #include "runtime/transport/transport.h"
@@ -23,6 +24,22 @@ TEST(EndpointTest, ParsesEachScheme) {
   EXPECT_EQ(v6->kind, Endpoint::Kind::kRdma);
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->ToString(), "rdma://[::1]:4791");
+  EXPECT_FALSE(v6->client_persists);
+}
+
+TEST(EndpointTest, RdmaTakesADurabilityMode) {
+  auto client = ParseEndpoint("rdma://127.0.0.1:4791?durability=client");
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  EXPECT_EQ(client->port, 4791);
+  EXPECT_TRUE(client->client_persists);
+  EXPECT_EQ(client->ToString(), "rdma://127.0.0.1:4791?durability=client");
+  auto memnode = ParseEndpoint("rdma://127.0.0.1:4791?durability=memnode");
+  ASSERT_TRUE(memnode.ok());
+  EXPECT_FALSE(memnode->client_persists);
+  auto bad = ParseEndpoint("rdma://127.0.0.1:4791?durability=never");
+  EXPECT_EQ(bad.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("durability=client or durability=memnode"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(EndpointTest, RejectsMalformedUrls) {
@@ -33,11 +50,20 @@ TEST(EndpointTest, RejectsMalformedUrls) {
   }
 }
 
-TEST(ConnectTest, RdmaIsNotBuiltYet) {
-  auto t = Transport::Connect("rdma://127.0.0.1:4791", Secret::FromBytes("0123456789abcdef"), {});
+TEST(ConnectTest, RdmaFailureIsOneLineNamingTheCause) {
+  int devices = 0;
+  ibv_device** list = ibv_get_device_list(&devices);
+  if (list != nullptr) ibv_free_device_list(list);
+  // Port 1 on loopback: nothing listens there.
+  auto t = Transport::Connect("rdma://127.0.0.1:1", Secret::FromBytes("0123456789abcdef"), {});
   ASSERT_FALSE(t.ok());
-  EXPECT_EQ(t.status().code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(t.status().message(), "rdma:// transport is not built yet");
+  if (devices == 0) {
+    EXPECT_EQ(t.status().code(), Status::Code::kFailedPrecondition);
+    EXPECT_EQ(t.status().message(), "memnode at rdma://127.0.0.1:1: no RDMA device on this host (ibv_devices lists none)");
+  } else {
+    EXPECT_TRUE(t.status().IsUnavailable()) << t.status().ToString();
+    EXPECT_EQ(t.status().message(), "memnode at rdma://127.0.0.1:1 unreachable: connection refused");
+  }
 }
 
 TEST(ConnectTest, RefusedConnectionNamesTheMemnodeAndTheCause) {

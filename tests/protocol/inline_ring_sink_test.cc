@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/transport/frame_socket.h"
 #include "runtime/wire/record.h"
 
 namespace respct {

@@ -1,4 +1,4 @@
-// Client transports against a real respct-memnode, over shm:// and tcp://:
+// Client transports against a real respct-memnode, over shm://, tcp:// and rdma:// (both durability modes):
 // random epochs checked byte for byte, readers, reconnection, one writer per
 // app, ring wrap-around and an epoch too large for the ring.
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@ const std::vector<RegionSpec> kRegions = {{1, 2 << 20, 0x200000000000}, {2, 6 <<
 
 class ProtocolTest : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override { RESPCT_SKIP_WITHOUT_RDMA(GetParam()); }
   std::string url() const { return UrlOf(GetParam()); }
   std::string App(const std::string& what) const { return what + "-" + GetParam(); }
   Result<std::unique_ptr<Transport>> Writer(const std::string& app) {
@@ -185,7 +186,8 @@ TEST_P(ProtocolTest, ReadImageOutsideARegionIsRefusedLocally) {
   EXPECT_TRUE((*w)->ReadImage(7, (300 << 10) - 16, b, 16).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ProtocolTest, ::testing::Values("shm", "tcp"), TransportName);
+INSTANTIATE_TEST_SUITE_P(Transports, ProtocolTest, ::testing::Values("shm", "tcp", "rdma", "rdma_client"),
+                         TransportName);
 
 }  // namespace
 }  // namespace respct::test

@@ -1,6 +1,7 @@
 #include "tests/protocol/memnode_process.h"
 
 #include <fcntl.h>
+#include <infiniband/verbs.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -21,7 +22,9 @@ namespace respct::test {
 namespace {
 
 std::string MakeTempDir() {
+  // The guest tier's DAX mount, when there is one: the pool is real PMem there.
   const char* base = std::getenv("RESPCT_TEST_TMPDIR");
+  if (base == nullptr) base = std::getenv("RESPCT_GUEST_PMEM_DIR");
   std::string root = base != nullptr ? base : (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
   std::string templ = root + "/respct-proto-XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) return {};
@@ -45,8 +48,18 @@ uint16_t FreeLoopbackPort() {
 
 }  // namespace
 
+bool HaveRdmaDevice() {
+  int n = 0;
+  ibv_device** list = ibv_get_device_list(&n);
+  if (list != nullptr) ibv_free_device_list(list);
+  return n > 0;
+}
+
 MemnodeProcess::MemnodeProcess(Options options)
     : options_(std::move(options)), dir_(MakeTempDir()), port_(FreeLoopbackPort()) {
+  do {
+    rdma_port_ = FreeLoopbackPort();
+  } while (rdma_port_ == port_ && port_ != 0);
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
   Secret::RandomNonce(bytes);
   const int fd = open(secret_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -76,6 +89,10 @@ Status MemnodeProcess::Start() {
                                    "--listen",          shm_url(),       "--secret-file",
                                    secret_path(),       "--ready-file",  ready,
                                    "--log-level",       options_.log_level};
+  if (HaveRdmaDevice()) {
+    args.push_back("--listen");
+    args.push_back(rdma_url());
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -1,13 +1,15 @@
 // MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
 // commit benchmark, on a pool in a fresh temporary directory, listening on
-// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock.
+// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock, and, where an RDMA
+// device exists, rdma://127.0.0.1:<another free port>.
 //
 // Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
 // crash the protocol must survive; Restart() brings it back on the same pool,
 // port and socket. The temporary directory goes away with the object.
-// The pool lives on /dev/shm when available: kill -9 of a process loses no
-// page-cache data, so the crash semantics are the same as on disk and
-// msync does not make every commit wait for the disk.
+// The pool lives in $RESPCT_TEST_TMPDIR, else $RESPCT_GUEST_PMEM_DIR (the
+// guest tier's DAX mount), else on /dev/shm when available: kill -9 of a
+// process loses no page-cache data, so the crash semantics are the same as
+// on disk and msync does not make every commit wait for the disk.
 #pragma once
 
 #include <sys/types.h>
@@ -19,6 +21,9 @@
 #include "runtime/transport/secret.h"
 
 namespace respct::test {
+
+// True when ibv_get_device_list finds a device (rdma:// can be tested).
+bool HaveRdmaDevice();
 
 class MemnodeProcess {
  public:
@@ -50,6 +55,7 @@ class MemnodeProcess {
   const std::string& dir() const { return dir_; }
   std::string tcp_url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
   std::string shm_url() const { return "shm://" + dir_ + "/s.sock"; }
+  std::string rdma_url() const { return "rdma://127.0.0.1:" + std::to_string(rdma_port_); }
   std::string pool_path() const { return dir_ + "/pool"; }
   std::string secret_path() const { return dir_ + "/secret"; }
   const Secret& secret() const { return secret_; }
@@ -60,6 +66,7 @@ class MemnodeProcess {
   Options options_;
   std::string dir_;
   uint16_t port_ = 0;
+  uint16_t rdma_port_ = 0;  // its bootstrap connections are TCP too
   Secret secret_;
   pid_t pid_ = -1;
 };

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/transport/client_handshake.h"
 #include "runtime/transport/transport.h"
 #include "tests/protocol/memnode_process.h"
 
@@ -27,8 +28,27 @@ inline MemnodeProcess& Memnode() {
   return m;
 }
 
+// "rdma_client": rdma:// with client-side durability (READ after the WRITEs).
 inline std::string UrlOf(const std::string& transport) {
+  if (transport == "rdma") return Memnode().rdma_url();
+  if (transport == "rdma_client") return Memnode().rdma_url() + "?durability=client";
   return transport == "shm" ? Memnode().shm_url() : Memnode().tcp_url();
+}
+
+// The rdma cases run only where an RDMA device exists (the guest tier).
+#define RESPCT_SKIP_WITHOUT_RDMA(transport)                                                                    \
+  do {                                                                                                         \
+    if ((transport).starts_with("rdma") && !::respct::test::HaveRdmaDevice())                                  \
+      GTEST_SKIP() << "no RDMA device (run the guest tier: ctest -L rdma)";                                     \
+  } while (0)
+
+// A bare channel to the memnode for `url`, for tests that speak raw frames.
+inline std::unique_ptr<FrameChannel> RawChannel(const std::string& url) {
+  auto ep = ParseEndpoint(url);
+  if (!ep.ok()) return nullptr;
+  auto ch = ConnectChannel(*ep, 5000);
+  if (!ch.ok()) ADD_FAILURE() << ch.status().ToString();
+  return ch.ok() ? std::move(*ch) : nullptr;
 }
 
 inline ConnectOptions AppOptions(const std::string& app, std::vector<RegionSpec> regions, bool writer,

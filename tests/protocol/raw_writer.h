@@ -10,14 +10,12 @@
 #include <thread>
 
 #include "runtime/transport/client_handshake.h"
-#include "runtime/transport/inline_ring_sink.h"
-#include "runtime/transport/shared_ring_sink.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::test {
 
 struct RawWriter {
-  std::unique_ptr<FrameSocket> sock;
+  std::unique_ptr<FrameChannel> sock;
   std::optional<AttachReply> attach;
   std::unique_ptr<RingSink> sink;
 
@@ -25,22 +23,16 @@ struct RawWriter {
                                                  const ConnectOptions& o) {
     auto ep = ParseEndpoint(url);
     if (!ep.ok()) return ep.status();
-    auto s = ep->kind == Endpoint::Kind::kShm ? FrameSocket::ConnectUnix(ep->path, o.timeout_ms)
-                                              : FrameSocket::ConnectTcp(ep->host, ep->port, o.timeout_ms);
+    auto s = ConnectChannel(*ep, o.timeout_ms);
     if (!s.ok()) return s.status();
     auto w = std::make_unique<RawWriter>();
-    w->sock = std::make_unique<FrameSocket>(std::move(*s));
+    w->sock = std::move(*s);
     RESPCT_RETURN_IF_ERROR(ClientHandshake(*w->sock, secret, o.app, o.timeout_ms));
     auto a = ClientAttach(*w->sock, o);
     if (!a.ok()) return a.status();
-    const uint64_t cap = a->ok.ring_capacity;
-    if (a->ok.ring_mode == static_cast<uint32_t>(wire::RingMode::kShared)) {
-      auto m = SharedRingSink::Map(a->TakeFd(), cap);
-      if (!m.ok()) return m.status();
-      w->sink = std::move(*m);
-    } else {
-      w->sink = std::make_unique<InlineRingSink>(w->sock.get(), cap);
-    }
+    auto sink = MakeWriterSink(*a, w->sock.get(), false);
+    if (!sink.ok()) return sink.status();
+    w->sink = std::move(*sink);
     w->attach.emplace(std::move(*a));
     return w;
   }
