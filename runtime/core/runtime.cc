@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -241,6 +242,15 @@ Status Runtime::StartCheckpointing() {
   auto cp = Checkpointer::Create(copt, regions_, meta_, registry_.get(), replicator_.get(), &stats_);
   if (!cp.ok()) return cp.status();
   checkpointer_ = std::move(cp.value());
+  // glibc registers each thread's rseq area, inside its TCB at the top of its
+  // persisted stack; the kernel writes it on the way back to user space and,
+  // finding the page write-protected by mprotect, kills the thread with
+  // SIGSEGV (no fault a handler could fix). userfaultfd-wp and the scan
+  // tracker let kernel writes through.
+  if (checkpointer_->tracker_name() == "mprotect" && __rseq_size != 0)
+    return Status::FailedPrecondition(
+        "the mprotect dirty tracker needs glibc's rseq registration off: start the program with "
+        "GLIBC_TUNABLES=glibc.pthread.rseq=0 (respct-run and respct-recover set it)");
   CoordinatorOptions o;
   o.epoch_ms = config_.epoch_ms;
   o.quiesce_timeout_ms = config_.quiesce_ms;

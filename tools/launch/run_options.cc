@@ -64,6 +64,13 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
     if (o->secret_file.empty()) o->secret_file = embedded->secret_file;
   }
   auto& env = launch.env;
+  // Threads' rseq areas sit in their TCBs inside the persisted stacks, where
+  // the mprotect tracker's write protection would make the kernel's rseq
+  // updates fatal; respct does not need rseq (sched_getcpu falls back to the vDSO).
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  env.emplace_back("GLIBC_TUNABLES", tunables != nullptr && *tunables != '\0'
+                                         ? std::string(tunables) + ":glibc.pthread.rseq=0"
+                                         : std::string("glibc.pthread.rseq=0"));
   env.emplace_back("RESPCT_MEMNODE", o->memnode);
   if (!o->app_name.empty()) env.emplace_back("RESPCT_APP", o->app_name);
   if (!o->secret_file.empty()) env.emplace_back("RESPCT_SECRET_FILE", o->secret_file);
