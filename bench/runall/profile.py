@@ -21,8 +21,8 @@ def command(ctx, name, mn):
                "--seconds", "3"],
         "P6": [b("bench/commit_bw/bench_commit_bw"), "--transport", "all", "--seconds", "1"],
         "P7": [b("bench/recovery/bench_recovery"), "--sizes", "256M", "--reps", "2"],
-        "P8": run + ["--app", "profile-p8", "--epoch-ms", "100", "--heap-size", "2G", "--", b("bench/snapshot/snapshot_heap"),
-                     "--seconds", "5"],
+        "P8": run + ["--app", "profile-p8", "--epoch-ms", "1000", "--heap-size", "2G", "--", b("bench/snapshot/snapshot_heap"),
+                     "--interval-ms", "1000", "--seconds", "5"],
     }.get(name)
 
 

@@ -44,6 +44,10 @@ def write(ctx, results, results_path):
         f"Run time {results['wall_s'] / 60:.1f} min.",
         "",
     ]
+    for r in results.get("reruns", []):
+        out += [f"Run again on {r['date']} with `{r['command']}` (revision {r['revision']}, load average "
+                f"{r['load_before']['1m']} before, {r['load_after']['1m']} after): {', '.join(r['figures'])}; "
+                "those sections are from that run.", ""]
     if results["quick"]:
         out += ["*Quick mode (CI): it checks that the harness runs; its numbers are not the evaluation.*", ""]
     out += ["## Summary", "", "| figure | what | goal | measured | |", "|---|---|---|---|---|"]
@@ -57,6 +61,8 @@ def write(ctx, results, results_path):
         if "error" in fig:
             out += [f"Failed: `{fig['error']}`", ""]
             continue
+        if fig.get("rerun_date"):
+            out += [f"*From the run of {fig['rerun_date']}.*", ""]
         out += [f"Command: `{shown(fig['command'], ctx)}` "
                 f"({fig['wall_s']} s, {load_text(fig)}).", ""]
         if fig.get("goal"):
