@@ -21,6 +21,7 @@ using shimtest::ChildResult;
 
 constexpr int kWriterGoneWaitMs = 10000;
 constexpr int kSegmentTimeoutS = 600;
+constexpr size_t kMaxFailures = 10;
 
 std::vector<std::string> ToolCommand(const std::string& tool, const CampaignOptions& o,
                                      const std::vector<std::string>& flags) {
@@ -48,7 +49,8 @@ class Campaign {
   explicit Campaign(const CampaignOptions& o) : o_(o), rng_(o.seed), kill_after_ms_(o.min_kill_ms, o.max_kill_ms) {}
 
   CampaignResult Run() {
-    while (r_.kills < o_.kills || recovering_) RunSegment();
+    // Bounded on failures too: a memnode gone for good must not loop forever.
+    while ((r_.kills < o_.kills || recovering_) && r_.failures.size() < kMaxFailures) RunSegment();
     return r_;
   }
 
@@ -65,6 +67,12 @@ class Campaign {
     const bool last = r_.kills >= o_.kills;
     const std::string tag = "seg" + std::to_string(segment_++);
     if (!recovering_) {
+      // The previous run may have just exited: the memnode refuses to reset
+      // an app (--fresh) until it has noticed that writer is gone.
+      if (segment_ > 1) {
+        auto img = ReadCommittedImage(o_.memnode_url, o_.secret, o_.app, kWriterGoneWaitMs);
+        if (!img.ok()) return Fail(tag + ": before a fresh start: " + img.status().ToString());
+      }
       cycle_start_ns_ = UnixNowNs();
       bound_ = 0;
       cycle_epoch_ = 0;
