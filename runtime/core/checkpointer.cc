@@ -70,7 +70,15 @@ Status Checkpointer::GrowTracking() {
     // there before now is reported by the next Collect, so nothing is missed.
     void* start = reinterpret_cast<void*>(t.region.base + t.tracked);
     const size_t len = want - t.tracked;
-    RESPCT_RETURN_IF_ERROR(tracker_->Track(start, len).Annotate(RegionName(t.region.id)));
+    // The kernel writes signal frames onto thread stacks (the stop signal,
+    // the mprotect tracker's own SIGSEGV); on a page mprotect has made
+    // read-only that write fails and the thread is killed. With that tracker
+    // the stacks are not write-protected but compared whole every epoch.
+    if (t.region.id == kStackRegion && tracker_->name() == "mprotect") {
+      always_diffed_.push_back(dirty::PageRun{reinterpret_cast<uintptr_t>(start), len / kPageSize});
+    } else {
+      RESPCT_RETURN_IF_ERROR(tracker_->Track(start, len).Annotate(RegionName(t.region.id)));
+    }
     RESPCT_RETURN_IF_ERROR(differ_->AddRange(start, len).Annotate(RegionName(t.region.id)));
     if (from_image != nullptr && t.tracked < from_image->stored) {
       const size_t n = std::min<size_t>(len, from_image->stored - t.tracked);
@@ -107,6 +115,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   differ_->ResetStats();
   uint64_t pages_written = 0;
   for (const dirty::PageRun& run : runs_) pages_written += run.pages;
+  runs_.insert(runs_.end(), always_diffed_.begin(), always_diffed_.end());
   for (const dirty::PageRun& run : full_image_ ? tracked_runs_ : runs_) {
     st = differ_->Diff(run, staging_.get());
     if (!st.ok()) {

@@ -86,6 +86,9 @@ class Checkpointer final : public CheckpointClient {
   std::unique_ptr<dirty::StagingBuffer> staging_;
   std::vector<dirty::PageRun> runs_;
   bool full_image_ = false;
+  // Ranges compared whole every epoch instead of tracked (stacks under the
+  // mprotect tracker: see GrowTracking).
+  std::vector<dirty::PageRun> always_diffed_;
   std::vector<dirty::PageRun> tracked_runs_;  // every range given to the differ, for kFull
   EpochSample sample_;
   std::string dump_dir_;

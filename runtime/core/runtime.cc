@@ -264,6 +264,7 @@ Status Runtime::StartCheckpointing() {
   hooks.blocking_wait = EpochCoordinator::BlockingFutexWait;
   sync::InstallSafepointHooks(hooks);
   std::vector<int> own_signals = {coordinator_->stop_signal()};
+  if (checkpointer_->tracker_name() == "mprotect") own_signals.push_back(SIGSEGV);  // its write-fault handler
   if (config_.stats != StatsFormat::kOff) {
     signal(SIGUSR2, OnStatsSignal);
     own_signals.push_back(SIGUSR2);

@@ -58,7 +58,11 @@ class Runtime {
   void ThreadDetached(pthread_t thread);
 
   // A blocking call is about to let the kernel write [addr, addr+len).
-  void KernelWillWrite(void* addr, size_t len) { checkpointer_->tracker()->KernelWillWrite(addr, len); }
+  // (Also reached from the runtime's own reads while a recovery sets up
+  // checkpointing: no tracker yet, nothing to do.)
+  void KernelWillWrite(void* addr, size_t len) {
+    if (checkpointer_ != nullptr) checkpointer_->tracker()->KernelWillWrite(addr, len);
+  }
 
   // Final checkpoint, statistics, stop (atexit; idempotent).
   void Shutdown();
