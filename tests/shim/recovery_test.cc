@@ -66,6 +66,10 @@ TEST_P(RecoveryTest, RecoveryProgSurvivesTwoKills) {
   const uint64_t recovered_at = CommittedEpoch(mn, app);
   Child second(dir.path(), "second", RespctRecover(mn, url, app, prog));
   const uint64_t e2 = WaitForEpochBeyond(mn, app, recovered_at);
+  // And until it printed progress of its own (every 100 ms), to check below.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (FirstProgress(ReadFile(dir / "second.out")) < 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   second.Signal(SIGKILL);
   const ChildResult r2 = second.Wait();
   ASSERT_EQ(r2.signal, SIGKILL) << "the recovered program ended before it could be killed: " << r2.Describe();
