@@ -49,7 +49,9 @@ say "what the memnode kept: the last committed epoch of app 'bank'"
 "$bin/respct-inspect" --app bank
 
 say "respct-recover: the same program resumes from that epoch, every thread where it was"
-recovered=$("$bin/respct-recover" -- "$bin/bank" "${opts[@]}" | tee /dev/stderr | tail -1)
+recovered_out=$RESPCT_STATE_DIR/recovered.out
+"$bin/respct-recover" -- "$bin/bank" "${opts[@]}" | tee "$recovered_out"
+recovered=$(tail -1 "$recovered_out")
 
 say "result"
 echo "native:    $native"
