@@ -31,7 +31,8 @@ std::string MakeTempDir() {
   return templ;
 }
 
-// A port the kernel just handed out on loopback; reused across restarts.
+}  // namespace
+
 uint16_t FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -45,8 +46,6 @@ uint16_t FreeLoopbackPort() {
   close(fd);
   return port;
 }
-
-}  // namespace
 
 bool HaveRdmaDevice() {
   int n = 0;

@@ -25,6 +25,10 @@ namespace respct::test {
 // True when ibv_get_device_list finds a device (rdma:// can be tested).
 bool HaveRdmaDevice();
 
+// A loopback TCP port the kernel just handed out (bound, read back, closed):
+// nobody listens on it until someone binds it again.
+uint16_t FreeLoopbackPort();
+
 class MemnodeProcess {
  public:
   struct Options {

@@ -184,19 +184,7 @@ std::optional<uint64_t> JsonUint(const std::string& json, const std::string& key
   return std::stoull(m[1].str());
 }
 
-uint16_t ClosedLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  close(fd);
-  return port;
-}
+uint16_t ClosedLoopbackPort() { return test::FreeLoopbackPort(); }
 
 std::vector<std::string> RespctRun(const std::string& url, const std::string& secret_file, const std::string& app,
                                    const std::vector<std::string>& extra, const std::vector<std::string>& program) {
