@@ -47,6 +47,9 @@ LISTEN URLS
   shm:///PATH       unix socket at PATH for clients on this host; a writer
                     gets a shared staging ring (memfd) and skips a copy.
                     A stale socket file (nobody answering) is replaced.
+  rdma://HOST:PORT  RDMA verbs; PORT is the TCP port of connection set-up.
+  PORT 0            any free port, chosen by the kernel; the ready file
+                    says which.
 
 SIZES accept a K, M, G or T suffix (powers of 1024): 512M, 4G.
 
@@ -138,8 +141,9 @@ int main(int argc, char** argv) {
       ->type_name("SIZE")
       ->capture_default_str();
   cli.add_option("--ready-file", f.ready_file,
-                 Wrap("Written with the memnode's pid once every listener accepts connections (removed at start "
-                      "and on a clean exit); scripts and tests wait for it."))
+                 Wrap("Written once every listener accepts connections: the memnode's pid on the first line, then "
+                      "one line per listener with its URL as bound (a :0 port resolved). Removed at start and on a "
+                      "clean exit; scripts and tests wait for it."))
       ->type_name("FILE");
   cli.add_option("--log-level", f.log_level, Wrap("Logging to stderr: trace, debug, info, warn, error, critical or off."))
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))

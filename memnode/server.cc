@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -19,8 +18,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "memnode/ready_file.h"
 #include "runtime/base/make_dirs.h"
 #include "runtime/transport/frame_socket.h"
+#include "runtime/transport/tcp_listen.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::memnode {
@@ -30,9 +31,6 @@ namespace {
 // connection dropped instead of pinning an app's mutex forever.
 constexpr int kSendTimeoutSec = 30;
 constexpr int kListenBacklog = 128;
-constexpr int kKeepIdleSec = 30;
-constexpr int kKeepIntervalSec = 10;
-constexpr int kKeepCount = 3;
 
 std::string PeerName(const sockaddr_storage& ss, bool unix_socket) {
   if (unix_socket) return "unix peer";
@@ -70,54 +68,32 @@ Status Server::Start() {
 }
 
 Status Server::Listen(const std::string& url) {
-  auto ep = ParseEndpoint(url);
+  auto ep = ParseEndpoint(url, EndpointRole::kListen);
   if (!ep.ok()) return ep.status();
   switch (ep->kind) {
-    case Endpoint::Kind::kTcp: return ListenTcp(url, ep->host, ep->port);
+    case Endpoint::Kind::kTcp: return ListenTcp(*ep);
     case Endpoint::Kind::kShm: return ListenUnix(url, ep->path);
-    case Endpoint::Kind::kRdma: return ListenRdma(url, ep->host, ep->port);
+    case Endpoint::Kind::kRdma: return ListenRdma(*ep);
   }
   return Status::InvalidArgument("listen URL '" + url + "': unknown scheme");
 }
 
-Status Server::ListenRdma(const std::string& url, const std::string& host, uint16_t port) {
-  auto l = VerbsListener::Listen(host, port);
-  if (!l.ok()) return l.status().Annotate("listen " + url);
-  rdma_listeners_.push_back(RdmaListener{std::move(*l), url});
-  spdlog::info("listening on {}", url);
+Status Server::ListenRdma(Endpoint ep) {
+  auto l = VerbsListener::Listen(ep.host, ep.port);
+  if (!l.ok()) return l.status().Annotate("listen " + ep.ToString());
+  ep.port = (*l)->port();
+  rdma_listeners_.push_back(RdmaListener{std::move(*l), ep.ToString()});
+  spdlog::info("listening on {}", ep.ToString());
   return Status::OK();
 }
 
-Status Server::ListenTcp(const std::string& url, const std::string& host, uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const int gai = getaddrinfo(host == "*" ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints, &res);
-  if (gai != 0) return Status::InvalidArgument("listen " + url + ": " + gai_strerror(gai));
-  Status last = Status::InvalidArgument("listen " + url + ": no address");
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      last = Status::FromErrno("listen " + url + ": socket", errno);
-      continue;
-    }
-    // A restarted memnode must rebind at once, with old connections in TIME_WAIT.
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, kListenBacklog) != 0) {
-      last = Status::FromErrno("listen " + url, errno);
-      close(fd);
-      continue;
-    }
-    freeaddrinfo(res);
-    listeners_.push_back(Listener{fd, false, url, ""});
-    spdlog::info("listening on {}", url);
-    return Status::OK();
-  }
-  freeaddrinfo(res);
-  return last;
+Status Server::ListenTcp(Endpoint ep) {
+  auto sock = respct::ListenTcp(ep.host, ep.port);
+  if (!sock.ok()) return sock.status().Annotate("listen " + ep.ToString());
+  ep.port = sock->port;
+  listeners_.push_back(Listener{sock->fd, false, ep.ToString(), ""});
+  spdlog::info("listening on {}", ep.ToString());
+  return Status::OK();
 }
 
 Status Server::ListenUnix(const std::string& url, const std::string& path) {
@@ -152,15 +128,11 @@ Status Server::ListenUnix(const std::string& url, const std::string& path) {
 
 Status Server::WriteReadyFile() {
   if (opts_.ready_file.empty()) return Status::OK();
-  // Written aside and renamed: a watcher never reads a half-written pid.
-  const std::string tmp = opts_.ready_file + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("ready file " + tmp, errno);
-  const std::string pid = std::to_string(getpid()) + "\n";
-  const bool ok = write(fd, pid.data(), pid.size()) == static_cast<ssize_t>(pid.size());
-  close(fd);
-  if (!ok || rename(tmp.c_str(), opts_.ready_file.c_str()) != 0)
-    return Status::FromErrno("ready file " + opts_.ready_file, ok ? errno : EIO);
+  ReadyFile ready;
+  ready.pid = getpid();
+  for (const Listener& l : listeners_) ready.urls.push_back(l.url);
+  for (const RdmaListener& l : rdma_listeners_) ready.urls.push_back(l.url);
+  RESPCT_RETURN_IF_ERROR(ready.Write(opts_.ready_file));
   ready_written_ = true;
   return Status::OK();
 }
@@ -182,18 +154,7 @@ void Server::Accept(const Listener& l) {
     close(fd);
     return;
   }
-  if (!l.unix_socket) {
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    // A client host that vanishes without a FIN would otherwise keep its
-    // session, and with it the app's single writer slot, forever: keepalive
-    // ends such a session after about a minute of silence from the peer.
-    const int idle = kKeepIdleSec, interval = kKeepIntervalSec, count = kKeepCount;
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
-  }
+  if (!l.unix_socket) TuneAcceptedTcp(fd);
   const timeval tv{kSendTimeoutSec, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   const std::string peer = PeerName(ss, l.unix_socket);

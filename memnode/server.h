@@ -27,13 +27,14 @@
 #include "runtime/base/status.h"
 #include "runtime/transport/frame_channel.h"
 #include "runtime/transport/secret.h"
+#include "runtime/transport/transport.h"
 #include "runtime/transport/verbs_listener.h"
 
 namespace respct::memnode {
 
 struct ServerOptions {
   std::vector<std::string> listen_urls;  // tcp://HOST:PORT, shm:///path, rdma://HOST:PORT
-  std::string ready_file;                // written with our pid once listening
+  std::string ready_file;                // our pid and the bound URLs, once listening
   SessionOptions session;
   size_t max_connections = 1024;
 };
@@ -69,9 +70,10 @@ class Server {
   };
 
   Status Listen(const std::string& url);
-  Status ListenTcp(const std::string& url, const std::string& host, uint16_t port);
+  // A port of 0 is the kernel's choice; the listener keeps the URL as bound.
+  Status ListenTcp(Endpoint ep);
   Status ListenUnix(const std::string& url, const std::string& path);
-  Status ListenRdma(const std::string& url, const std::string& host, uint16_t port);
+  Status ListenRdma(Endpoint ep);
   Status WriteReadyFile();
   void Accept(const Listener& l);
   void AcceptRdma(const RdmaListener& l);

@@ -20,7 +20,8 @@ export RESPCT_STATE_DIR=$(realpath "$build")/demo-state
 rm -rf "$RESPCT_STATE_DIR"
 cleanup() {
   if [[ -f $RESPCT_STATE_DIR/memnode.ready ]]; then
-    kill "$(cat "$RESPCT_STATE_DIR/memnode.ready")" 2>/dev/null || true
+    # Its first line is the memnode's pid (the listeners' URLs follow).
+    kill "$(head -n 1 "$RESPCT_STATE_DIR/memnode.ready")" 2>/dev/null || true
   fi
 }
 trap cleanup EXIT

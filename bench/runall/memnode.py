@@ -3,7 +3,6 @@
 respct's, not a disk's), with its own secret; stopped with SIGTERM by pid."""
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,12 +16,11 @@ class Memnode:
         with open(os.open(self.secret_file, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
             f.write(os.urandom(32))
         self.shm_url = "shm://" + os.path.join(self.dir, "s.sock")
-        self.tcp_url = f"tcp://127.0.0.1:{free_loopback_port()}"
         ready = os.path.join(self.dir, "ready")
         self.log = open(os.path.join(self.dir, "memnode.log"), "w")
         self.proc = subprocess.Popen(
             [ctx.binary("bin/respct-memnode"), "--pool", os.path.join(self.dir, "pool"), "--size", pool_size,
-             "--listen", self.shm_url, "--listen", self.tcp_url, "--secret-file", self.secret_file,
+             "--listen", self.shm_url, "--listen", "tcp://127.0.0.1:0", "--secret-file", self.secret_file,
              "--ring-size", ring_size, "--ready-file", ready, "--log-level", "warn"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 30
@@ -31,6 +29,9 @@ class Memnode:
                 self.stop()
                 raise RuntimeError("respct-memnode did not start: " + self.log_tail())
             time.sleep(0.05)
+        # The ready file: the pid, then each listener as bound (port 0 resolved).
+        with open(ready) as f:
+            self.tcp_url = next(u for u in f.read().split()[1:] if u.startswith("tcp://"))
 
     def url(self, transport):
         return self.shm_url if transport == "shm" else self.tcp_url
@@ -58,9 +59,3 @@ class Memnode:
 
     def __exit__(self, *exc):
         self.stop()
-
-
-def free_loopback_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

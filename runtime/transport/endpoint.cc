@@ -16,7 +16,7 @@ std::string Endpoint::ToString() const {
   return "?";
 }
 
-Result<Endpoint> ParseEndpoint(std::string_view url) {
+Result<Endpoint> ParseEndpoint(std::string_view url, EndpointRole role) {
   const std::string u(url);
   auto bad = [&](std::string_view why) {
     return Status::InvalidArgument("memnode URL '" + u + "': " + std::string(why) +
@@ -66,8 +66,9 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   if (e.host.empty()) return bad("empty host");
   unsigned value = 0;
   auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535)
-    return bad("port must be 1..65535");
+  const unsigned lowest = role == EndpointRole::kListen ? 0 : 1;
+  if (ec != std::errc() || p != port.data() + port.size() || value < lowest || value > 65535)
+    return bad(role == EndpointRole::kListen ? "port must be 0..65535 (0: any free port)" : "port must be 1..65535");
   e.port = static_cast<uint16_t>(value);
   return e;
 }

@@ -123,8 +123,11 @@ struct Endpoint {
   bool client_persists = false;  // rdma: ?durability=client
   std::string ToString() const;
 };
+// Whether a URL names a memnode to reach or an address to listen on: only a
+// listener may say port 0, "any free port".
+enum class EndpointRole { kConnect, kListen };
 // Accepts shm:///abs/path, tcp://HOST:PORT, rdma://HOST:PORT ([v6] hosts too);
 // rdma:// takes ?durability=client or ?durability=memnode (the default).
-Result<Endpoint> ParseEndpoint(std::string_view url);
+Result<Endpoint> ParseEndpoint(std::string_view url, EndpointRole role = EndpointRole::kConnect);
 
 }  // namespace respct

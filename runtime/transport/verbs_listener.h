@@ -26,6 +26,8 @@ class VerbsListener {
   VerbsListener& operator=(const VerbsListener&) = delete;
 
   int fd() const { return fd_; }
+  // The bootstrap port bound (the kernel's choice when 0 was asked for).
+  uint16_t port() const { return port_; }
   // Accepts one bootstrap connection and sets its queue pair up. nullptr
   // when nothing was pending; an error concerns that client only.
   Result<std::unique_ptr<VerbsChannel>> Accept();
@@ -33,6 +35,7 @@ class VerbsListener {
  private:
   VerbsListener() = default;
   int fd_ = -1;
+  uint16_t port_ = 0;
 };
 
 }  // namespace respct

@@ -11,13 +11,13 @@
 
 #include <chrono>
 #include <cstring>
-#include <random>
 #include <thread>
 
 #include "runtime/transport/frame_socket.h"
 #include "runtime/transport/secret.h"
 #include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
+#include "memnode/ready_file.h"
 #include "tests/memnode/test_util.h"
 
 namespace respct::memnode {
@@ -29,14 +29,16 @@ constexpr int kTimeout = 5000;
 
 class Daemon {
  public:
-  Daemon(const TempDir& dir, uint16_t port) : dir_(dir), port_(port) {}
+  explicit Daemon(const TempDir& dir) : dir_(dir) {}
   ~Daemon() {
     if (pid_ > 0) Kill(SIGKILL);
   }
 
   std::string SocketPath() const { return dir_.File("s.sock"); }
 
-  // Starts respct-memnode and waits for its ready file.
+  // Starts respct-memnode and waits for its ready file. The first start
+  // listens on tcp port 0 and learns the kernel's choice from the ready
+  // file; a restart asks for that port again.
   void Start() {
     const std::string ready = dir_.File("ready");
     unlink(ready.c_str());
@@ -59,13 +61,26 @@ class Daemon {
       execv(argv[0], argv.data());
       _exit(127);
     }
-    while (access(ready.c_str(), F_OK) != 0) {
+    Result<ReadyFile> announced = Status::NotFound("");
+    while (!(announced = ReadyFile::Read(ready)).ok()) {
       int status;
       ASSERT_EQ(waitpid(pid_, &status, WNOHANG), 0) << "respct-memnode exited during start-up";
       ASSERT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     startup_ = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(announced->pid, pid_);
+    ASSERT_EQ(announced->urls.size(), 2u);
+    EXPECT_EQ(announced->UrlOf("shm"), "shm://" + SocketPath());
+    const std::string tcp = announced->UrlOf("tcp");
+    const std::string prefix = "tcp://127.0.0.1:";
+    ASSERT_EQ(tcp.compare(0, prefix.size(), prefix), 0) << tcp;
+    const uint16_t bound = static_cast<uint16_t>(std::stoi(tcp.substr(prefix.size())));
+    ASSERT_NE(bound, 0);
+    if (port_ != 0) {
+      ASSERT_EQ(bound, port_) << "a restart listens where the first start did";
+    }
+    port_ = bound;
   }
   // Sends `sig` and returns the wait status.
   int Kill(int sig) {
@@ -76,10 +91,11 @@ class Daemon {
     return status;
   }
   std::chrono::steady_clock::duration startup() const { return startup_; }
+  uint16_t port() const { return port_; }
 
  private:
   const TempDir& dir_;
-  uint16_t port_;
+  uint16_t port_ = 0;  // 0 until the first start
   pid_t pid_ = -1;
   std::chrono::steady_clock::duration startup_{};
 };
@@ -205,14 +221,13 @@ class DaemonTest : public ::testing::Test {
     ASSERT_EQ(write(fd, "0123456789abcdef-test-secret", 28), 28);
     close(fd);
     secret_ = Secret::FromFile(dir_.File("secret")).value();
-    port_ = static_cast<uint16_t>(20000 + std::random_device()() % 30000);
-    daemon_ = std::make_unique<Daemon>(dir_, port_);
+    daemon_ = std::make_unique<Daemon>(dir_);
     daemon_->Start();
   }
 
   Client Connect(const std::string& app, bool tcp = true) {
     Client c;
-    Status s = c.Connect(daemon_->SocketPath(), tcp ? port_ : 0);
+    Status s = c.Connect(daemon_->SocketPath(), tcp ? daemon_->port() : 0);
     EXPECT_TRUE(s.ok()) << s.ToString();
     s = c.Handshake(app, secret_);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -221,7 +236,6 @@ class DaemonTest : public ::testing::Test {
 
   TempDir dir_;
   Secret secret_;
-  uint16_t port_ = 0;
   std::unique_ptr<Daemon> daemon_;
   const std::vector<wire::RegionDesc> regions_ = {testing::Region(1, 3 << 20), testing::Region(2, 4096)};
 };
@@ -351,7 +365,7 @@ TEST_F(DaemonTest, RefusesBadClientsAndKeepsServingOthers) {
   // Garbage bytes.
   {
     Client g;
-    ASSERT_TRUE(g.Connect("", port_).ok());
+    ASSERT_TRUE(g.Connect("", daemon_->port()).ok());
     ASSERT_TRUE(g.sock.SendRaw("this is not a respct frame header", 33).ok());
     EXPECT_TRUE(g.sock.Expect(wire::MsgType::kChallenge, &f, kTimeout).IsCorruption());
     EXPECT_TRUE(g.sock.Receive(&f, kTimeout).IsUnavailable());
@@ -359,12 +373,12 @@ TEST_F(DaemonTest, RefusesBadClientsAndKeepsServingOthers) {
   // Wrong secret.
   {
     Client c;
-    ASSERT_TRUE(c.Connect("", port_).ok());
+    ASSERT_TRUE(c.Connect("", daemon_->port()).ok());
     EXPECT_TRUE(c.Handshake("app", Secret::FromBytes("another secret entirely")).IsPermissionDenied());
   }
   {
     Client c;
-    ASSERT_TRUE(c.Connect("", port_).ok());
+    ASSERT_TRUE(c.Connect("", daemon_->port()).ok());
     wire::HelloMsg h{};
     h.version = wire::kProtocolVersion;
     h.app_len = 3;
@@ -379,10 +393,10 @@ TEST_F(DaemonTest, RefusesBadClientsAndKeepsServingOthers) {
   // Bad app name; nothing served before AuthOk.
   {
     Client c;
-    ASSERT_TRUE(c.Connect("", port_).ok());
+    ASSERT_TRUE(c.Connect("", daemon_->port()).ok());
     EXPECT_EQ(c.Handshake("../etc", secret_).code(), Status::Code::kInvalidArgument);
     Client d;
-    ASSERT_TRUE(d.Connect("", port_).ok());
+    ASSERT_TRUE(d.Connect("", daemon_->port()).ok());
     ASSERT_TRUE(d.sock.Send(wire::MsgType::kListApps, nullptr, 0).ok());
     EXPECT_FALSE(d.sock.Expect(wire::MsgType::kAppList, &f, kTimeout).ok());
   }

@@ -50,6 +50,17 @@ TEST(EndpointTest, RejectsMalformedUrls) {
   }
 }
 
+TEST(EndpointTest, OnlyAListenerMayAskForPortZero) {
+  auto listen = ParseEndpoint("tcp://127.0.0.1:0", EndpointRole::kListen);
+  ASSERT_TRUE(listen.ok()) << listen.status().ToString();
+  EXPECT_EQ(listen->port, 0);
+  EXPECT_TRUE(ParseEndpoint("rdma://127.0.0.1:0", EndpointRole::kListen).ok());
+  EXPECT_FALSE(ParseEndpoint("tcp://127.0.0.1:65536", EndpointRole::kListen).ok());
+  auto connect = ParseEndpoint("tcp://127.0.0.1:0");
+  ASSERT_FALSE(connect.ok());
+  EXPECT_NE(connect.status().message().find("port must be 1..65535"), std::string::npos) << connect.status().message();
+}
+
 TEST(ConnectTest, RdmaFailureIsOneLineNamingTheCause) {
   int devices = 0;
   ibv_device** list = ibv_get_device_list(&devices);

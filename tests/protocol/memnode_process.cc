@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/transport/transport.h"
+
 namespace respct::test {
 namespace {
 
@@ -55,10 +57,7 @@ bool HaveRdmaDevice() {
 }
 
 MemnodeProcess::MemnodeProcess(Options options)
-    : options_(std::move(options)), dir_(MakeTempDir()), port_(FreeLoopbackPort()) {
-  do {
-    rdma_port_ = FreeLoopbackPort();
-  } while (rdma_port_ == port_ && port_ != 0);
+    : options_(std::move(options)), dir_(MakeTempDir()) {
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
   Secret::RandomNonce(bytes);
   const int fd = open(secret_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -79,7 +78,6 @@ MemnodeProcess::~MemnodeProcess() {
 
 Status MemnodeProcess::Start() {
   if (dir_.empty()) return Status::IOError("could not create a temporary directory");
-  if (port_ == 0) return Status::IOError("could not find a free loopback port");
   const std::string ready = dir_ + "/ready";
   unlink(ready.c_str());
   std::vector<std::string> args = {options_.binary,     "--pool",        pool_path(),
@@ -115,13 +113,26 @@ Status MemnodeProcess::Start() {
   // Bounded wait: a memnode that is not listening after 20 s is broken, not slow.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
-    struct stat st;
-    if (stat(ready.c_str(), &st) == 0 && st.st_size > 0) return Status::OK();
+    if (auto r = memnode::ReadyFile::Read(ready); r.ok()) return LearnPorts(*r);
     if (!Alive()) return Status::Unavailable("respct-memnode exited during start-up: " + LogTail());
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   Kill();
   return Status::Unavailable("respct-memnode did not become ready within 20 s: " + LogTail());
+}
+
+Status MemnodeProcess::LearnPorts(const memnode::ReadyFile& ready) {
+  // The first start asked for port 0; restarts ask for the ports it got, so
+  // clients that hold the URLs reconnect to the same place.
+  auto tcp = ParseEndpoint(ready.UrlOf("tcp"));
+  if (!tcp.ok()) return tcp.status().Annotate("respct-memnode's ready file");
+  port_ = tcp->port;
+  if (HaveRdmaDevice()) {
+    auto rdma = ParseEndpoint(ready.UrlOf("rdma"));
+    if (!rdma.ok()) return rdma.status().Annotate("respct-memnode's ready file");
+    rdma_port_ = rdma->port;
+  }
+  return Status::OK();
 }
 
 bool MemnodeProcess::Alive() {

@@ -1,7 +1,9 @@
 // MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
 // commit benchmark, on a pool in a fresh temporary directory, listening on
-// tcp://127.0.0.1:<free port> and shm://<dir>/s.sock, and, where an RDMA
-// device exists, rdma://127.0.0.1:<another free port>.
+// tcp://127.0.0.1 and shm://<dir>/s.sock, and, where an RDMA device exists,
+// rdma://127.0.0.1. The kernel picks the TCP ports (the memnode listens on
+// port 0 and names the ports it got in its ready file), so tests running in
+// parallel never race for one.
 //
 // Start() waits (bounded) for the --ready-file; Kill() is SIGKILL + reap, the
 // crash the protocol must survive; Restart() brings it back on the same pool,
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "memnode/ready_file.h"
 #include "runtime/base/status.h"
 #include "runtime/transport/secret.h"
 
@@ -26,7 +29,8 @@ namespace respct::test {
 bool HaveRdmaDevice();
 
 // A loopback TCP port the kernel just handed out (bound, read back, closed):
-// nobody listens on it until someone binds it again.
+// nobody listens on it until someone binds it again. For "nothing answers
+// there" tests only: a server should listen on port 0 instead.
 uint16_t FreeLoopbackPort();
 
 class MemnodeProcess {
@@ -43,6 +47,7 @@ class MemnodeProcess {
   MemnodeProcess(const MemnodeProcess&) = delete;
   MemnodeProcess& operator=(const MemnodeProcess&) = delete;
 
+  // The tcp/rdma URLs are known once Start() succeeded.
   Status Start();
   // SIGKILL and reap.
   void Kill();
@@ -67,9 +72,11 @@ class MemnodeProcess {
   std::string LogTail() const;
 
  private:
+  Status LearnPorts(const memnode::ReadyFile& ready);
+
   Options options_;
   std::string dir_;
-  uint16_t port_ = 0;
+  uint16_t port_ = 0;       // 0 until the first start: the kernel's choice
   uint16_t rdma_port_ = 0;  // its bootstrap connections are TCP too
   Secret secret_;
   pid_t pid_ = -1;

@@ -15,7 +15,8 @@ pmem=${RESPCT_GUEST_PMEM_DIR:?"run me inside tools/vm/run-in-guest.sh --pmem"}
 export RESPCT_STATE_DIR
 RESPCT_STATE_DIR=$(mktemp -d "$pmem/examples-shim.XXXXXX")
 stop_memnode() {
-  [[ -f "$RESPCT_STATE_DIR/memnode.ready" ]] && kill "$(cat "$RESPCT_STATE_DIR/memnode.ready")" 2>/dev/null
+  # The ready file's first line is the memnode's pid (the listeners' URLs follow).
+  [[ -f "$RESPCT_STATE_DIR/memnode.ready" ]] && kill "$(head -n 1 "$RESPCT_STATE_DIR/memnode.ready")" 2>/dev/null
   rm -rf "$RESPCT_STATE_DIR"
 }
 trap stop_memnode EXIT
