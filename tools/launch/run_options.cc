@@ -88,4 +88,18 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
   return launch;
 }
 
+int ParseAndLaunch(CLI::App* cli, RunOptions* o, int argc, char** argv, const char* tool,
+                   const std::function<Status()>& launch) {
+  try {
+    cli->parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = cli->exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  o->stats_on = cli->count("--stats") != 0;
+  const Status st = launch();
+  std::fprintf(stderr, "%s: %s\n", tool, st.ToString().c_str());
+  return 70;
+}
+
 }  // namespace respct::launch

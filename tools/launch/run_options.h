@@ -3,6 +3,7 @@
 // (the RESPCT_* environment of the protected program).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,13 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout);
 // which fills memnode and secret_file) and builds the launch. `tool` prefixes
 // the messages it prints.
 Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool);
+
+// The main() both tools share once their flags are declared: parses argv
+// (--help exits 0, every flag error 2, as their help pages promise), sets
+// stats_on, then calls `launch`, which execs the program and so returns only
+// on failure. That failure is one line on stderr prefixed with `tool`, and
+// the exit status is 70.
+int ParseAndLaunch(CLI::App* cli, RunOptions* o, int argc, char** argv, const char* tool,
+                   const std::function<Status()>& launch);
 
 }  // namespace respct::launch

@@ -1,7 +1,5 @@
 // respct-recover: resumes a program that respct-run protected, from the last
 // epoch its memnode committed. See --help.
-#include <cstdio>
-#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -67,14 +65,6 @@ int main(int argc, char** argv) {
                  "epoch to resume; must be the last committed one (the memnode keeps only that image); "
                  "default: the last committed");
   respct::launch::AddRunOptions(&app, &o, false);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  o.stats_on = app.count("--stats") != 0;
-  const respct::Status st = respct::launch::RecoverProgram(&o, epoch, "respct-recover");
-  std::fprintf(stderr, "respct-recover: %s\n", st.ToString().c_str());
-  return 70;
+  return respct::launch::ParseAndLaunch(&app, &o, argc, argv, "respct-recover",
+                                        [&] { return respct::launch::RecoverProgram(&o, epoch, "respct-recover"); });
 }

@@ -1,9 +1,4 @@
 // respct-run: runs an unmodified program under respct. See --help.
-#include <unistd.h>
-
-#include <cstdio>
-#include <string>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -61,21 +56,9 @@ int main(int argc, char** argv) {
   app.add_flag("--recover", recover,
                "resume PROG from the app's last committed epoch instead of starting it (what respct-recover does)");
   respct::launch::AddRunOptions(&app, &o, true);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help is a clean exit; every flag error is 2, as the help promises.
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
-  o.stats_on = app.count("--stats") != 0;
-  respct::Status st;
-  if (recover) {
-    st = respct::launch::RecoverProgram(&o, 0, "respct-run");
-  } else {
+  return respct::launch::ParseAndLaunch(&app, &o, argc, argv, "respct-run", [&]() -> respct::Status {
+    if (recover) return respct::launch::RecoverProgram(&o, 0, "respct-run");
     auto launch = respct::launch::PrepareLaunch(&o, "respct-run");
-    st = launch.ok() ? respct::launch::ExecProgram(launch.value()) : launch.status();
-  }
-  std::fprintf(stderr, "respct-run: %s\n", st.ToString().c_str());
-  return 70;
+    return launch.ok() ? respct::launch::ExecProgram(launch.value()) : launch.status();
+  });
 }
