@@ -9,12 +9,10 @@
 #include <climits>
 #include <cstring>
 
+#include "runtime/core/elf_identity.h"
+
 namespace respct::core {
 namespace {
-
-constexpr size_t kPage = 4096;
-uintptr_t PageDown(uintptr_t v) { return v & ~(kPage - 1); }
-uintptr_t PageUp(uintptr_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
 constexpr size_t kMaxUnparkable = 32;
 AddressRange g_unparkable[kMaxUnparkable];
@@ -29,26 +27,6 @@ bool IsUnparkableLibrary(const std::string& name) {
          base.rfind("libgcc_s", 0) == 0 || base.rfind("libpthread", 0) == 0;
 }
 
-void ReadBuildId(const dl_phdr_info* info, std::vector<uint8_t>* out) {
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_NOTE) continue;
-    auto p = reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr);
-    const uint8_t* end = p + ph.p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-      ElfW(Nhdr) nh;
-      std::memcpy(&nh, p, sizeof nh);
-      const uint8_t* name = p + sizeof nh;
-      const uint8_t* desc = name + ((nh.n_namesz + 3) & ~3u);
-      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
-        out->assign(desc, desc + nh.n_descsz);
-        return;
-      }
-      p = desc + ((nh.n_descsz + 3) & ~3u);
-    }
-  }
-}
-
 struct InspectState {
   LoadedProgram* prog;
   bool first = true;
@@ -61,25 +39,19 @@ int OnObject(dl_phdr_info* info, size_t, void* data) {
   st->first = false;
   std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
   if (is_exe) {
-    uintptr_t w_lo = 0, w_hi = 0, relro_hi = 0;
+    const VaddrSpan globals = PersistedGlobalsSpan(info->dlpi_phdr, info->dlpi_phnum);
     for (int i = 0; i < info->dlpi_phnum; ++i) {
       const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-      const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-      if (ph.p_type == PT_LOAD && (ph.p_flags & PF_W)) {
-        w_lo = w_lo == 0 ? PageDown(lo) : std::min(w_lo, PageDown(lo));
-        w_hi = std::max(w_hi, PageUp(lo + ph.p_memsz));
-      } else if (ph.p_type == PT_GNU_RELRO) {
-        relro_hi = PageDown(lo + ph.p_memsz);  // the loader protects whole pages below this
-      } else if (ph.p_type == PT_TLS) {
+      if (ph.p_type == PT_TLS) {
         prog->tls_size = ph.p_memsz;
         prog->tls_align = ph.p_align;
+      } else if (ph.p_type == PT_NOTE && prog->build_id.empty()) {
+        prog->build_id = FindGnuBuildId(reinterpret_cast<const uint8_t*>(info->dlpi_addr + ph.p_vaddr), ph.p_memsz);
       }
     }
-    if (relro_hi > w_lo) w_lo = std::min(relro_hi, w_hi);
     prog->load_bias = info->dlpi_addr;
-    prog->globals_base = w_lo;
-    prog->globals_size = w_hi - w_lo;
-    ReadBuildId(info, &prog->build_id);
+    prog->globals_base = globals.lo == globals.hi ? 0 : info->dlpi_addr + globals.lo;
+    prog->globals_size = globals.hi - globals.lo;
     return 0;
   }
   if (name.empty()) return 0;  // the vDSO

@@ -13,12 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/core/elf_identity.h"
+
 namespace respct::inspect {
 namespace {
-
-constexpr uint64_t kPage = 4096;
-uint64_t PageDown(uint64_t v) { return v & ~(kPage - 1); }
-uint64_t PageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 
 // .eh_frame_hdr encodings the linkers emit (and the only ones read here):
 // eh_frame_ptr pc-relative sdata4, fde_count udata4, table datarel sdata4.
@@ -72,10 +70,9 @@ Status ElfFile::Index() {
   if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phoff > size_ ||
       uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr) > size_ - eh.e_phoff)
     return Status::Corruption(path_ + ": bad program headers");
-  uint64_t w_lo = 0, w_hi = 0, relro_hi = 0;
-  for (uint16_t i = 0; i < eh.e_phnum; ++i) {
-    Elf64_Phdr ph;
-    std::memcpy(&ph, data_ + eh.e_phoff + i * sizeof ph, sizeof ph);
+  std::vector<Elf64_Phdr> phdrs(eh.e_phnum);
+  std::memcpy(phdrs.data(), data_ + eh.e_phoff, phdrs.size() * sizeof(Elf64_Phdr));
+  for (const Elf64_Phdr& ph : phdrs) {
     if (ph.p_type == PT_LOAD) {
       if (ph.p_offset > size_ || ph.p_filesz > size_ - ph.p_offset) return Status::Corruption(path_ + ": bad segment");
       const bool x = (ph.p_flags & PF_X) != 0;
@@ -84,31 +81,13 @@ Status ElfFile::Index() {
         text_lo_ = text_hi_ == 0 ? ph.p_vaddr : std::min(text_lo_, ph.p_vaddr);
         text_hi_ = std::max(text_hi_, ph.p_vaddr + ph.p_memsz);
       }
-      if ((ph.p_flags & PF_W) != 0) {
-        w_lo = w_hi == 0 ? PageDown(ph.p_vaddr) : std::min(w_lo, PageDown(ph.p_vaddr));
-        w_hi = std::max(w_hi, PageUp(ph.p_vaddr + ph.p_memsz));
-      }
-    } else if (ph.p_type == PT_GNU_RELRO) {
-      relro_hi = PageDown(ph.p_vaddr + ph.p_memsz);
     } else if (ph.p_type == PT_GNU_EH_FRAME) {
       eh_frame_hdr_ = ph.p_vaddr;
-    } else if (ph.p_type == PT_NOTE && ph.p_offset < size_ && ph.p_filesz <= size_ - ph.p_offset) {
-      for (uint64_t off = 0; off + sizeof(Elf64_Nhdr) <= ph.p_filesz;) {
-        Elf64_Nhdr nh;
-        std::memcpy(&nh, data_ + ph.p_offset + off, sizeof nh);
-        const uint64_t name_at = off + sizeof nh;
-        const uint64_t desc_at = name_at + ((nh.n_namesz + 3) & ~3u);
-        const uint64_t next = desc_at + ((nh.n_descsz + 3) & ~3u);
-        if (next > ph.p_filesz) break;
-        if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 &&
-            std::memcmp(data_ + ph.p_offset + name_at, "GNU", 4) == 0)
-          build_id_.assign(data_ + ph.p_offset + desc_at, data_ + ph.p_offset + desc_at + nh.n_descsz);
-        off = next;
-      }
+    } else if (ph.p_type == PT_NOTE && build_id_.empty() && ph.p_offset < size_ && ph.p_filesz <= size_ - ph.p_offset) {
+      build_id_ = core::FindGnuBuildId(data_ + ph.p_offset, ph.p_filesz);
     }
   }
-  if (relro_hi > w_lo) w_lo = std::min(relro_hi, w_hi);
-  globals_vaddr_ = w_lo;
+  globals_vaddr_ = core::PersistedGlobalsSpan(phdrs.data(), phdrs.size()).lo;
   if (!LoadSymbols(data_, size_, SHT_SYMTAB)) LoadDebugFileSymbols();
   LoadSymbols(data_, size_, SHT_DYNSYM);
   std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {

@@ -49,7 +49,7 @@ class ElfFile {
   uint64_t text_lo() const { return text_lo_; }
   uint64_t text_hi() const { return text_hi_; }
   // Start of the writable globals the runtime records for an executable
-  // (loaded_program.cc's rule: writable PT_LOAD pages above PT_GNU_RELRO).
+  // (core::PersistedGlobalsSpan, the rule loaded_program.cc applies too).
   uint64_t globals_vaddr() const { return globals_vaddr_; }
   const std::vector<uint8_t>& build_id() const { return build_id_; }
 
