@@ -1,6 +1,7 @@
 """What every figure needs: where the binaries are, where results go, how many
 repetitions, and one way to run a command with its output kept for the report."""
 import dataclasses
+import json
 import os
 import shlex
 import subprocess
@@ -53,6 +54,21 @@ def run(argv, timeout, env=None, cwd=None, check=True):
     return proc, wall
 
 
+def run_json_bench(ctx, relative, args, timeout=3600):
+    """Runs a bench binary that writes its results with --json FILE; returns
+    (argv, wall seconds, the parsed results)."""
+    out = os.path.join(ctx.scratch, os.path.basename(relative) + ".json")
+    argv = [ctx.binary(relative), "--json", out] + list(args)
+    _, wall = run(argv, timeout=timeout)
+    with open(out) as f:
+        return argv, wall, json.load(f)
+
+
+def reps_args(ctx):
+    """The repetition flags of the C++ benches: their own --quick, else --reps."""
+    return ["--quick"] if ctx.quick else ["--reps", str(ctx.reps)]
+
+
 def summary(values):
     """Median and range of a sample: {'median','min','max','n','values'}."""
     v = sorted(values)
@@ -61,6 +77,11 @@ def summary(values):
     n = len(v)
     median = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
     return {"median": median, "min": v[0], "max": v[-1], "n": n, "values": list(values)}
+
+
+def spread(s, digits=2):
+    """'median [min–max]' of a summary(), as the tables print it."""
+    return f"{s['median']:.{digits}f} [{s['min']:.{digits}f}–{s['max']:.{digits}f}]"
 
 
 def warn(message):

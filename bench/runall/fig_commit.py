@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 
 from . import plots
-from .context import CommandFailed, run, summary
+from .context import CommandFailed, run, spread, summary
 
 
 def run_bench(ctx, prefix, transport, tag, runs, seconds, out_dir=None):
@@ -70,15 +70,14 @@ def run_figure(ctx):
              "| transport | record | commit MB/s | raw MB/s | ratio median [min–max] | commit p50 µs |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        t = r["ratio"]
         lines.append(f"| {r['transport']} | {r['record_bytes']} B | {r['commit_mbs']['median']:.0f} | "
-                     f"{r['baseline_mbs']['median']:.0f} | {t['median']:.3f} [{t['min']:.3f}–{t['max']:.3f}] | "
+                     f"{r['baseline_mbs']['median']:.0f} | {spread(r['ratio'], 3)} | "
                      f"{r['latency_p50_us']['median']:.0f} |")
     return {"name": "P6", "title": "Commit bandwidth / raw transport bandwidth", "goal": ">= 0.8",
             "command": argv, "wall_s": round(wall, 1), "rows": rows, "rdma": rdma_note,
             "goal_met": bool(big) and all(r["ratio"]["median"] >= 0.8 for r in big),
             "headline": "64 KiB records: " + "; ".join(
-                f"{r['transport']} {r['ratio']['median']:.2f} [{r['ratio']['min']:.2f}–{r['ratio']['max']:.2f}]"
+                f"{r['transport']} {spread(r['ratio'])}"
                 for r in big),
             "table": "\n".join(lines), "plots": [plot(ctx, rows)], "raw": results}
 

@@ -6,7 +6,7 @@ import os
 import re
 
 from . import plots
-from .context import run, summary
+from .context import run, spread, summary
 
 
 def run_gbench(ctx, binary, tag):
@@ -62,9 +62,8 @@ def locks(ctx):
     mutex = next(r for r in rows if r["case"] == "Mutex")
     lines = ["| case | glibc ns | respct ns | respct/glibc median [min–max] |", "|---|---|---|---|"]
     for r in rows:
-        t = r["ratio"]
         lines.append(f"| {r['case']} | {r['glibc_ns']['median']:.2f} | {r['respct_ns']['median']:.2f} | "
-                     f"{t['median']:.2f} [{t['min']:.2f}–{t['max']:.2f}] |")
+                     f"{spread(r['ratio'])} |")
     return {"name": "P2", "title": "Lock/unlock pair, respct / glibc", "goal": "<= 1.1x", "command": argv,
             "wall_s": round(wall, 1), "rows": rows, "goal_met": mutex["ratio"]["median"] <= 1.1,
             "headline": f"uncontended mutex pair {mutex['ratio']['median']:.2f}x glibc "
@@ -96,9 +95,8 @@ def malloc(ctx):
     lines = ["| pattern, threads | glibc ns/op | respct ns/op | glibc/respct median [min–max] |",
              "|---|---|---|---|"]
     for r in rows:
-        t = r["speedup"]
         lines.append(f"| {r['case']} | {r['glibc_ns']['median']:.1f} | {r['respct_ns']['median']:.1f} | "
-                     f"{t['median']:.2f} [{t['min']:.2f}–{t['max']:.2f}] |")
+                     f"{spread(r['speedup'])} |")
     small = [r for r in rows if r["case"].startswith("pair/16-512 ")]
     met = bool(small) and all(r["speedup"]["median"] >= 1.2 for r in small)
     headline = "; ".join(f"{r['case']}: {r['speedup']['median']:.2f}x "

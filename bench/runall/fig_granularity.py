@@ -6,7 +6,7 @@ import json
 import os
 
 from . import plots
-from .context import run, summary
+from .context import run, spread, summary
 
 
 def run_figure(ctx):
@@ -43,7 +43,7 @@ def run_figure(ctx):
         p = r["pause_over_memcpy"]
         lines.append(f"| {r['load']} | {100 * r['density']:g} % | {r['page_bytes'] / 2**20:.2f} | "
                      f"{r['line_bytes'] / 2**20:.2f} | {r['page_over_line']['median']:.1f}x | "
-                     f"{p['median']:.2f} [{p['min']:.2f}–{p['max']:.2f}] |")
+                     f"{spread(p)} |")
     return {"name": "P4", "title": "Bytes shipped per epoch, page / line granularity", "goal": ">= 10x (sparse, ≤ 1 % of lines)",
             "command": argv, "wall_s": round(wall_total, 1), "rows": rows, "goal_met": met,
             "headline": f"sparse 1 %: pages ship {one['page_over_line']['median']:.1f}x the bytes of lines; "

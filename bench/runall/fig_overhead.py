@@ -1,11 +1,9 @@
 """P1: throughput of each example under respct at 1, 10 and 100 ms epochs,
 over shm and tcp, as native time / respct time of the same repetition
 (bench/overhead: native and respct runs interleaved, order rotated)."""
-import json
-import os
 
 from . import plots
-from .context import run, summary
+from .context import reps_args, run_json_bench, spread, summary
 
 NAME = "P1"
 TITLE = "Throughput of the examples under respct / native"
@@ -13,11 +11,7 @@ GOAL = ">= 0.95"
 
 
 def run_figure(ctx):
-    out = os.path.join(ctx.scratch, "overhead.json")
-    argv = [ctx.binary("bench/overhead/bench_overhead"), "--json", out]
-    argv += ["--quick"] if ctx.quick else ["--reps", str(ctx.reps)]
-    proc, wall = run(argv, timeout=3600)
-    data = json.load(open(out))
+    argv, wall, data = run_json_bench(ctx, "bench/overhead/bench_overhead", reps_args(ctx))
     rows = []
     for ex in data["examples"]:
         for cfg in ex["configs"]:
@@ -43,9 +37,8 @@ def table(rows):
     lines = ["| example | transport | epoch ms | throughput x median [min–max] | pause p50 µs | paused % |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        t = r["throughput_ratio"]
-        lines.append(f"| {r['example']} | {r['transport']} | {r['epoch_ms']} | {t['median']:.2f} "
-                     f"[{t['min']:.2f}–{t['max']:.2f}] | {r['pause_p50_us']['median']:.0f} | "
+        lines.append(f"| {r['example']} | {r['transport']} | {r['epoch_ms']} | {spread(r['throughput_ratio'])} | "
+                     f"{r['pause_p50_us']['median']:.0f} | "
                      f"{100 * r['paused_fraction']['median']:.1f} |")
     return "\n".join(lines)
 

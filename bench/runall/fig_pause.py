@@ -1,28 +1,23 @@
 """P5: the checkpoint pause per epoch against memcpy of the bytes it
 shipped (bench/pause: memcpy timed right after each run), goal
 pause <= 2 × memcpy + 50 µs."""
-import json
-import os
 
 from . import plots
-from .context import run, summary
+from .context import run_json_bench, spread, summary
 
 GOAL_SLACK_NS = 50_000
 
 
 def run_figure(ctx):
-    out = os.path.join(ctx.scratch, "pause.json")
     # A smaller buffer than bench_pause's 256 MiB: on this loaded machine its
     # set-up epoch (pause + commit of the whole buffer) outlasted the runs and
     # left no steady-state epoch. Sizes stay below half the buffer, or a
     # sparse epoch that catches up two intervals looks like the set-up one.
-    argv = [ctx.binary("bench/pause/bench_pause"), "--json", out]
     if ctx.quick:
-        argv += ["--sizes", "64K,1M", "--patterns", "dense", "--mib", "32", "--seconds", "2", "--min-epochs", "4"]
+        args = ["--sizes", "64K,1M", "--patterns", "dense", "--mib", "32", "--seconds", "2", "--min-epochs", "4"]
     else:
-        argv += ["--sizes", "64K,256K,1M,4M,16M", "--patterns", "dense,sparse", "--mib", "128", "--seconds", "3"]
-    _, wall = run(argv, timeout=3600)
-    data = json.load(open(out))
+        args = ["--sizes", "64K,256K,1M,4M,16M", "--patterns", "dense,sparse", "--mib", "128", "--seconds", "3"]
+    argv, wall, data = run_json_bench(ctx, "bench/pause/bench_pause", args)
     rows = []
     for r in data["rows"]:
         eps = r["epochs"]
@@ -40,7 +35,7 @@ def run_figure(ctx):
         g = r["goal_ratio"]
         lines.append(f"| {r['pattern']} | {size_name(r['target_bytes'])} | {r['epochs']} | "
                      f"{r['pause_us']['median']:.0f} | {r['memcpy_us']['median']:.0f} | "
-                     f"{g['median']:.2f} [{g['min']:.2f}–{g['max']:.2f}] | {r['epochs_meeting_goal']}/{r['epochs']} |")
+                     f"{spread(g)} | {r['epochs_meeting_goal']}/{r['epochs']} |")
     return {"name": "P5", "title": "Checkpoint pause vs dirty bytes, against memcpy", "goal": "<= 2 × memcpy + 50 µs",
             "command": argv, "wall_s": round(wall, 1), "rows": rows, "goal_met": len(met_rows) == len(rows),
             "headline": f"{len(met_rows)} of {len(rows)} rows meet the goal at their median epoch",

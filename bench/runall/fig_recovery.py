@@ -3,19 +3,13 @@ Transport::ReadImage over shm and tcp against a raw pread of the same bytes
 in the same run, and end to end (kill -9, respct-recover until the program
 goes on) when respct-recover is built (bench/recovery). The goal is judged
 on the end-to-end time when there is one, else on the fetch."""
-import json
-import os
 
 from . import plots
-from .context import run, summary
+from .context import reps_args, run_json_bench, spread, summary
 
 
 def run_figure(ctx):
-    out = os.path.join(ctx.scratch, "recovery.json")
-    argv = [ctx.binary("bench/recovery/bench_recovery"), "--json", out]
-    argv += ["--quick"] if ctx.quick else ["--reps", str(ctx.reps)]
-    _, wall = run(argv, timeout=3600)
-    data = json.load(open(out))
+    argv, wall, data = run_json_bench(ctx, "bench/recovery/bench_recovery", reps_args(ctx))
     rows = []
     for r in data["fetch"]:
         gib = r["image_bytes"] / 2**30
@@ -33,17 +27,15 @@ def run_figure(ctx):
              "| image | transport | fetch s | raw read s | fetch/raw median [min–max] | s per GiB |",
              "|---|---|---|---|---|---|"]
     for r in rows:
-        t = r["fetch_over_raw"]
         lines.append(f"| {r['image_bytes'] >> 20} MiB | {r['transport']} | {r['fetch_s']['median']:.3f} | "
-                     f"{r['raw_read_s']['median']:.3f} | {t['median']:.2f} [{t['min']:.2f}–{t['max']:.2f}] | "
+                     f"{r['raw_read_s']['median']:.3f} | {spread(r['fetch_over_raw'])} | "
                      f"{r['s_per_gib']['median']:.3f} |")
     lines += ["", data["end_to_end"][0].upper() + data["end_to_end"][1:] + "."]
     if recover:
         lines += ["", "| image | respct-recover until the program goes on, s, median [min–max] | s per GiB |",
                   "|---|---|---|"]
         for r in recover:
-            t = r["recover_s"]
-            lines.append(f"| {r['image_bytes'] >> 20} MiB | {t['median']:.3f} [{t['min']:.3f}–{t['max']:.3f}] | "
+            lines.append(f"| {r['image_bytes'] >> 20} MiB | {spread(r['recover_s'], 3)} | "
                          f"{r['s_per_gib']['median']:.3f} |")
     return {"name": "P7", "title": "Recovery time vs image size", "goal": "<= 1 s/GiB over shm",
             "command": argv, "wall_s": round(wall, 1), "rows": rows, "recover": recover,

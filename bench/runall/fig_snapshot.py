@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from . import plots
-from .context import log, run, summary
+from .context import log, run, spread, summary
 from .memnode import Memnode
 
 # One interval per second: 1 % of a 1 GiB heap every 100 ms (100 MB/s of
@@ -69,7 +69,7 @@ def respct_epochs(ctx, mn, granularity, heap_mib, seconds):
     ready = ready_unix_ns(proc.stdout)
     steady = [e for e in data["timeline"][:-1] if e["t_ns"] >= ready][1:]
     if not steady:
-        raise RuntimeError(f"respct {granularity}: no steady-state epoch in {len(timeline)}")
+        raise RuntimeError(f"respct {granularity}: no steady-state epoch in {len(data['timeline'])}")
     return {"method": f"respct epoch, {granularity} granularity",
             "stop_ms": summary([e["pause_ns"] / 1e6 for e in steady]),
             "complete_ms": summary([(e["pause_ns"] + e["ship_ns"] + e["commit_ns"]) / 1e6 for e in steady]),
@@ -160,8 +160,8 @@ def run_figure(ctx):
             lines.append(f"| {m['method']} | not run | | | | {m['not_run']} |")
             continue
         s, c = m["stop_ms"], m["complete_ms"]
-        lines.append(f"| {m['method']} | {s['median']:.2f} [{s['min']:.2f}–{s['max']:.2f}] | "
-                     f"{c['median']:.1f} [{c['min']:.1f}–{c['max']:.1f}] | {m['stop_x_line']:.1f}x | "
+        lines.append(f"| {m['method']} | {spread(s)} | "
+                     f"{spread(c, 1)} | {m['stop_x_line']:.1f}x | "
                      f"{m['complete_x_line']:.1f}x | {m.get('note', '')} |")
     headline = (f"the cheapest full-process baseline ({best['method']}) takes {best['complete_x_line']:.0f}x "
                 f"a respct line epoch until complete and stops the app {best['stop_x_line']:.1f}x as long; "
