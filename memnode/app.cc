@@ -176,7 +176,7 @@ Status App::ApplyCommitted(wire::RingProgressMsg* progress) {
 Status App::AttachWriter(AppPosition* pos) {
   std::lock_guard<std::mutex> l(mu_);
   RESPCT_RETURN_IF_ERROR(health_);
-  if (writer_) return Status::FailedPrecondition("app '" + name_ + "' already has a writer attached");
+  if (writer_) return Status::Busy("app '" + name_ + "' already has a writer attached");
   RESPCT_RETURN_IF_ERROR(ApplyLocked());
   writer_ = true;
   *pos = AppPosition{committed_epoch_, applied_epoch_, capacity_, tail_, applied_pos_};
@@ -185,7 +185,7 @@ Status App::AttachWriter(AppPosition* pos) {
 
 Status App::Retire(const std::string& why) {
   std::lock_guard<std::mutex> l(mu_);
-  if (writer_) return Status::FailedPrecondition("app '" + name_ + "' has a writer attached; it cannot be reset now");
+  if (writer_) return Status::Busy("app '" + name_ + "' has a writer attached; it cannot be reset now");
   health_ = Status::FailedPrecondition(why);
   return Status::OK();
 }

@@ -30,7 +30,8 @@ class Status {
     kPermissionDenied, // authentication failed or access outside one's app
     kUnavailable,      // peer unreachable or connection lost: retry later
     kResourceExhausted,// ring full, pool full, too many apps
-    kFailedPrecondition, // state does not allow the operation (e.g. second writer)
+    kFailedPrecondition, // state does not allow the operation (e.g. a reset of an app with an image)
+    kBusy,             // held by another client now (an app's one writer slot): retry shortly
   };
 
   Status() noexcept = default;
@@ -51,6 +52,7 @@ class Status {
   static Status Unavailable(std::string_view m) { return Status(Code::kUnavailable, m); }
   static Status ResourceExhausted(std::string_view m) { return Status(Code::kResourceExhausted, m); }
   static Status FailedPrecondition(std::string_view m) { return Status(Code::kFailedPrecondition, m); }
+  static Status Busy(std::string_view m) { return Status(Code::kBusy, m); }
   // An I/O error that names the call and errno, e.g. "open /x: No such file or directory".
   static Status FromErrno(std::string_view what, int err) {
     std::string m(what);
@@ -66,6 +68,7 @@ class Status {
   Code code() const { return rep_ ? rep_->code : Code::kOk; }
   bool IsCorruption() const { return code() == Code::kCorruption; }
   bool IsUnavailable() const { return code() == Code::kUnavailable; }
+  bool IsBusy() const { return code() == Code::kBusy; }
   bool IsNotFound() const { return code() == Code::kNotFound; }
   bool IsPermissionDenied() const { return code() == Code::kPermissionDenied; }
   const std::string& message() const {
@@ -105,6 +108,7 @@ inline const char* Status::CodeName(Code c) {
     case Code::kUnavailable: return "unavailable";
     case Code::kResourceExhausted: return "resource exhausted";
     case Code::kFailedPrecondition: return "failed precondition";
+    case Code::kBusy: return "busy";
   }
   return "unknown";
 }

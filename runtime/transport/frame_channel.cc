@@ -32,6 +32,7 @@ Status StatusFromErrorFrame(const Frame& f) {
     case Status::Code::kUnavailable: return Status::Unavailable(m);
     case Status::Code::kResourceExhausted: return Status::ResourceExhausted(m);
     case Status::Code::kFailedPrecondition: return Status::FailedPrecondition(m);
+    case Status::Code::kBusy: return Status::Busy(m);
     default: return Status::IOError(m);
   }
 }

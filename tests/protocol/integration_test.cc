@@ -101,7 +101,7 @@ TEST_P(ProtocolTest, ReconnectingWriterResumesAndASecondWriterIsRefused) {
     }
     auto second = Transport::Connect(url(), Memnode().secret(), AppOptions(app, kRegions, true));
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.status().code(), Status::Code::kFailedPrecondition);
+    EXPECT_EQ(second.status().code(), Status::Code::kBusy);
     EXPECT_NE(second.status().message().find("already has a writer attached"), std::string::npos)
         << second.status().message();
     // An uncommitted epoch is left behind when the writer goes away.

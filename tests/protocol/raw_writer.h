@@ -76,9 +76,7 @@ inline Result<std::unique_ptr<Transport>> ConnectWriter(const std::string& url, 
                                                         const ConnectOptions& o) {
   for (int i = 0;; ++i) {
     auto t = Transport::Connect(url, secret, o);
-    if (t.ok() || i == 50 || t.status().code() != Status::Code::kFailedPrecondition ||
-        t.status().message().find("already has a writer") == std::string::npos)
-      return t;
+    if (t.ok() || i == 50 || !t.status().IsBusy()) return t;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -2,6 +2,8 @@
 // when the memnode goes away:
 //   RespctRunErrors.*  respct-run refuses to start the program (exit 70, one
 //                      "respct:" line naming the cause) or rejects its flags (2).
+//   WriterHandover.*   one writer per app: a second run is refused, a run
+//                      right after a kill -9 of the first attaches.
 //   MemnodeLost.*      kill -9 of the memnode mid-run: the program finishes
 //                      with the native result and a warning; the memnode,
 //                      restarted on the same pool, still has the app at the
@@ -69,6 +71,36 @@ TEST(RespctRunErrors, ZeroEpochIsABadFlag) {
                             {RESPCT_RUN_BIN, "--memnode", "tcp://127.0.0.1:1", "--epoch-ms", "0", "--", BANK_BIN});
   EXPECT_EQ(r.exit_code, 2) << r.Describe();
   EXPECT_TRUE(r.out.find("bank:") == std::string::npos) << "the program ran" << r.Describe();
+}
+
+// An app has one writer: a second respct-run of a running app waits a moment
+// for the first to go (see the next test), then refuses with the reason. Once
+// the first is killed, a new run attaches at once, even straight after the kill.
+TEST(WriterHandover, SecondRunOfALiveAppIsRefusedAndARunRightAfterAKillAttaches) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("handover");
+  Child first(dir.path(), "first",
+              RespctRun(mn.shm_url(), mn.secret_path(), app, {},
+                        {BANK_BIN, "--transfers", "100000000", "--work-ns", "1000"}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (CommittedEpoch(mn, app) < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(CommittedEpoch(mn, app), 1u) << "the first run never committed; memnode: " << mn.LogTail();
+
+  const ChildResult second =
+      RunChild(dir.path(), "second", RespctRun(mn.shm_url(), mn.secret_path(), app, {"--fresh"}, kShortBank));
+  EXPECT_EQ(second.exit_code, 70) << second.Describe();
+  ExpectOneRespctLine(second, "has a writer attached");
+  EXPECT_FALSE(first.Exited()) << "the refused run disturbed the running one";
+
+  first.Kill();
+  const ChildResult third =
+      RunChild(dir.path(), "third", RespctRun(mn.shm_url(), mn.secret_path(), app, {"--fresh"}, kShortBank));
+  EXPECT_EQ(third.exit_code, 0) << third.Describe();
+  EXPECT_TRUE(DigestLine("bank", third.out)) << third.Describe();
 }
 
 TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {
