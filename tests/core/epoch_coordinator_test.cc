@@ -79,9 +79,13 @@ class CoordinatorTest : public ::testing::Test {
     coord_.reset();
   }
 
-  // Starts an application-like thread running `body` in slot it reserves.
+  // Starts an application-like thread running `body` in slot it reserves,
+  // and returns once it is RUNNING: on a loaded machine a new thread may not
+  // be scheduled for a while, and a round before that would have nothing to
+  // stop (StopsComputeThreadsWithTheSignal once saw 30 rounds, 0 signals).
   template <typename Body>
   void Spawn(Body body) {
+    const int before = entered_.load();
     auto idx = registry_->Reserve(0, 0, 0);
     ASSERT_TRUE(idx.ok());
     const uint32_t i = *idx;
@@ -93,14 +97,20 @@ class CoordinatorTest : public ::testing::Test {
       s.stack_lo = s.stack_hi - (8u << 20);
       t_current.slot = &s;
       t_current.index = i;
-      ASSERT_TRUE(PrepareParkFiber().ok());
+      if (!PrepareParkFiber().ok()) {
+        ADD_FAILURE() << "PrepareParkFiber failed";
+        entered_.fetch_add(1);  // Spawn must not wait for it forever
+        return;
+      }
       registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)));
       EpochCoordinator::EnterRunning(&s);
+      entered_.fetch_add(1);
       body();
       s.state_ref().store(kSlotExited);
       ReleaseParkFiber();
       t_current.slot = nullptr;
     });
+    while (entered_.load() == before) std::this_thread::yield();
   }
 
   std::unique_ptr<ThreadSlot[]> slots_;
@@ -111,6 +121,7 @@ class CoordinatorTest : public ::testing::Test {
   std::vector<std::thread> threads_;
   std::atomic<uint64_t> progress_{0};
   std::atomic<bool> stop_{false};
+  std::atomic<int> entered_{0};  // threads that reached EnterRunning
 };
 
 TEST_F(CoordinatorTest, ParksThreadsAtRestartPoints) {
