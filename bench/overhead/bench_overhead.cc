@@ -10,9 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -64,14 +62,6 @@ struct RespctSample {
   double paused_frac = 0;   // sum of pauses / wall time
   double quiesce_frac = 0;  // sum of quiesce / sum of pauses
 };
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 std::string Fmt(const char* fmt, double a) {
   char buf[64];
@@ -246,12 +236,7 @@ int Run(const Options& opt) {
     json += "]}";
   }
   json += "]}\n";
-  if (!opt.json_file.empty()) {
-    std::ofstream out(opt.json_file);
-    out << json;
-    if (!out) throw std::runtime_error("cannot write " + opt.json_file);
-    std::printf("\nresults written to %s\n", opt.json_file.c_str());
-  }
+  if (!opt.json_file.empty()) respct::bench::WriteResultsFile(opt.json_file, json);
   return 0;
 }
 
@@ -259,7 +244,6 @@ int Run(const Options& opt) {
 
 int main(int argc, char** argv) {
   Options opt;
-  std::string examples = "bank,kvstore,pipeline", epochs = "1,10,100", transports = "shm,tcp";
   bool quick = false;
   CLI::App cli(
       "bench_overhead - end-to-end cost of running the examples under respct\n\n"
@@ -272,10 +256,18 @@ int main(int argc, char** argv) {
       "abandoned, pause p50/p99, the share of the run spent paused, and bytes shipped vs dirtied by pages.\n"
       "Every run's digest must equal the native one, or the bench stops with an error.",
       "bench_overhead");
-  cli.add_option("--examples", examples, "Comma-separated examples: bank, kvstore, pipeline.")->capture_default_str();
-  cli.add_option("--epochs", epochs, "Comma-separated epoch intervals in ms (respct-run --epoch-ms).")
+  cli.add_option("--examples", opt.examples, "Comma-separated examples: bank, kvstore, pipeline.")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bank", "kvstore", "pipeline"}))
       ->capture_default_str();
-  cli.add_option("--transports", transports, "Comma-separated transports: shm, tcp.")->capture_default_str();
+  cli.add_option("--epochs", opt.epochs, "Comma-separated epoch intervals in ms (respct-run --epoch-ms).")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cli.add_option("--transports", opt.transports, "Comma-separated transports: shm, tcp.")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"shm", "tcp"}))
+      ->capture_default_str();
   cli.add_option("--reps", opt.reps, "Repetitions of every configuration (and of the native run).")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
@@ -291,17 +283,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return cli.exit(e);
   }
-  opt.examples = Split(examples);
-  opt.transports = Split(transports);
-  opt.epochs.clear();
   try {
-    for (const std::string& e : Split(epochs)) {
-      const int ms = std::stoi(e);
-      if (ms < 1 || ms > 60000) throw std::runtime_error("epoch interval " + e + " ms out of range 1..60000");
-      opt.epochs.push_back(ms);
-    }
-    for (const std::string& t : opt.transports)
-      if (t != "shm" && t != "tcp") throw std::runtime_error("unknown transport '" + t + "' (shm, tcp)");
     if (quick) {
       opt.examples = {"bank"};
       opt.epochs = {10};

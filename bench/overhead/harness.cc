@@ -180,6 +180,13 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
+void WriteResultsFile(const std::string& path, const std::string& json) {
+  std::ofstream out(path);
+  out << json;
+  if (!out) throw std::runtime_error("cannot write " + path);
+  std::printf("\nresults written to %s\n", path.c_str());
+}
+
 ScratchDir::ScratchDir(const std::string& prefix) {
   const std::string root = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   std::string templ = root + "/" + prefix + "-XXXXXX";

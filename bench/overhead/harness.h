@@ -60,6 +60,10 @@ double Max(const std::vector<double>& v);
 // JSON string literal of `s` (quotes and backslashes escaped).
 std::string JsonString(const std::string& s);
 
+// Writes a bench's --json results to `path` and says so on stdout; throws
+// std::runtime_error when the file cannot be written.
+void WriteResultsFile(const std::string& path, const std::string& json);
+
 // A fresh directory under /dev/shm (else /tmp) removed by the destructor.
 class ScratchDir {
  public:

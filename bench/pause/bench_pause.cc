@@ -15,8 +15,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,14 +37,6 @@ std::string Fmt(const char* fmt, double a) {
   char buf[64];
   std::snprintf(buf, sizeof buf, fmt, a);
   return buf;
-}
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 uint64_t ParseSize(const std::string& s) {
@@ -289,12 +279,7 @@ int Run(const Options& opt) {
   for (const Row& r : rows)
     std::printf("  %-6s %4s  tracker %s, %llu abandoned, %s\n", r.pattern.c_str(), SizeName(r.target).c_str(),
                 r.tracker.c_str(), static_cast<unsigned long long>(r.abandoned), r.writer.c_str());
-  if (!opt.json_file.empty()) {
-    std::ofstream out(opt.json_file);
-    out << json;
-    if (!out) throw std::runtime_error("cannot write " + opt.json_file);
-    std::printf("\nresults written to %s\n", opt.json_file.c_str());
-  }
+  if (!opt.json_file.empty()) respct::bench::WriteResultsFile(opt.json_file, json);
   return 0;
 }
 
@@ -302,7 +287,7 @@ int Run(const Options& opt) {
 
 int main(int argc, char** argv) {
   Options opt;
-  std::string sizes = "64K,256K,1M,4M,16M,64M", patterns = "dense,sparse";
+  std::vector<std::string> sizes = {"64K", "256K", "1M", "4M", "16M", "64M"};
   bool quick = false;
   CLI::App cli(
       "bench_pause - respct's pause per epoch against memcpy of the bytes the epoch shipped\n\n"
@@ -317,8 +302,12 @@ int main(int argc, char** argv) {
       "epoch (see --ship-mbs), so shipping keeps up and epochs stay the target size.",
       "bench_pause");
   cli.add_option("--sizes", sizes, "Comma-separated target bytes per epoch (K and M suffixes).")
+      ->delimiter(',')
       ->capture_default_str();
-  cli.add_option("--patterns", patterns, "Comma-separated patterns: dense, sparse.")->capture_default_str();
+  cli.add_option("--patterns", opt.patterns, "Comma-separated patterns: dense, sparse.")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"dense", "sparse"}))
+      ->capture_default_str();
   cli.add_option("--mib", opt.mib, "Size of the heap buffer the program dirties, MiB.")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
@@ -352,15 +341,12 @@ int main(int argc, char** argv) {
   }
   try {
     if (quick) {
-      sizes = "64K,1M";
-      patterns = "dense";
+      sizes = {"64K", "1M"};
+      opt.patterns = {"dense"};
       opt.seconds = 1;
       opt.min_epochs = 4;
     }
-    for (const std::string& s : Split(sizes)) opt.sizes.push_back(ParseSize(s));
-    opt.patterns = Split(patterns);
-    for (const std::string& p : opt.patterns)
-      if (p != "dense" && p != "sparse") throw std::runtime_error("unknown pattern '" + p + "' (dense, sparse)");
+    for (const std::string& s : sizes) opt.sizes.push_back(ParseSize(s));
     if (opt.sizes.empty() || opt.patterns.empty()) throw std::runtime_error("nothing to run");
     return Run(opt);
   } catch (const std::exception& e) {
