@@ -32,18 +32,34 @@ Session::Session(FrameChannel* sock, Pool* pool, const Secret* secret, const Ses
     : sock_(sock), pool_(pool), secret_(secret), opts_(opts), unix_socket_(unix_socket), peer_(std::move(peer)) {}
 
 Session::~Session() {
-  // Registrations end before the memory they cover is released.
+  ReleaseApp();
+  if (staging_ != nullptr) munmap(staging_, staging_size_);
+}
+
+void Session::ReleaseApp() {
+  // Registrations end before the memory they cover is released, and before
+  // the writer slot is: a new writer must never share the ring with a peer
+  // that can still WRITE into it.
   if (PeerMemory* peer = sock_->peer_memory(); peer != nullptr) {
     if (remote_ring_) peer->Withdraw(ring_window_);
     if (image_bounce_ != nullptr) peer->Withdraw(image_bounce_window_);
   }
-  if (writer_) app_->DetachWriter();
-  if (staging_ != nullptr) munmap(staging_, staging_size_);
+  remote_ring_ = false;
+  image_bounce_.reset();
+  if (writer_) {
+    app_->DetachWriter();
+    writer_ = false;
+    spdlog::info("{}: writer of app '{}' detached", peer_, app_name_);
+  }
 }
 
 void Session::Run() {
   Status s = Handshake();
   if (s.ok()) s = Serve();
+  // Before the peer can learn that the session is over (an Error, end of
+  // stream): a client that reconnects at once, as a restarted program does,
+  // finds the writer slot free.
+  ReleaseApp();
   if (s.IsUnavailable()) {
     spdlog::debug("{}: connection ended: {}", peer_, s.message());
   } else {
@@ -51,7 +67,6 @@ void Session::Run() {
     // Best effort: the peer may already be gone.
     if (sock_->SendError(s).ok()) (void)sock_->Flush(1000);
   }
-  if (writer_) spdlog::info("{}: writer of app '{}' detached", peer_, app_name_);
   // The peer sees end of stream now; the channel itself is released by the
   // server after this thread is joined, so a descriptor is never reused under a shutdown().
   sock_->Shutdown();

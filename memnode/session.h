@@ -43,6 +43,9 @@ class Session {
  private:
   Status Handshake();
   Status Serve();
+  // Withdraws the peer's RDMA windows and gives up the writer slot; safe to
+  // call twice.
+  void ReleaseApp();
   Status HandleAttach(const Frame& f);
   Status HandleRingWrite(const Frame& f);
   Status HandleCommit(const Frame& f);
