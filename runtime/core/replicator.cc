@@ -96,6 +96,7 @@ Status Replicator::Reconnect() {
   auto t = Transport::Connect(url_, secret_, options_);
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());
+  ring_warm_ = false;  // a new session has a new ring
   return Status::OK();
 }
 
@@ -103,6 +104,14 @@ void Replicator::Loop() {
   int backoff_ms = 50;
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
+    // While idle, the transport's ring memory is faulted in a slice at a
+    // time (ring_warm_), so a submitted epoch waits for one slice at most
+    // and start-up or a recovery does not wait for it at all.
+    while (!ring_warm_ && !stopping_ && !busy_.load()) {
+      l.unlock();
+      ring_warm_ = transport_ == nullptr || transport_->PrefaultRingSome(kPrefaultSlice);
+      l.lock();
+    }
     cv_.wait(l, [this] { return stopping_ || busy_.load(); });
     if (!busy_.load()) return;  // stopping with nothing to ship
     const uint64_t epoch = pending_epoch_;

@@ -37,6 +37,7 @@ class ClientSession final : public Transport {
   Result<std::vector<wire::AppSummary>> ListApps() override;
   Result<EpochListing> ListEpochs(std::string_view app, uint64_t from, uint64_t to) override;
   Result<std::vector<wire::EpochWrites>> ListWrites(std::string_view app, uint64_t from, uint64_t to) override;
+  bool PrefaultRingSome(uint64_t max_bytes) override { return sink_ == nullptr || sink_->PrefaultSome(max_bytes); }
 
  private:
   Status CheckUsable() const;

@@ -24,6 +24,13 @@ class RingSink {
   virtual ~RingSink() = default;
   virtual Result<uint8_t*> Reserve(uint64_t pos, uint64_t len) = 0;
   virtual Status Flush() = 0;
+  // Faults in up to `max_bytes` more of the ring's memory ahead of the
+  // writes that will need it; true once there is nothing left to fault in
+  // (also when the sink has no memory of its own to fault in).
+  virtual bool PrefaultSome(uint64_t max_bytes) {
+    (void)max_bytes;
+    return true;
+  }
 };
 
 }  // namespace respct

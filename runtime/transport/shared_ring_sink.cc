@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <memory>
@@ -24,9 +25,11 @@ Result<std::unique_ptr<SharedRingSink>> SharedRingSink::Map(int fd, uint64_t cap
     return Status::Corruption("staging ring of " + std::to_string(st.st_size) + " bytes, ring capacity is " +
                               std::to_string(capacity));
   }
-  // MAP_POPULATE: every slot is written lap after lap; faulting the pages in
-  // now, in one call, keeps ~one page fault per 4 KiB out of the first lap's commits.
-  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+  // Not MAP_POPULATE: faulting in a ring of hundreds of MiB takes most of a
+  // second here (640 MiB: 0.77 s), which start-up and, worse, a recovery
+  // would wait for. The replicator faults it in between epochs instead
+  // (PrefaultSome), ahead of the first lap's commits.
+  void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const int err = errno;
   close(fd);  // the mapping keeps the memfd alive
   if (p == MAP_FAILED) return Status::FromErrno("mmap staging ring", err);
@@ -34,6 +37,16 @@ Result<std::unique_ptr<SharedRingSink>> SharedRingSink::Map(int fd, uint64_t cap
 }
 
 SharedRingSink::~SharedRingSink() { munmap(base_, capacity_); }
+
+bool SharedRingSink::PrefaultSome(uint64_t max_bytes) {
+  const uint64_t n = std::min(max_bytes, capacity_ - prefaulted_);
+  if (n > 0 && madvise(base_ + prefaulted_, n, MADV_POPULATE_WRITE) != 0) {
+    prefaulted_ = capacity_;
+    return true;
+  }
+  prefaulted_ += n;
+  return prefaulted_ == capacity_;
+}
 
 Result<uint8_t*> SharedRingSink::Reserve(uint64_t pos, uint64_t len) {
   const uint64_t slot = pos % capacity_;

@@ -21,11 +21,15 @@ class SharedRingSink final : public RingSink {
 
   Result<uint8_t*> Reserve(uint64_t pos, uint64_t len) override;
   Status Flush() override;
+  // MADV_POPULATE_WRITE over the next part of the ring. Gives up (true) where
+  // the kernel lacks it: the pages then fault in on first use.
+  bool PrefaultSome(uint64_t max_bytes) override;
 
  private:
   SharedRingSink(uint8_t* base, uint64_t capacity) : base_(base), capacity_(capacity) {}
   uint8_t* base_;
   uint64_t capacity_;
+  uint64_t prefaulted_ = 0;  // bytes from base_ faulted in so far
 };
 
 }  // namespace respct
