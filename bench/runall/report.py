@@ -10,12 +10,13 @@ def mark(goal_met):
     return {True: "met", False: "**missed**", None: "—"}[goal_met]
 
 
-def shown(argv, ctx):
+def shown(argv, fig, ctx):
     """A command as a reader can retype it: build-relative binaries, and
-    placeholders for this run's temporary directories."""
+    placeholders for the temporary directories of the run that made `fig`."""
+    paths = fig.get("paths", {"build": ctx.build, "scratch": ctx.scratch})
     words = []
     for a in argv:
-        a = a.replace(ctx.build + "/", "build/").replace(ctx.scratch, "$TMP")
+        a = a.replace(paths["build"] + "/", "build/").replace(paths["scratch"], "$TMP")
         words.append(re.sub(r"/dev/shm/respct-runall-\w+", "$MEMNODE_DIR", a))
     return " ".join(words)
 
@@ -63,7 +64,7 @@ def write(ctx, results, results_path):
             continue
         if fig.get("rerun_date"):
             out += [f"*From the run of {fig['rerun_date']}.*", ""]
-        out += [f"Command: `{shown(fig['command'], ctx)}` "
+        out += [f"Command: `{shown(fig['command'], fig, ctx)}` "
                 f"({fig['wall_s']} s, {load_text(fig)}).", ""]
         if fig.get("goal"):
             out += [f"Goal {fig['goal']}: {mark(fig.get('goal_met'))}. {fig['headline']}.", ""]
@@ -76,7 +77,7 @@ def write(ctx, results, results_path):
         if prof:
             out += ["**Far from its goal: where the time goes.**", ""]
             if "report" in prof:
-                out += [f"`{shown(prof['command'], ctx)}`, "
+                out += [f"`{shown(prof['command'], fig, ctx)}`, "
                         "`perf report --no-children --sort comm,dso,sym` (entries ≥ 2 %):", "", "```",
                         prof["report"], "```", ""]
             else:
