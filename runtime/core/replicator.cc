@@ -93,6 +93,9 @@ Status Replicator::Reconnect() {
   // one epoch's changed lines over zeros).
   options_.create = false;
   options_.reset = false;
+  // A busy refusal is retried by the ship loop's own backoff, which Stop()
+  // can interrupt; the connect itself must not wait.
+  options_.busy_wait_ms = 0;
   auto t = Transport::Connect(url_, secret_, options_);
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());

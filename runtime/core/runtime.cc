@@ -33,9 +33,9 @@ namespace {
 
 std::atomic<bool> g_stats_requested{false};
 
-// How long a new writer waits for the previous writer of its app to be seen
-// gone by the memnode (see Runtime::Connect).
-constexpr uint64_t kWriterHandoverMs = 2000;
+// How long a new writer waits for the previous writer of its app, a process
+// that may have just exited, to be seen gone (ConnectOptions::busy_wait_ms).
+constexpr int kWriterHandoverMs = 2000;
 
 // Maps [addr, addr+len) at exactly that address or fails: the persisted
 // regions are only worth anything at their recorded addresses.
@@ -201,19 +201,10 @@ Status Runtime::Connect() {
   opts.create = !recovering();
   opts.reset = config_.fresh && !recovering();
   opts.ring_capacity = config_.ring_size;
+  opts.busy_wait_ms = kWriterHandoverMs;
   for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
   replicator_ = std::make_unique<Replicator>(config_.memnode, secret.value(), opts, regions_, &stats_);
-  // A run started right after the previous one of the same app exited can
-  // find that writer still attached: the memnode ends its session when it
-  // reads the closed connection, a moment later. Wait that moment out; a
-  // writer still there after kWriterHandoverMs is a live process.
-  const uint64_t handover_deadline = MonotonicNs() + kWriterHandoverMs * 1'000'000u;
-  Status attached;
-  while ((attached = replicator_->Connect()).IsBusy() && MonotonicNs() < handover_deadline) {
-    const timespec pause{0, 20'000'000};
-    nanosleep(&pause, nullptr);
-  }
-  RESPCT_RETURN_IF_ERROR(attached.Annotate("memnode " + config_.memnode));
+  RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate("memnode " + config_.memnode));
   const uint64_t committed = replicator_->attach_info().committed_epoch;
   if (recovering()) {
     if (committed != recovery_->epoch())

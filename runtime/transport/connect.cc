@@ -1,6 +1,8 @@
 // Transport::Connect: from a URL to an attached ClientSession.
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/client_session.h"
@@ -24,6 +26,16 @@ Status Unreachable(const std::string& url, const Status& st) {
 
 Result<std::unique_ptr<Transport>> Transport::Connect(std::string_view url, const Secret& secret,
                                                       const ConnectOptions& options) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_wait_ms);
+  for (;;) {
+    auto t = ConnectOnce(url, secret, options);
+    if (t.ok() || !t.status().IsBusy() || std::chrono::steady_clock::now() >= deadline) return t;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Result<std::unique_ptr<Transport>> Transport::ConnectOnce(std::string_view url, const Secret& secret,
+                                                          const ConnectOptions& options) {
   auto ep = ParseEndpoint(url);
   if (!ep.ok()) return ep.status();
   const std::string name = ep->ToString();

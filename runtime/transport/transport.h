@@ -47,6 +47,12 @@ struct ConnectOptions {
   bool reset = false;               // writer: discard the app's image and epochs first
   uint64_t ring_capacity = 0;       // on creation; 0: memnode default
   int timeout_ms = 10000;           // connect and per-reply bound
+  // Writer: for how long an attach the memnode refuses as busy (the app
+  // already has a writer) is tried again. The memnode ends a writer's
+  // session when it reads the closed connection, a moment after the
+  // process died, so a program restarted at once can meet its own
+  // predecessor; a writer still there after this long is a live one.
+  int busy_wait_ms = 0;
   // rdma:// writer: make record bytes durable with an RDMA READ after the
   // WRITEs (PMem with DDIO off) instead of a memnode-side flush. Set by
   // ?durability=client in the URL.
@@ -117,6 +123,11 @@ class Transport {
   Transport() = default;
   AttachInfo info_;
   TransportStats stats_;
+
+ private:
+  // One attempt of Connect: a new connection, handshake and attach.
+  static Result<std::unique_ptr<Transport>> ConnectOnce(std::string_view url, const Secret& secret,
+                                                        const ConnectOptions& options);
 };
 
 // A parsed memnode URL.

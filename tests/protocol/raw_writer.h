@@ -3,11 +3,9 @@
 // memnode corrupted, truncated or lying epochs.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/transport.h"
@@ -71,14 +69,11 @@ struct RawWriter {
 };
 
 // A writer may be refused for a moment while the memnode tears down the
-// previous writer's connection; retry that (and only that) a few times.
+// previous writer's connection; wait that out (ConnectOptions::busy_wait_ms).
 inline Result<std::unique_ptr<Transport>> ConnectWriter(const std::string& url, const Secret& secret,
-                                                        const ConnectOptions& o) {
-  for (int i = 0;; ++i) {
-    auto t = Transport::Connect(url, secret, o);
-    if (t.ok() || i == 50 || !t.status().IsBusy()) return t;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+                                                        ConnectOptions o) {
+  o.busy_wait_ms = 1000;
+  return Transport::Connect(url, secret, o);
 }
 
 }  // namespace respct::test
