@@ -15,6 +15,7 @@
 
 #include "runtime/transport/frame_socket.h"
 #include "runtime/transport/secret.h"
+#include "runtime/transport/transport.h"
 #include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
 #include "memnode/ready_file.h"
@@ -72,11 +73,10 @@ class Daemon {
     ASSERT_EQ(announced->pid, pid_);
     ASSERT_EQ(announced->urls.size(), 2u);
     EXPECT_EQ(announced->UrlOf("shm"), "shm://" + SocketPath());
-    const std::string tcp = announced->UrlOf("tcp");
-    const std::string prefix = "tcp://127.0.0.1:";
-    ASSERT_EQ(tcp.compare(0, prefix.size(), prefix), 0) << tcp;
-    const uint16_t bound = static_cast<uint16_t>(std::stoi(tcp.substr(prefix.size())));
-    ASSERT_NE(bound, 0);
+    auto tcp = ParseEndpoint(announced->UrlOf("tcp"));
+    ASSERT_TRUE(tcp.ok()) << tcp.status().ToString();
+    ASSERT_EQ(tcp->host, "127.0.0.1");
+    const uint16_t bound = tcp->port;  // ParseEndpoint refuses port 0 here
     if (port_ != 0) {
       ASSERT_EQ(bound, port_) << "a restart listens where the first start did";
     }
