@@ -1,8 +1,15 @@
-// System calls that may block, interposed as restart points (blocking.h).
-// Each one forwards to libc's own function; calls through which the kernel
-// writes into application memory first tell the dirty tracker
-// (KernelWrites), since a write-protected page would otherwise fail the call
-// with EFAULT under the mprotect tracker.
+// System calls that may block, interposed as restart points
+// (RestartPoint::Blocking: the call runs on the park fiber, so the thread is
+// quiescent while it blocks, at any lock depth; resumed by a recovery, the
+// call is issued again). Each one forwards to libc's own function; calls
+// through which the kernel writes into application memory first tell the
+// dirty tracker (KernelWrites), since a write-protected page would otherwise
+// fail the call with EFAULT under the mprotect tracker.
+//
+// May run in a signal handler (read and write are async-signal-safe) and
+// before init: RestartPoint::Blocking calls straight through for a thread the
+// runtime does not manage, on the fiber, in runtime code, and in a handler
+// that interrupted code where the thread may not park.
 #include <poll.h>
 #include <semaphore.h>
 #include <sys/epoll.h>
@@ -13,14 +20,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "preload/blocking.h"
 #include "preload/libc_next.h"
+#include "runtime/core/restart_point.h"
 
-using respct::preload::Blocking;
-using respct::preload::KernelWrites;
 using respct::preload::Next;
 
 namespace {
+
+template <typename Call>
+inline auto Blocking(Call&& call) {
+  return respct::core::RestartPoint::Blocking(static_cast<Call&&>(call));
+}
+
+inline void KernelWrites(void* addr, size_t len) { respct::core::RestartPoint::KernelWrites(addr, len); }
 
 void KernelWritesIov(const iovec* iov, int n) {
   for (int i = 0; i < n; ++i) KernelWrites(iov[i].iov_base, iov[i].iov_len);

@@ -8,10 +8,10 @@
 // the runtime's own threads. In a signal handler: none (as in POSIX).
 #include <pthread.h>
 
-#include "preload/blocking.h"
 #include "preload/libc_next.h"
 #include "runtime/core/libc_entry.h"
 #include "preload/start.h"
+#include "runtime/core/restart_point.h"
 #include "runtime/core/runtime.h"
 #include "runtime/sync/sync.h"
 
@@ -59,7 +59,7 @@ RESPCT_EXPORT [[noreturn]] void pthread_exit(void* retval) {
 }
 
 RESPCT_EXPORT int pthread_join(pthread_t t, void** retval) {
-  const int rc = respct::preload::Blocking([&] { return next_pthread_join.get()(t, retval); });
+  const int rc = respct::core::RestartPoint::Blocking([&] { return next_pthread_join.get()(t, retval); });
   if (rc == 0)
     if (Runtime* rt = Runtime::Active()) rt->ThreadJoined(t);
   return rc;
@@ -73,7 +73,7 @@ RESPCT_EXPORT int pthread_tryjoin_np(pthread_t t, void** retval) {
 }
 
 RESPCT_EXPORT int pthread_timedjoin_np(pthread_t t, void** retval, const timespec* abstime) {
-  const int rc = respct::preload::Blocking([&] { return next_timedjoin.get()(t, retval, abstime); });
+  const int rc = respct::core::RestartPoint::Blocking([&] { return next_timedjoin.get()(t, retval, abstime); });
   if (rc == 0)
     if (Runtime* rt = Runtime::Active()) rt->ThreadJoined(t);
   return rc;

@@ -19,6 +19,9 @@ struct CurrentThread {
   // internal allocator, never parked). Runtime-owned threads keep it > 0.
   uint32_t in_runtime = 0;
   bool on_fiber = false;       // executing on the park fiber (parked or blocked)
+  // Program signal handlers running on this thread that interrupted code
+  // where it may not park (RestartPoint::EnterProgramHandler).
+  uint32_t unsafe_handler_depth = 0;
   void* fiber = nullptr;       // Boost fcontext of the park fiber's continuation
   void* fiber_stack = nullptr; // its mapping (internal memory)
 };

@@ -14,17 +14,28 @@
 namespace respct::core {
 namespace {
 
-constexpr size_t kMaxUnparkable = 32;
-AddressRange g_unparkable[kMaxUnparkable];
-size_t g_unparkable_count = 0;
+constexpr size_t kMaxRuntimeCode = 32;
+CodeRange g_runtime_code[kMaxRuntimeCode];
+size_t g_runtime_code_count = 0;
 
 // Libraries whose internal state is per process (re-initialised, never
-// restored): a thread must not be resumed in the middle of their code.
-bool IsUnparkableLibrary(const std::string& name) {
+// restored), and so who owns their code; the program owns everything else.
+bool RuntimeLibrary(const std::string& name, CodeOwner* owner) {
   const size_t slash = name.rfind('/');
   const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
-  return base.rfind("libc.so", 0) == 0 || base.rfind("ld-linux", 0) == 0 || base.rfind("librespct", 0) == 0 ||
-         base.rfind("libgcc_s", 0) == 0 || base.rfind("libpthread", 0) == 0;
+  auto starts = [&](const char* prefix) { return base.rfind(prefix, 0) == 0; };
+  if (starts("libc.so") || starts("libpthread")) {
+    *owner = CodeOwner::kLibc;
+  } else if (starts("ld-linux")) {
+    *owner = CodeOwner::kLoader;
+  } else if (starts("librespct")) {
+    *owner = CodeOwner::kShim;
+  } else if (starts("libgcc_s")) {
+    *owner = CodeOwner::kUnwinder;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 struct InspectState {
@@ -56,12 +67,13 @@ int OnObject(dl_phdr_info* info, size_t, void* data) {
   }
   if (name.empty()) return 0;  // the vDSO
   prog->libraries.push_back(LibraryInfo{name, info->dlpi_addr});
-  if (!IsUnparkableLibrary(name)) return 0;
+  CodeOwner owner;
+  if (!RuntimeLibrary(name, &owner)) return 0;
   for (int i = 0; i < info->dlpi_phnum; ++i) {
     const ElfW(Phdr)& ph = info->dlpi_phdr[i];
     if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
       const uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-      prog->unparkable_code.push_back(AddressRange{lo, lo + ph.p_memsz});
+      prog->runtime_code.push_back(CodeRange{lo, lo + ph.p_memsz, owner});
     }
   }
   return 0;
@@ -82,8 +94,8 @@ Result<LoadedProgram> LoadedProgram::Inspect() {
   prog.exe_path.assign(path, static_cast<size_t>(n));
   InspectState st{&prog};
   dl_iterate_phdr(OnObject, &st);
-  std::sort(prog.unparkable_code.begin(), prog.unparkable_code.end(),
-            [](const AddressRange& a, const AddressRange& b) { return a.lo < b.lo; });
+  std::sort(prog.runtime_code.begin(), prog.runtime_code.end(),
+            [](const CodeRange& a, const CodeRange& b) { return a.lo < b.lo; });
   return prog;
 }
 
@@ -171,15 +183,15 @@ Status LoadedProgram::FindProcessOwnedGlobals() {
   return sorted();
 }
 
-void SetUnparkableCode(const std::vector<AddressRange>& ranges) {
-  g_unparkable_count = std::min(ranges.size(), kMaxUnparkable);
-  std::copy_n(ranges.begin(), g_unparkable_count, g_unparkable);
+void SetRuntimeCode(const std::vector<CodeRange>& ranges) {
+  g_runtime_code_count = std::min(ranges.size(), kMaxRuntimeCode);
+  std::copy_n(ranges.begin(), g_runtime_code_count, g_runtime_code);
 }
 
-bool PcIsParkable(uintptr_t pc) {
-  for (size_t i = 0; i < g_unparkable_count; ++i)
-    if (pc >= g_unparkable[i].lo && pc < g_unparkable[i].hi) return false;
-  return true;
+CodeOwner CodeOwnerAt(uintptr_t pc) {
+  for (size_t i = 0; i < g_runtime_code_count; ++i)
+    if (pc >= g_runtime_code[i].lo && pc < g_runtime_code[i].hi) return g_runtime_code[i].owner;
+  return CodeOwner::kProgram;
 }
 
 uintptr_t ExecutableTlsBlock() {

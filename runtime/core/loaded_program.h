@@ -11,8 +11,9 @@
 //     `environ` or `stdout` whose storage the linker put in the executable's
 //     .bss) and the lazy-binding GOT (.got.plt: ld.so's link map pointer and
 //     resolver address);
-//   - the code ranges of libc, the dynamic loader and respct itself, where a
-//     stop signal must not park a thread (their state is not persisted).
+//   - the code ranges of libc, the dynamic loader, libgcc_s and respct itself,
+//     whose state is per process: where a stop signal may park a thread
+//     inside them is decided by RestartPoint (restart_point.h).
 #pragma once
 
 #include <cstddef>
@@ -21,11 +22,17 @@
 #include <vector>
 
 #include "runtime/base/status.h"
+#include "runtime/core/restart_point.h"
 
 namespace respct::core {
 
 struct AddressRange {
   uintptr_t lo, hi;
+};
+
+struct CodeRange {
+  uintptr_t lo, hi;
+  CodeOwner owner;
 };
 
 struct LibraryInfo {
@@ -42,7 +49,7 @@ struct LoadedProgram {
   size_t tls_size = 0;
   size_t tls_align = 0;
   std::vector<LibraryInfo> libraries;
-  std::vector<AddressRange> unparkable_code;   // sorted
+  std::vector<CodeRange> runtime_code;  // sorted; code not owned by the program
   std::vector<AddressRange> process_owned_globals;  // sorted; see FindProcessOwnedGlobals
 
   static Result<LoadedProgram> Inspect();
@@ -51,10 +58,10 @@ struct LoadedProgram {
   Status FindProcessOwnedGlobals();
 };
 
-// Installs `ranges` for PcIsParkable (copied into static storage, no heap).
-void SetUnparkableCode(const std::vector<AddressRange>& ranges);
-// True when a thread stopped at `pc` may park. Async-signal-safe.
-bool PcIsParkable(uintptr_t pc);
+// Installs `ranges` for CodeOwnerAt (copied into static storage, no heap).
+void SetRuntimeCode(const std::vector<CodeRange>& ranges);
+// Who owns the code at `pc`. Async-signal-safe.
+CodeOwner CodeOwnerAt(uintptr_t pc);
 
 // Address of the calling thread's block of the executable's static TLS, or 0.
 uintptr_t ExecutableTlsBlock();

@@ -6,7 +6,7 @@
 #include <cerrno>
 
 #include "runtime/core/current_thread.h"
-#include "runtime/core/epoch_coordinator.h"
+#include "runtime/core/restart_point.h"
 
 namespace respct::core {
 namespace {
@@ -25,7 +25,7 @@ constexpr size_t kGuardSize = 4096;
     auto* req = static_cast<FiberRequest*>(t.data);
     // The thread's registers now sit on its own stack at t.fctx.
     t_current.slot->fctx = reinterpret_cast<uint64_t>(t.fctx);
-    EpochCoordinator::ServeOnFiber(req);
+    RestartPoint::ServeOnFiber(req);
     t = ctx::jump_fcontext(t.fctx, nullptr);
   }
 }

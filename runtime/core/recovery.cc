@@ -72,6 +72,10 @@ Status CheckIdentity(const MetaHeader& m, const LoadedProgram& p) {
   return Status::OK();
 }
 
+// A thread may park holding locks (restart_point.h); a depth beyond this
+// is a corrupted slot, not a program.
+constexpr uint32_t kMaxPlausibleLockDepth = 1u << 20;
+
 Status CheckThreads(const RecoveryImage& img) {
   const MetaHeader& m = img.meta();
   bool any = false;
@@ -90,9 +94,9 @@ Status CheckThreads(const RecoveryImage& img) {
       case kSlotBlocked:
       case kSlotFrozen:
         any = true;
-        if (s.lock_depth != 0)
-          return Status::Corruption("the image is not a restart point: " + which + " held " +
-                                    std::to_string(s.lock_depth) + " application lock(s)");
+        if (s.lock_depth > kMaxPlausibleLockDepth)
+          return Status::Corruption("the image's " + which + " claims " + std::to_string(s.lock_depth) +
+                                    " locks held");
         if (s.fctx < s.stack_lo || s.fctx >= s.entry_sp || s.entry_sp > s.stack_hi)
           return Status::Corruption("the image's " + which + " has a saved context outside its stack");
         if (s.tls_size > kTlsImageMax) return Status::Corruption("the image's " + which + " has a bad TLS size");

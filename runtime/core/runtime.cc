@@ -70,7 +70,7 @@ Status MakeAnonymous(uintptr_t addr, size_t len) {
   return Status::OK();
 }
 
-void RestartPointHook() { EpochCoordinator::ParkIfRequested(kParkRestartPoint); }
+void RestartPointHook() { RestartPoint::Park(kParkRestartPoint); }
 
 void OnStatsSignal(int) { g_stats_requested.store(true, std::memory_order_relaxed); }
 
@@ -259,14 +259,14 @@ Status Runtime::StartCheckpointing() {
   CoordinatorOptions o;
   o.epoch_ms = config_.epoch_ms;
   o.quiesce_timeout_ms = config_.quiesce_ms;
-  o.pc_allowed = PcIsParkable;
+  o.code_owner = CodeOwnerAt;
   o.on_tick = OnCoordinatorTick;
-  SetUnparkableCode(program_.unparkable_code);
+  SetRuntimeCode(program_.runtime_code);
   coordinator_ = std::make_unique<EpochCoordinator>(registry_.get(), checkpointer_.get(), o);
   RESPCT_RETURN_IF_ERROR(coordinator_->Install());
   sync::SafepointHooks hooks;
   hooks.restart_point = RestartPointHook;
-  hooks.blocking_wait = EpochCoordinator::BlockingFutexWait;
+  hooks.blocking_wait = RestartPoint::FutexSleep;
   sync::InstallSafepointHooks(hooks);
   std::vector<int> own_signals = {coordinator_->stop_signal()};
   if (checkpointer_->tracker_name() == "mprotect") own_signals.push_back(SIGSEGV);  // its write-fault handler
@@ -275,6 +275,10 @@ Status Runtime::StartCheckpointing() {
     own_signals.push_back(SIGUSR2);
   }
   census_ = std::make_unique<ResourceCensus>(meta_, std::move(own_signals));
+  RestartPoint::SetKernelWillWriteHook([](void* addr, size_t len) {
+    if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
+      rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
+  });
   replicator_->Start();
   ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
           config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,
@@ -398,6 +402,7 @@ void* Runtime::ResumeTrampoline(void* slot_index) {
   t_current.slot = &s;
   t_current.index = i;
   sync::SetCurrentOwnerId(i + 1);
+  sync::SetLockDepth(s.lock_depth);
   if (static_cast<uint64_t>(pthread_self()) != s.tcb || ExecutableTlsBlock() != s.tls_addr)
     rt->FailRecovery("thread " + std::to_string(i) + ": TCB or TLS block not where the image has it");
   if (Status st = PrepareParkFiber(); !st.ok()) rt->FailRecovery(st.ToString());
@@ -507,8 +512,8 @@ void* Runtime::ThreadTrampoline(void* slot_index) {
     if (Status st = AppHeap()->BindThreadSlot(i); !st.ok())
       ShimLog(kLogDebug, "thread %u: heap cache slot: %s", i, st.ToString().c_str());
   }
-  EpochCoordinator::EnterRunning(&s);
-  EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+  RestartPoint::EnterRunning(&s);
+  RestartPoint::Pass();
   auto start = reinterpret_cast<void* (*)(void*)>(s.start_routine);
   void* ret = start(reinterpret_cast<void*>(s.arg));
   rt->ThreadExiting(ret);
@@ -571,7 +576,7 @@ void Runtime::FinalCheckpoint() {
   const uint64_t epoch = coordinator_->next_epoch();
   const RoundResult r = coordinator_->RunRound(epoch);
   if (r.outcome != RoundResult::kCaptured)
-    ShimLog(kLogWarn, "final checkpoint abandoned (a thread held a lock at exit); the image keeps epoch %llu",
+    ShimLog(kLogWarn, "final checkpoint abandoned (a thread could not be stopped at exit); the image keeps epoch %llu",
             static_cast<unsigned long long>(replicator_->committed_epoch()));
 }
 
@@ -589,8 +594,7 @@ void Runtime::Shutdown() {
     RuntimeScope scope;
     coordinator_->Stop();
   }
-  CurrentThread& ct = t_current;
-  if (ct.slot != nullptr && ct.in_runtime == 0 && !ct.on_fiber && sync::LockDepth() == 0) {
+  if (RestartPoint::MayPark()) {
     // An application thread called exit(): it waits, quiescent, on its fiber
     // while the final round runs there.
     FiberRequest req{FiberRequest::kBlocking, 0,
@@ -599,7 +603,7 @@ void Runtime::Shutdown() {
                        return 0;
                      },
                      this};
-    EpochCoordinator::RunBlocking(&req);
+    RestartPoint::RunOnFiber(&req);
   } else {
     FinalCheckpoint();
   }

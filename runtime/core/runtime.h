@@ -57,13 +57,6 @@ class Runtime {
   void ThreadJoined(pthread_t thread);
   void ThreadDetached(pthread_t thread);
 
-  // A blocking call is about to let the kernel write [addr, addr+len).
-  // (Also reached from the runtime's own reads while a recovery sets up
-  // checkpointing: no tracker yet, nothing to do.)
-  void KernelWillWrite(void* addr, size_t len) {
-    if (checkpointer_ != nullptr) checkpointer_->tracker()->KernelWillWrite(addr, len);
-  }
-
   // Final checkpoint, statistics, stop (atexit; idempotent).
   void Shutdown();
   // fork() child: respct off, the heap kept.

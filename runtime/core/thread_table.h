@@ -29,8 +29,8 @@
 //   tcb                    pthread_self() (same in every process: it depends
 //                          only on the stack address and static TLS size)
 //   saved_errno, park_kind, parked_epoch
-//   lock_depth             application locks held when it parked (always 0:
-//                          recovery checks it, an image saying otherwise is refused)
+//   lock_depth             application locks held when it parked (restored
+//                          with the thread: a thread may park holding locks)
 //   tls_size, tls_image    copy of the executable's static TLS block
 #pragma once
 
@@ -59,8 +59,9 @@ enum SlotFlags : uint32_t {
 enum ParkKind : uint32_t {
   kParkNone = 0,
   kParkRestartPoint = 1,  // at a lock boundary or thread start
-  kParkSignal = 2,        // stopped by the coordinator's signal in app code
+  kParkSignal = 2,        // stopped by the coordinator's signal in program code
   kParkBlocking = 3,      // inside a blocking operation run on its fiber
+  kParkSyscall = 4,       // stopped by the signal at a system-call boundary in libc
 };
 
 inline constexpr size_t kTlsImageMax = 2048;
@@ -98,9 +99,16 @@ struct SlotControl {
   std::atomic<int32_t> tid{0};             // kernel tid, for the stop signal
   std::atomic<uint32_t> park_gen{0};       // round in which the thread parked
   std::atomic<uint64_t> last_signal_ns{0}; // when the stop signal was last sent
-  // > 0 while the thread is in a blocking call holding an application lock:
-  // it cannot park, and the stop signal would only interrupt its call.
-  std::atomic<uint32_t> no_signal{0};
+  // What the stop-signal handler saw when it did not park the thread (for
+  // the stall report): how often it ran, why it refused (StopRefusal) and
+  // the interrupted program counter. Written by the handler only.
+  std::atomic<uint32_t> stop_answers{0};
+  std::atomic<uint32_t> refusal{0};
+  std::atomic<uint64_t> refusal_pc{0};
+  // The current round, as the coordinator counts it: stop signals sent, and
+  // stop_answers when the round began.
+  uint32_t round_signals = 0;
+  uint32_t round_answers_base = 0;
 };
 
 bool IsQuiescent(SlotState s);

@@ -40,8 +40,11 @@ inline void FinishRelease() noexcept {
   if (--t_lock_depth == 0) AtRestartPoint();
 }
 
-// A futex sleep holding no lock: the runtime's hook performs it when installed.
-inline int WaitAtDepthZero(uint32_t* word, uint32_t expected, bool process_shared, const Deadline& deadline) noexcept {
+// Every futex sleep of a lock, condvar or barrier: the runtime's hook runs it
+// on the park fiber when installed, at any depth, so a sleeping thread never
+// holds up a checkpoint (the image may show it holding other locks: they are
+// in persisted memory and owner ids are thread slots, valid in a new process).
+inline int BlockingFutexWait(uint32_t* word, uint32_t expected, bool process_shared, const Deadline& deadline) noexcept {
   if (BlockingWaitHook hook = g_blocking_wait_hook.load(std::memory_order_relaxed)) {
     return hook(word, expected, process_shared, deadline.abstime, deadline.clock);
   }
@@ -49,15 +52,13 @@ inline int WaitAtDepthZero(uint32_t* word, uint32_t expected, bool process_share
 }
 
 // Sleeps on a futex in the middle of an acquisition. The lock being acquired
-// is not held while sleeping, so it is uncounted for the duration; if that
-// leaves depth 0 the thread is reported as blocked (parked) to the runtime.
+// is not held while sleeping, so it is uncounted for the duration.
 inline int WaitDuringAcquire(uint32_t* word, uint32_t expected, bool process_shared,
                              const Deadline& deadline) noexcept {
   CompilerFence();
   --t_lock_depth;
   CompilerFence();
-  const int result = t_lock_depth == 0 ? WaitAtDepthZero(word, expected, process_shared, deadline)
-                                       : FutexWait(word, expected, process_shared, deadline);
+  const int result = BlockingFutexWait(word, expected, process_shared, deadline);
   CompilerFence();
   ++t_lock_depth;
   CompilerFence();
@@ -67,8 +68,7 @@ inline int WaitDuringAcquire(uint32_t* word, uint32_t expected, bool process_sha
 // Sleeps on a futex where no lock is being acquired (cond, barrier).
 inline int WaitOutsideAcquire(uint32_t* word, uint32_t expected, bool process_shared,
                               const Deadline& deadline = {}) noexcept {
-  if (t_lock_depth == 0) return WaitAtDepthZero(word, expected, process_shared, deadline);
-  return FutexWait(word, expected, process_shared, deadline);
+  return BlockingFutexWait(word, expected, process_shared, deadline);
 }
 
 }  // namespace respct::sync::detail

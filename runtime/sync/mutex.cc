@@ -30,6 +30,7 @@ int WaitAndTake(pthread_mutex_t* m, uint32_t kind, const Deadline& deadline) {
     for (int spin = 0; spin < kAdaptiveSpinLimit; ++spin) {
       if (state.load(std::memory_order_relaxed) == kMutexFree && TryTakeMutexWord(m)) return 0;
       CpuRelax();
+      AtSpinWait();
     }
   }
   uint32_t previous = state.exchange(kMutexHeldWithWaiters, std::memory_order_acquire);

@@ -7,7 +7,10 @@ int SpinLockContended(pthread_spinlock_t* lock) {
   std::atomic_ref<int> word = SpinWord(lock);
   for (;;) {
     AbandonAcquire();
-    while (word.load(std::memory_order_relaxed) != 0) CpuRelax();
+    while (word.load(std::memory_order_relaxed) != 0) {
+      CpuRelax();
+      AtSpinWait();
+    }
     CompilerFence();
     ++t_lock_depth;
     CompilerFence();

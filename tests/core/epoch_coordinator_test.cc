@@ -1,6 +1,7 @@
 // The epoch coordinator's quiescence logic with real threads: parking at
-// restart points, by the stop signal, while blocked, frozen starters, and the
-// abandoned round when a thread holds a lock too long.
+// restart points, by the stop signal (holding locks too), while blocked,
+// frozen starters, and the abandoned round when a thread stays where it may
+// not park, with the straggler it names.
 #include "runtime/core/epoch_coordinator.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "runtime/core/current_thread.h"
+#include "runtime/core/restart_point.h"
 #include "runtime/core/thread_registry.h"
 #include "runtime/sync/lock_depth.h"
 
@@ -45,7 +47,9 @@ class ProbeClient : public CheckpointClient {
     return true;
   }
   void AfterRelease(uint64_t, const RoundResult&) override {}
+  void Abandoned(uint64_t, const RoundResult&) override { abandoned++; }
 
+  std::atomic<int> abandoned{0};
   std::atomic<int> captured{0}, moved_during_capture{0}, missing_context{0}, wrong_epoch{0}, running_in_capture{0},
       context_off_stack{0};
 
@@ -103,7 +107,7 @@ class CoordinatorTest : public ::testing::Test {
         return;
       }
       registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)));
-      EpochCoordinator::EnterRunning(&s);
+      RestartPoint::EnterRunning(&s);
       entered_.fetch_add(1);
       body();
       s.state_ref().store(kSlotExited);
@@ -129,7 +133,7 @@ TEST_F(CoordinatorTest, ParksThreadsAtRestartPoints) {
     Spawn([this] {
       while (!stop_) {
         progress_.fetch_add(1);
-        EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+        RestartPoint::Pass();
       }
     });
   }
@@ -167,9 +171,9 @@ TEST_F(CoordinatorTest, BlockedThreadsAreQuiescentAndHeldIfTheyWake) {
   Spawn([this] {
     while (!stop_) {
       FiberRequest req{FiberRequest::kBlocking, 0, [](void*) -> long { return usleep(2000); }, nullptr};
-      EXPECT_TRUE(EpochCoordinator::RunBlocking(&req));
+      EXPECT_TRUE(RestartPoint::RunOnFiber(&req));
       progress_.fetch_add(1);
-      EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+      RestartPoint::Pass();
     }
   });
   int captured = 0;
@@ -181,23 +185,46 @@ TEST_F(CoordinatorTest, BlockedThreadsAreQuiescentAndHeldIfTheyWake) {
   EXPECT_EQ(client_->missing_context, 0);
 }
 
-TEST_F(CoordinatorTest, AbandonsWhileALockIsHeldThenRecovers) {
+TEST_F(CoordinatorTest, ParksComputeThreadsHoldingLocks) {
+  // Lock depth is not a condition: a thread spinning with a lock held (as
+  // redis holds its module GIL for its whole life) is stopped where it is.
+  Spawn([this] {
+    sync::SetLockDepth(2);
+    while (!stop_) progress_.fetch_add(1, std::memory_order_relaxed);
+    sync::SetLockDepth(0);
+  });
+  int captured = 0;
+  for (uint64_t e = 1; e <= 20; ++e) captured += coord_->RunRound(e).outcome == RoundResult::kCaptured;
+  EXPECT_EQ(captured, 20);
+  EXPECT_EQ(client_->moved_during_capture, 0);
+}
+
+TEST_F(CoordinatorTest, AbandonsWhileAThreadCannotParkThenRecovers) {
   MakeCoordinator(100);
   std::atomic<bool> holding{true}, inside{false};
+  int slot = -1;
   Spawn([&] {
-    sync::SetLockDepth(1);  // as if it held a mutex and spun on a flag
+    slot = static_cast<int>(t_current.index);
+    t_current.in_runtime = 1;  // as if it ran respct code all along
     inside = true;
     while (holding) progress_.fetch_add(1, std::memory_order_relaxed);
-    sync::SetLockDepth(0);
+    t_current.in_runtime = 0;
     while (!stop_) {
       progress_.fetch_add(1);
-      EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+      RestartPoint::Pass();
     }
   });
   while (!inside) std::this_thread::yield();
   RoundResult r = coord_->RunRound(1);
   EXPECT_EQ(r.outcome, RoundResult::kAbandoned);
   EXPECT_GE(r.quiesce_ns, 100'000'000u);
+  // The straggler is named, with what its stop-signal handler saw.
+  EXPECT_EQ(r.straggler.slot, slot);
+  EXPECT_EQ(r.straggler.state, kSlotRunning);
+  EXPECT_GE(r.straggler.signals_sent, 1u);
+  EXPECT_GE(r.straggler.signals_answered, 1u);
+  EXPECT_EQ(r.straggler.refusal, kRefusalInRuntime);
+  EXPECT_NE(r.straggler.pc, 0u);
   // The application went on: abandoning released it.
   const uint64_t p = progress_.load();
   while (progress_.load() == p) std::this_thread::yield();
@@ -206,13 +233,43 @@ TEST_F(CoordinatorTest, AbandonsWhileALockIsHeldThenRecovers) {
   EXPECT_EQ(client_->captured, 1);
 }
 
+TEST_F(CoordinatorTest, PeriodicRoundsBackOffWhileAThreadCannotPark) {
+  MakeCoordinator(5);
+  std::atomic<bool> holding{true}, inside{false};
+  Spawn([&] {
+    t_current.in_runtime = 1;
+    inside = true;
+    while (holding) progress_.fetch_add(1, std::memory_order_relaxed);
+    t_current.in_runtime = 0;
+    while (!stop_) {
+      progress_.fetch_add(1);
+      RestartPoint::Pass();
+    }
+  });
+  while (!inside) std::this_thread::yield();
+  ASSERT_TRUE(coord_->Start(1).ok());
+  // 5 ms intervals for 600 ms: 120 attempts without backoff. With it the
+  // gaps grow 1, 2, 4, ... 64 intervals: at most ~12 attempts.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  const int abandoned = client_->abandoned.load();
+  holding = false;
+  EXPECT_GE(abandoned, 3);
+  EXPECT_LE(abandoned, 15);
+  // Once the thread is reachable again, epochs resume (after the backoff).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (client_->captured < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  coord_->Stop();
+  EXPECT_GE(client_->captured, 3);
+}
+
 TEST_F(CoordinatorTest, ReservedButUnstartedSlotIsFrozenNotWaitedFor) {
   auto idx = registry_->Reserve(0x1234, 0x5678, 0);
   ASSERT_TRUE(idx.ok());
   EXPECT_EQ(coord_->RunRound(1).outcome, RoundResult::kCaptured);
   // Released back to kStarting, so its thread can still enter.
   EXPECT_EQ(registry_->slot(*idx).load_state(), kSlotStarting);
-  EpochCoordinator::EnterRunning(&registry_->slot(*idx));
+  RestartPoint::EnterRunning(&registry_->slot(*idx));
   EXPECT_EQ(registry_->slot(*idx).load_state(), kSlotRunning);
   registry_->Free(*idx);
 }
@@ -221,11 +278,13 @@ TEST_F(CoordinatorTest, PeriodicThreadTakesEpochs) {
   Spawn([this] {
     while (!stop_) {
       progress_.fetch_add(1);
-      EpochCoordinator::ParkIfRequested(kParkRestartPoint);
+      RestartPoint::Pass();
     }
   });
   ASSERT_TRUE(coord_->Start(1).ok());
-  while (client_->captured < 10) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (client_->captured < 10 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   coord_->Stop();
   EXPECT_GE(coord_->next_epoch(), 11u);
   EXPECT_EQ(client_->moved_during_capture, 0);

@@ -52,7 +52,8 @@ TEST_P(RecoveryTest, RecoveryProgSurvivesTwoKills) {
   ASSERT_TRUE(Started(mn));
   const std::string url = std::string(GetParam()) == "shm" ? mn.shm_url() : mn.tcp_url();
   const std::string app = UniqueApp("recov");
-  const std::vector<std::string> prog = {RECOVERY_PROG, "3", "4000000"};
+  // Long enough (about 2 s natively) that neither run ends before its kill.
+  const std::vector<std::string> prog = {RECOVERY_PROG, "3", "40000000"};
 
   // First run, killed once it has committed a few epochs.
   Child first(dir.path(), "first", RespctRun(url, mn.secret_path(), app, {}, prog));
@@ -79,7 +80,7 @@ TEST_P(RecoveryTest, RecoveryProgSurvivesTwoKills) {
   // Recovered to the end.
   const ChildResult r3 = RunChild(dir.path(), "third", RespctRecover(mn, url, app, prog));
   ASSERT_EQ(r3.exit_code, 0) << r3.Describe();
-  EXPECT_NE(r3.out.find("recovery_prog: total=12000000 ok"), std::string::npos) << r3.Describe();
+  EXPECT_NE(r3.out.find("recovery_prog: total=120000000 ok"), std::string::npos) << r3.Describe();
   // The recovered runs print their first progress 100 ms after resuming, from
   // the restored count (the crash campaigns in tests/crash check progress
   // against the image itself).
