@@ -16,12 +16,17 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "preload/libc_next.h"
+#include "runtime/core/fd_recording.h"
+#include "runtime/core/program_signals.h"
 #include "runtime/core/restart_point.h"
+#include "runtime/kernel/socket_record.h"
 
 using respct::preload::Next;
 
@@ -33,6 +38,14 @@ inline auto Blocking(Call&& call) {
 }
 
 inline void KernelWrites(void* addr, size_t len) { respct::core::RestartPoint::KernelWrites(addr, len); }
+
+// A mask a call installs while it waits, without the runtime's stop signal.
+const sigset_t* ProgramMask(const sigset_t* mask, sigset_t* copy) {
+  if (mask == nullptr) return mask;
+  *copy = *mask;
+  respct::core::StripRuntimeSignals(copy);
+  return copy;
+}
 
 void KernelWritesIov(const iovec* iov, int n) {
   for (int i = 0; i < n; ++i) KernelWrites(iov[i].iov_base, iov[i].iov_len);
@@ -76,7 +89,13 @@ Next<int (*)(int, fd_set*, fd_set*, fd_set*, timeval*)> next_select("select");
 Next<int (*)(int, fd_set*, fd_set*, fd_set*, const timespec*, const sigset_t*)> next_pselect("pselect");
 Next<int (*)(int, epoll_event*, int, int)> next_epoll_wait("epoll_wait");
 Next<int (*)(int, epoll_event*, int, int, const sigset_t*)> next_epoll_pwait("epoll_pwait");
+Next<int (*)(int, epoll_event*, int, const timespec*, const sigset_t*)> next_epoll_pwait2("epoll_pwait2");
 Next<int (*)(const timespec*, timespec*)> next_nanosleep("nanosleep");
+Next<pid_t (*)(pid_t, int*, int, struct rusage*)> next_wait4("wait4");
+Next<int (*)(idtype_t, id_t, siginfo_t*, int)> next_waitid("waitid");
+Next<int (*)(int, mmsghdr*, unsigned, int, timespec*)> next_recvmmsg("recvmmsg");
+Next<int (*)(int, mmsghdr*, unsigned, int)> next_sendmmsg("sendmmsg");
+Next<int (*)(int, int)> next_flock("flock");
 Next<int (*)(clockid_t, int, const timespec*, timespec*)> next_clock_nanosleep("clock_nanosleep");
 Next<unsigned (*)(unsigned)> next_sleep("sleep");
 Next<int (*)(useconds_t)> next_usleep("usleep");
@@ -136,14 +155,24 @@ RESPCT_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
 }
 RESPCT_EXPORT int accept(int fd, sockaddr* addr, socklen_t* alen) {
   KernelWritesAddr(addr, alen);
-  return Blocking([&] { return next_accept.get()(fd, addr, alen); });
+  const int r = Blocking([&] { return next_accept.get()(fd, addr, alen); });
+  return respct::core::FdCreated(
+      r, [&](respct::kernel::KernelObjects& k) { respct::kernel::RecordAccept(&k.table(), fd, r, 0); });
 }
 RESPCT_EXPORT int accept4(int fd, sockaddr* addr, socklen_t* alen, int flags) {
   KernelWritesAddr(addr, alen);
-  return Blocking([&] { return next_accept4.get()(fd, addr, alen, flags); });
+  const int r = Blocking([&] { return next_accept4.get()(fd, addr, alen, flags); });
+  return respct::core::FdCreated(
+      r, [&](respct::kernel::KernelObjects& k) { respct::kernel::RecordAccept(&k.table(), fd, r, flags); });
 }
 RESPCT_EXPORT int connect(int fd, const sockaddr* addr, socklen_t alen) {
-  return Blocking([&] { return next_connect.get()(fd, addr, alen); });
+  const int r = Blocking([&] { return next_connect.get()(fd, addr, alen); });
+  // A non-blocking connect in progress is connected as far as a recovery
+  // can tell: its peer is gone either way.
+  if (r == 0 || errno == EINPROGRESS)
+    respct::core::FdChanged(
+        [&](respct::kernel::KernelObjects& k) { respct::kernel::RecordConnect(&k.table(), fd, addr, alen); });
+  return r;
 }
 RESPCT_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
   KernelWrites(fds, sizeof(pollfd) * n);
@@ -151,7 +180,9 @@ RESPCT_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
 }
 RESPCT_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
   KernelWrites(fds, sizeof(pollfd) * n);
-  return Blocking([&] { return next_ppoll.get()(fds, n, timeout, mask); });
+  sigset_t copy;
+  const sigset_t* m = ProgramMask(mask, &copy);
+  return Blocking([&] { return next_ppoll.get()(fds, n, timeout, m); });
 }
 RESPCT_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
   KernelWritesFdSets(r, w, e);
@@ -160,7 +191,9 @@ RESPCT_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* timeou
 }
 RESPCT_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
   KernelWritesFdSets(r, w, e);
-  return Blocking([&] { return next_pselect.get()(n, r, w, e, timeout, mask); });
+  sigset_t copy;
+  const sigset_t* m = ProgramMask(mask, &copy);
+  return Blocking([&] { return next_pselect.get()(n, r, w, e, timeout, m); });
 }
 RESPCT_EXPORT int epoll_wait(int fd, epoll_event* ev, int max, int timeout) {
   KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
@@ -168,7 +201,15 @@ RESPCT_EXPORT int epoll_wait(int fd, epoll_event* ev, int max, int timeout) {
 }
 RESPCT_EXPORT int epoll_pwait(int fd, epoll_event* ev, int max, int timeout, const sigset_t* mask) {
   KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
-  return Blocking([&] { return next_epoll_pwait.get()(fd, ev, max, timeout, mask); });
+  sigset_t copy;
+  const sigset_t* m = ProgramMask(mask, &copy);
+  return Blocking([&] { return next_epoll_pwait.get()(fd, ev, max, timeout, m); });
+}
+RESPCT_EXPORT int epoll_pwait2(int fd, epoll_event* ev, int max, const timespec* timeout, const sigset_t* mask) {
+  KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
+  sigset_t copy;
+  const sigset_t* m = ProgramMask(mask, &copy);
+  return Blocking([&] { return next_epoll_pwait2.get()(fd, ev, max, timeout, m); });
 }
 RESPCT_EXPORT int nanosleep(const timespec* req, timespec* rem) {
   KernelWritesObject(rem);
@@ -197,4 +238,28 @@ RESPCT_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
 RESPCT_EXPORT pid_t wait(int* status) {
   KernelWritesObject(status);
   return Blocking([&] { return next_wait.get()(status); });
+}
+RESPCT_EXPORT pid_t wait4(pid_t pid, int* status, int options, struct rusage* usage) {
+  KernelWritesObject(status);
+  KernelWritesObject(usage);
+  return Blocking([&] { return next_wait4.get()(pid, status, options, usage); });
+}
+RESPCT_EXPORT pid_t wait3(int* status, int options, struct rusage* usage) { return wait4(-1, status, options, usage); }
+RESPCT_EXPORT int waitid(idtype_t type, id_t id, siginfo_t* info, int options) {
+  KernelWritesObject(info);
+  return Blocking([&] { return next_waitid.get()(type, id, info, options); });
+}
+RESPCT_EXPORT int recvmmsg(int fd, mmsghdr* msgs, unsigned n, int flags, timespec* timeout) {
+  for (unsigned i = 0; i < n; ++i) {
+    KernelWritesIov(msgs[i].msg_hdr.msg_iov, static_cast<int>(msgs[i].msg_hdr.msg_iovlen));
+    KernelWritesObject(&msgs[i].msg_len);
+  }
+  return Blocking([&] { return next_recvmmsg.get()(fd, msgs, n, flags, timeout); });
+}
+RESPCT_EXPORT int sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) {
+  for (unsigned i = 0; i < n; ++i) KernelWritesObject(&msgs[i].msg_len);
+  return Blocking([&] { return next_sendmmsg.get()(fd, msgs, n, flags); });
+}
+RESPCT_EXPORT int flock(int fd, int op) {
+  return Blocking([&] { return next_flock.get()(fd, op); });
 }

@@ -30,7 +30,8 @@ constexpr std::string_view kCapturedNames[] = {
     "free",           "calloc",         "realloc",       "reallocarray",   "posix_memalign",
     "aligned_alloc",  "memalign",       "valloc",        "pvalloc",        "malloc_usable_size",
     "mmap",           "mmap64",         "munmap",        "mremap",         "madvise",
-    "sigaction",      "signal",         "pthread_sigmask", "sigprocmask",
+    "sigaction",      "signal",         "pthread_sigmask", "sigprocmask",  "pthread_key_create",
+    "pthread_key_delete", "pthread_getspecific", "pthread_setspecific",
 };
 
 bool Captured(const char* name) {

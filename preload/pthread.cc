@@ -13,6 +13,7 @@
 #include "preload/start.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/core/runtime.h"
+#include "runtime/core/thread_keys.h"
 #include "runtime/sync/sync.h"
 
 namespace rsync = respct::sync;
@@ -29,6 +30,7 @@ respct::preload::Next<int (*)(pthread_t)> next_pthread_detach("pthread_detach");
 respct::preload::Next<void (*)(void*)> next_pthread_exit("pthread_exit");
 respct::preload::Next<int (*)(pthread_t, void**)> next_tryjoin("pthread_tryjoin_np");
 respct::preload::Next<int (*)(pthread_t, void**, const timespec*)> next_timedjoin("pthread_timedjoin_np");
+respct::preload::Next<int (*)(pthread_t, const char*)> next_setname("pthread_setname_np");
 
 // The runtime, when this call comes from application code it manages.
 inline Runtime* RuntimeForCaller() {
@@ -83,6 +85,25 @@ RESPCT_EXPORT int pthread_detach(pthread_t t) {
   const int rc = next_pthread_detach.get()(t);
   if (rc == 0)
     if (Runtime* rt = Runtime::Active()) rt->ThreadDetached(t);
+  return rc;
+}
+
+// ---- thread-specific data (persisted: runtime/core/thread_keys.h) ----
+
+RESPCT_EXPORT int pthread_key_create(pthread_key_t* key, void (*destructor)(void*)) {
+  return respct::core::ThreadKeys::Create(key, destructor);
+}
+RESPCT_EXPORT int pthread_key_delete(pthread_key_t key) { return respct::core::ThreadKeys::Delete(key); }
+RESPCT_EXPORT void* pthread_getspecific(pthread_key_t key) { return respct::core::ThreadKeys::Get(key); }
+RESPCT_EXPORT int pthread_setspecific(pthread_key_t key, const void* value) {
+  return respct::core::ThreadKeys::Set(key, reinterpret_cast<uintptr_t>(value));
+}
+
+// A thread's name is kernel state: kept in its slot, set again on resume.
+RESPCT_EXPORT int pthread_setname_np(pthread_t t, const char* name) {
+  const int rc = next_setname.get()(t, name);
+  if (rc == 0)
+    if (Runtime* rt = RuntimeForCaller()) rt->ThreadNamed(t, name);
   return rc;
 }
 

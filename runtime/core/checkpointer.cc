@@ -27,6 +27,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->replicator_ = replicator;
   c->stats_ = stats;
   c->image_ = options.image;
+  c->kernel_ = options.kernel;
   auto tracker = dirty::DirtyTracker::Create(options.tracker);
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
@@ -105,6 +106,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   meta_->epoch = epoch;
   meta_->capture_unix_ns = UnixNs();
   CopyThreadTls();
+  if (kernel_ != nullptr) kernel_->CaptureUnderPause();
   Status st = GrowTracking();
   if (st.ok()) st = tracker_->Collect(&runs_);
   if (!st.ok()) {

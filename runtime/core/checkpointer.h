@@ -22,6 +22,7 @@
 #include "runtime/dirty/dirty_tracker.h"
 #include "runtime/dirty/line_differ.h"
 #include "runtime/dirty/staging_buffer.h"
+#include "runtime/kernel/kernel_objects.h"
 
 namespace respct::core {
 
@@ -42,6 +43,10 @@ class Checkpointer final : public CheckpointClient {
     // every tracked byte starts as the image's bytes, so the first epoch ships
     // exactly what differs from the image. Must outlive the Checkpointer.
     const RecoveryImage* image = nullptr;
+    // The kernel-object layer: its kernel-only state is captured first under
+    // each pause, so the epoch ships it with the rest. Must outlive the
+    // Checkpointer.
+    kernel::KernelObjects* kernel = nullptr;
   };
 
   static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
@@ -77,6 +82,7 @@ class Checkpointer final : public CheckpointClient {
   std::vector<RegionMapping> regions_;
   std::vector<Tracked> tracked_;
   const RecoveryImage* image_ = nullptr;
+  kernel::KernelObjects* kernel_ = nullptr;
   MetaHeader* meta_ = nullptr;
   ThreadRegistry* registry_ = nullptr;
   Replicator* replicator_ = nullptr;

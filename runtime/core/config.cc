@@ -1,5 +1,6 @@
 #include "runtime/core/config.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "runtime/transport/default_paths.h"
@@ -124,6 +125,14 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
     return Status::InvalidArgument("RESPCT_MAX_THREADS × RESPCT_STACK_SIZE exceeds 1 TiB");
   if (const char* v = Env("RESPCT_DUMP_DIR")) c.dump_dir = v;
   if (const char* v = Env("RESPCT_RECOVER")) c.recover_image = v;
+  if (const char* v = Env("RESPCT_DROP_UNRESTORABLE")) c.drop_unrestorable = std::string(v) == "1";
+  if (const char* v = Env("RESPCT_TEST_DELAY_SLOT")) {
+    int slot = -1, ms = 0;
+    if (std::sscanf(v, "%d:%d", &slot, &ms) != 2 || slot < 0 || ms < 0 || ms > 60'000)
+      return BadValue("RESPCT_TEST_DELAY_SLOT", v, "expected SLOT:MILLISECONDS");
+    c.test_delay_slot = slot;
+    c.test_delay_ms = ms;
+  }
   if (const char* v = Env("RESPCT_LOG")) {
     const std::string l = v;
     if (l == "error") c.log_level = 0;

@@ -57,6 +57,14 @@ struct RuntimeConfig {
   // Recovery image written by respct-recover: resume it instead of starting
   // main. The layout then comes from the image, not from the variables.
   std::string recover_image;
+  // Resume without what the image holds that respct cannot recreate
+  // (RESPCT_DROP_UNRESTORABLE=1) instead of refusing.
+  bool drop_unrestorable = false;
+  // Test hook (RESPCT_TEST_DELAY_SLOT=I:MS): a recovery sleeps MS ms before
+  // recreating thread slot I, so a test can check that no thread runs before
+  // all are back. -1: none.
+  int test_delay_slot = -1;
+  int test_delay_ms = 0;
   int log_level = 1;  // 0 error, 1 warn, 2 info, 3 debug
   bool disabled = false;
 };

@@ -22,6 +22,8 @@ struct CurrentThread {
   // Program signal handlers running on this thread that interrupted code
   // where it may not park (RestartPoint::EnterProgramHandler).
   uint32_t unsafe_handler_depth = 0;
+  // Program signal handlers running on this thread, unsafe or not.
+  uint32_t program_handler_depth = 0;
   void* fiber = nullptr;       // Boost fcontext of the park fiber's continuation
   void* fiber_stack = nullptr; // its mapping (internal memory)
 };

@@ -47,7 +47,7 @@ Status EpochCoordinator::Install() {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&sa.sa_mask);
   if (sigaction(stop_signal_, &sa, nullptr) != 0) return Status::FromErrno("sigaction(stop signal)", errno);
-  RestartPoint::Install(registry_, options_.code_owner);
+  RestartPoint::Install(registry_, options_.code_owner, stop_signal_);
   return Status::OK();
 }
 

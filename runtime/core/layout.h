@@ -6,10 +6,12 @@
 // from anything an ASLR-off process maps:
 //
 //   base + 0 TiB  meta    MetaHeader + ThreadSlot[max_threads] (thread table,
-//                         contexts, process identity)
+//                         contexts, process identity) + thread-specific data
 //   base + 1 TiB  heap    the application's malloc heap (runtime/heap)
 //   base + 2 TiB  stacks  max_threads stacks of stack_size bytes each; thread
 //                         slot i runs on stack i, main included
+//   base + 3 TiB  kernel  the kernel objects the program holds, as recorded
+//                         (runtime/kernel/kernel_state.h)
 //   (in place)    globals the executable's writable non-RELRO segments
 //
 // Only the sizes travel to the memnode (its image is laid out region after
@@ -27,6 +29,7 @@ enum RegionId : uint32_t {
   kHeapRegion = 2,
   kStackRegion = 3,
   kGlobalsRegion = 4,
+  kKernelRegion = 5,
 };
 
 const char* RegionName(uint32_t id);
@@ -44,6 +47,7 @@ struct Layout {
   uintptr_t meta_base() const { return base; }
   uintptr_t heap_base() const { return base + kRegionSpacing; }
   uintptr_t stacks_base() const { return base + 2 * kRegionSpacing; }
+  uintptr_t kernel_base() const { return base + 3 * kRegionSpacing; }
   size_t meta_size() const;  // header + thread table, page-aligned
   size_t stacks_size() const { return stack_size * max_threads; }
   uintptr_t stack_of(uint32_t slot) const { return stacks_base() + stack_size * slot; }

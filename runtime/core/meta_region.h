@@ -5,6 +5,7 @@
 // Layout (little-endian, at Layout::meta_base()):
 //   MetaHeader   kMetaHeaderBytes (fields below)
 //   ThreadSlot   [max_threads], starting at `slots_offset`
+//   thread keys  page-aligned after the slots (thread_keys.h), at MetaKeysOffset
 // The header is rewritten by the coordinator at every capture (epoch) and by
 // the runtime at start-up (identity); everything in it is shipped like any
 // other persisted byte.
@@ -19,8 +20,8 @@
 namespace respct::core {
 
 inline constexpr uint64_t kMetaMagic = 0x544d544350534552;  // "RESPCTMT"
-inline constexpr uint32_t kMetaVersion = 2;
-inline constexpr size_t kMaxRegionIds = 5;  // region ids 1..4 (layout.h); index 0 unused
+inline constexpr uint32_t kMetaVersion = 3;
+inline constexpr size_t kMaxRegionIds = 8;  // region ids 1..7 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
 
@@ -54,15 +55,15 @@ struct MetaHeader {
   uint8_t at_random[16];  // AT_RANDOM: stack-protector canary and pointer guard derive from it
   uint64_t tls_size;      // executable's static TLS block (PT_TLS memsz)
   uint64_t tls_align;
-  // What recovery cannot restore, as last counted (ResourceCensus).
-  uint32_t program_fds;              // descriptors the program opened, besides 0-2
-  uint32_t program_signal_handlers;  // handlers it installed
   char exe_path[256];
   LibraryEntry libraries[kMaxLibraries];
 };
 static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 
 inline size_t MetaSlotsOffset() { return kMetaHeaderBytes; }
+inline size_t MetaKeysOffset(uint32_t max_threads) {
+  return (MetaSlotsOffset() + sizeof(ThreadSlot) * max_threads + kPageSize - 1) & ~(kPageSize - 1);
+}
 
 inline MetaHeader* MetaAt(uintptr_t meta_base) { return reinterpret_cast<MetaHeader*>(meta_base); }
 inline ThreadSlot* SlotsAt(uintptr_t meta_base) {

@@ -82,9 +82,10 @@ const char* StopRefusalName(uint32_t refusal) {
   return "unknown";
 }
 
-void RestartPoint::Install(ThreadRegistry* registry, CodeOwner (*code_owner)(uintptr_t)) {
+void RestartPoint::Install(ThreadRegistry* registry, CodeOwner (*code_owner)(uintptr_t), int stop_signal) {
   g_registry = registry;
   g_code_owner = code_owner;
+  g_stop_signal.store(stop_signal, std::memory_order_relaxed);
 }
 
 void RestartPoint::Uninstall() {

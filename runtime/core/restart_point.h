@@ -72,10 +72,12 @@ class RestartPoint {
  public:
   // Before the first round: where slots live, and who owns code (null: all
   // code is the program's, as in unit tests).
-  static void Install(ThreadRegistry* registry, CodeOwner (*code_owner)(uintptr_t pc));
+  static void Install(ThreadRegistry* registry, CodeOwner (*code_owner)(uintptr_t pc), int stop_signal);
   static void Uninstall();
 
   static bool Requested() { return sync::CheckpointRequested(); }
+  // The coordinator's stop signal, 0 before Install.
+  static int StopSignal() { return g_stop_signal.load(std::memory_order_relaxed); }
   // The inline boundary check.
   static void Pass() {
     if (Requested()) [[unlikely]] Park(kParkRestartPoint);
@@ -132,6 +134,7 @@ class RestartPoint {
 
  private:
   static inline constinit std::atomic<void (*)(void*, size_t)> g_kernel_will_write{nullptr};
+  static inline constinit std::atomic<int> g_stop_signal{0};
   // Not on an alternate signal stack: a context saved now must lie on the
   // thread's persisted stack.
   static bool OnOwnStack(const CurrentThread& ct) {

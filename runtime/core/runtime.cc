@@ -18,7 +18,10 @@
 #include "runtime/core/libc_entry.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/park_fiber.h"
+#include "runtime/core/program_signals.h"
+#include "runtime/kernel/signals.h"
 #include "runtime/core/shim_log.h"
+#include "runtime/core/thread_keys.h"
 #include "runtime/sync/futex.h"
 #include "runtime/sync/lock_depth.h"
 #include "runtime/sync/owner_id.h"
@@ -75,7 +78,7 @@ void RestartPointHook() { RestartPoint::Park(kParkRestartPoint); }
 void OnStatsSignal(int) { g_stats_requested.store(true, std::memory_order_relaxed); }
 
 void OnCoordinatorTick() {
-  if (Runtime* rt = Runtime::Active()) rt->CountResources();
+  if (Runtime* rt = Runtime::Active()) rt->KernelCensus();
   if (!g_stats_requested.exchange(false, std::memory_order_relaxed)) return;
   if (Runtime* rt = Runtime::Active()) {
     const std::string report = rt->stats().Report(rt->config().stats == StatsFormat::kJson, false, "");
@@ -114,7 +117,6 @@ char** PersistStrings(heap::Heap* h, char** v) {
 Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
   RuntimeScope scope;
   SetShimLogLevel(config.log_level);
-  KeepShimLogFd();
   auto* rt = new Runtime(config, std::move(program));
   if (!config.recover_image.empty()) {
     auto recovery = Recovery::Prepare(rt->config_, rt->program_, &rt->config_.layout);
@@ -122,9 +124,16 @@ Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
     unlink(config.recover_image.c_str());
     if (!recovery.ok()) return recovery.status();
     rt->recovery_ = std::move(recovery.value());
+    // Before the runtime opens anything: the program's descriptor numbers are
+    // held for it (kernel_objects.h).
+    const RecoveryRegion* k = rt->recovery_->image().region(kKernelRegion);
+    RESPCT_RETURN_IF_ERROR(kernel::KernelObjects::ReserveImageNumbers(
+        k != nullptr ? rt->recovery_->image().bytes(*k) : nullptr, k != nullptr ? k->stored : 0));
     RESPCT_RETURN_IF_ERROR(rt->program_.FindProcessOwnedGlobals());
   }
+  KeepShimLogFd();
   Status st = rt->MapRegions();
+  if (st.ok()) st = rt->StartKernelObjects();
   if (st.ok()) st = rt->Connect();
   // A recovery starts checkpointing once the image is back in memory.
   if (st.ok() && !rt->recovering()) {
@@ -140,6 +149,7 @@ Status Runtime::MapRegions() {
   const Layout& l = config_.layout;
   RESPCT_RETURN_IF_ERROR(MapFixed(l.meta_base(), l.meta_size(), "meta"));
   RESPCT_RETURN_IF_ERROR(MapFixed(l.stacks_base(), l.stacks_size(), "stack"));
+  RESPCT_RETURN_IF_ERROR(MapFixed(l.kernel_base(), kernel::KernelRegionBytes(), "kernel"));
   if (recovering()) {
     // Heap::Attach adopts it once the image is copied in.
     RESPCT_RETURN_IF_ERROR(MapFixed(l.heap_base(), l.heap_size, "heap"));
@@ -151,12 +161,32 @@ Status Runtime::MapRegions() {
   if (program_.globals_size != 0) RESPCT_RETURN_IF_ERROR(MakeAnonymous(program_.globals_base, program_.globals_size));
 
   meta_ = MetaAt(l.meta_base());
+  // Thread-specific data moves into the meta region (a recovery's arrives
+  // with the image).
+  ThreadKeys::Attach(reinterpret_cast<void*>(l.meta_base() + MetaKeysOffset(l.max_threads)), l.max_threads,
+                     recovering());
   controls_.reset(new SlotControl[l.max_threads]);
   registry_ = std::make_unique<ThreadRegistry>(SlotsAt(l.meta_base()), controls_.get(), l.max_threads);
   regions_ = {{kMetaRegion, l.meta_base(), l.meta_size()},
               {kHeapRegion, l.heap_base(), l.heap_size},
-              {kStackRegion, l.stacks_base(), l.stacks_size()}};
+              {kStackRegion, l.stacks_base(), l.stacks_size()},
+              {kKernelRegion, l.kernel_base(), kernel::KernelRegionBytes()}};
   if (program_.globals_size != 0) regions_.push_back({kGlobalsRegion, program_.globals_base, program_.globals_size});
+  return Status::OK();
+}
+
+Status Runtime::StartKernelObjects() {
+  const uintptr_t base = config_.layout.kernel_base();
+  // A recovery's records arrive with the image (RestoreMemory); recording
+  // starts once they are recreated.
+  if (recovering()) {
+    kernel_ = kernel::KernelObjects::AttachRestored(base);
+  } else {
+    kernel_ = kernel::KernelObjects::CreateFresh(base);
+    kernel_->set_heap(AppHeap());
+  }
+  RESPCT_RETURN_IF_ERROR(kernel_->OpenScratchPipe());
+  if (!recovering()) kernel::SetActiveKernel(kernel_.get());
   return Status::OK();
 }
 
@@ -238,6 +268,10 @@ Status Runtime::StartCheckpointing() {
     for (unsigned i = 0; i < n; ++i) end = std::max(end, parts[i].begin + parts[i].length - AppHeap()->base());
     return end;
   });
+  copt.in_use.emplace_back(kKernelRegion, [this] {
+    return kernel::kKernelHeaderBytes + size_t(kernel_->table().highest() + 1) * kernel::kFdRecordBytes;
+  });
+  copt.kernel = kernel_.get();
   copt.in_use.emplace_back(kStackRegion, [this] {
     uint32_t highest = 0;
     for (uint32_t i = 0; i < registry_->max_threads(); ++i)
@@ -268,13 +302,12 @@ Status Runtime::StartCheckpointing() {
   hooks.restart_point = RestartPointHook;
   hooks.blocking_wait = RestartPoint::FutexSleep;
   sync::InstallSafepointHooks(hooks);
-  std::vector<int> own_signals = {coordinator_->stop_signal()};
-  if (checkpointer_->tracker_name() == "mprotect") own_signals.push_back(SIGSEGV);  // its write-fault handler
+  own_signals_ = {coordinator_->stop_signal()};
+  if (checkpointer_->tracker_name() == "mprotect") own_signals_.push_back(SIGSEGV);  // its write-fault handler
   if (config_.stats != StatsFormat::kOff) {
     signal(SIGUSR2, OnStatsSignal);
-    own_signals.push_back(SIGUSR2);
+    own_signals_.push_back(SIGUSR2);
   }
-  census_ = std::make_unique<ResourceCensus>(meta_, std::move(own_signals));
   RestartPoint::SetKernelWillWriteHook([](void* addr, size_t len) {
     if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
       rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
@@ -314,19 +347,27 @@ int Runtime::ResumeMain() {
   {
     RuntimeScope scope;
     const uint64_t t0 = MonotonicNs();
+    // The order of a resume, and why (DESIGN §6):
+    // 1. memory first: the records of kernel objects and the heap blocks
+    //    they point to are part of it;
     recovery_->RestoreMemory(regions_, program_.process_owned_globals);
     InitMetaHeader();
     auto heap = heap::Heap::Attach(reinterpret_cast<void*>(config_.layout.heap_base()));
     if (!heap.ok()) FailRecovery("the image's heap: " + heap.status().ToString());
     g_app_heap.store(heap.value(), std::memory_order_release);
+    // 2. checkpointing is set up (not started) so that its signal handler,
+    //    tracker and descriptors exist before the program's signals are set;
     if (Status st = StartCheckpointing(); !st.ok()) FailRecovery(st.ToString());
+    // 3. kernel objects, before any thread of the program exists: a resumed
+    //    thread re-issues its blocked call on a descriptor that must be there;
+    RecreateKernelObjects();
+    // 4. every thread recreated and its stack and TLS restored, none of them
+    //    running program code yet; 5. all released together (ResumeThreads).
     ResumeThreads(&main_thread);
-    heap.value()->FlushOrphanedThreadCaches();
-    // Checkpoints only now: every thread is back at its context, so a capture
-    // cannot see a slot whose stack is still being restored (DESIGN §8).
+    // 6. checkpoints, once every thread is back at its context (DESIGN §8).
     (void)coordinator_->Start(replicator_->committed_epoch() + 1);
     ShimLog(kLogInfo, "resumed epoch %llu: %u thread(s) in %.1f ms", static_cast<unsigned long long>(recovery_->epoch()),
-            resumed_.load(), static_cast<double>(MonotonicNs() - t0) / 1e6);
+            ready_.load(), static_cast<double>(MonotonicNs() - t0) / 1e6);
   }
   void* ret = nullptr;
   g_libc.pthread_join(main_thread, &ret);
@@ -334,9 +375,23 @@ int Runtime::ResumeMain() {
   return static_cast<int>(reinterpret_cast<intptr_t>(ret));
 }
 
+void Runtime::RecreateKernelObjects() {
+  kernel_->set_heap(AppHeap());
+  kernel::RecreateOptions o;
+  o.drop_unrestorable = config_.drop_unrestorable;
+  o.trampoline = ProgramSignalTrampoline;
+  o.own_signals = own_signals_;
+  kernel::RecreateReport report;
+  if (Status st = kernel_->Recreate(o, &report); !st.ok()) FailRecovery(st.ToString());
+  for (const std::string& w : report.warnings) ShimLog(kLogWarn, "%s", w.c_str());
+  ShimLog(kLogWarn, "%s", report.summary.c_str());
+  kernel::SetActiveKernel(kernel_.get());
+}
+
 void Runtime::ResumeThreads(pthread_t* main_thread) {
-  uint32_t to_resume = 0;
+  uint32_t spawned = 0;
   bool have_main = false;
+  release_.store(0, std::memory_order_release);
   for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
     ThreadSlot& s = registry_->slot(i);
     const uint32_t state = s.load_state();
@@ -346,7 +401,6 @@ void Runtime::ResumeThreads(pthread_t* main_thread) {
       case kSlotBlocked:
       case kSlotFrozen:
         entry = ResumeTrampoline;
-        ++to_resume;
         break;
       case kSlotStarting:
       case kSlotFrozenStarting:
@@ -366,10 +420,17 @@ void Runtime::ResumeThreads(pthread_t* main_thread) {
       default:
         continue;
     }
+    if (static_cast<int>(i) == config_.test_delay_slot) {
+      // Test hook (RESPCT_TEST_DELAY_SLOT): the threads spawned before this
+      // one must not run meanwhile.
+      timespec d{config_.test_delay_ms / 1000, (config_.test_delay_ms % 1000) * 1'000'000L};
+      nanosleep(&d, nullptr);
+    }
     const uint64_t tcb = s.tcb;
     pthread_t t{};
     if (const int rc = SpawnOnSlot(i, nullptr, entry, &t); rc != 0)
       FailRecovery("cannot recreate thread " + std::to_string(i) + ": " + std::strerror(rc));
+    ++spawned;
     if (tcb != 0 && static_cast<uint64_t>(t) != tcb)
       FailRecovery("thread " + std::to_string(i) + " got its TCB at " + std::to_string(t) + ", the image's was at " +
                    std::to_string(tcb) + " (different glibc or static TLS size?)");
@@ -379,11 +440,23 @@ void Runtime::ResumeThreads(pthread_t* main_thread) {
     }
   }
   if (!have_main) FailRecovery("the image has no main thread");
+  // Every thread is recreated, its memory restored and its context ready to
+  // be jumped to; none has run an instruction of the program.
   for (;;) {
-    const uint32_t n = resumed_.load(std::memory_order_acquire);
-    if (n >= to_resume) break;
-    sync::detail::FutexWait(reinterpret_cast<uint32_t*>(&resumed_), n, false);
+    const uint32_t n = ready_.load(std::memory_order_acquire);
+    if (n >= spawned) break;
+    sync::detail::FutexWait(reinterpret_cast<uint32_t*>(&ready_), n, false);
   }
+  AppHeap()->FlushOrphanedThreadCaches();
+  release_.store(1, std::memory_order_release);
+  sync::detail::FutexWakeAll(reinterpret_cast<uint32_t*>(&release_), false);
+}
+
+void Runtime::ReadyAndWaitForRelease() {
+  ready_.fetch_add(1, std::memory_order_acq_rel);
+  sync::detail::FutexWakeAll(reinterpret_cast<uint32_t*>(&ready_), false);
+  while (release_.load(std::memory_order_acquire) == 0)
+    sync::detail::FutexWait(reinterpret_cast<uint32_t*>(&release_), 0, false);
 }
 
 void Runtime::FailRecovery(const std::string& why) {
@@ -403,6 +476,7 @@ void* Runtime::ResumeTrampoline(void* slot_index) {
   t_current.index = i;
   sync::SetCurrentOwnerId(i + 1);
   sync::SetLockDepth(s.lock_depth);
+  ThreadKeys::BindSlot(i);
   if (static_cast<uint64_t>(pthread_self()) != s.tcb || ExecutableTlsBlock() != s.tls_addr)
     rt->FailRecovery("thread " + std::to_string(i) + ": TCB or TLS block not where the image has it");
   if (Status st = PrepareParkFiber(); !st.ok()) rt->FailRecovery(st.ToString());
@@ -416,16 +490,32 @@ void Runtime::RestoreOnFiber(void* slot) {
   auto* s = static_cast<ThreadSlot*>(slot);
   Runtime* rt = Active();
   rt->recovery_->RestoreThreadStack(*s, rt->config_.layout.stacks_base());
+  RestoreThreadAttributes(*s);
+  rt->ReadyAndWaitForRelease();
+  s->state_ref().store(kSlotRunning, std::memory_order_release);
   errno = s->saved_errno;
   t_current.in_runtime = 0;
-  s->state_ref().store(kSlotRunning, std::memory_order_release);
-  rt->resumed_.fetch_add(1, std::memory_order_acq_rel);
-  sync::detail::FutexWakeAll(reinterpret_cast<uint32_t*>(&rt->resumed_), false);
 }
 
 void* Runtime::ExitedTrampoline(void* slot_index) {
   const auto i = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(slot_index));
-  return reinterpret_cast<void*>(Active()->registry_->slot(i).retval);
+  Runtime* rt = Active();
+  rt->ReadyAndWaitForRelease();
+  return reinterpret_cast<void*>(rt->registry_->slot(i).retval);
+}
+
+// The thread's signal mask and name, as the program had them.
+void Runtime::RestoreThreadAttributes(const ThreadSlot& s) {
+  sigset_t mask;
+  kernel::BitsToMask(s.sigmask, &mask);
+  StripRuntimeSignals(&mask);
+  pthread_sigmask(SIG_SETMASK, &mask, nullptr);
+  if (s.name[0] != '\0') {
+    char name[16];
+    std::memcpy(name, s.name, sizeof name);
+    name[15] = '\0';
+    pthread_setname_np(pthread_self(), name);
+  }
 }
 
 int Runtime::CreateThread(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
@@ -505,12 +595,23 @@ void* Runtime::ThreadTrampoline(void* slot_index) {
     t_current.slot = &s;
     t_current.index = i;
     sync::SetCurrentOwnerId(i + 1);
+    ThreadKeys::BindSlot(i);
     if (Status st = PrepareParkFiber(); !st.ok()) {
       ShimLog(kLogError, "thread start: %s", st.ToString().c_str());
       std::abort();
     }
     if (Status st = AppHeap()->BindThreadSlot(i); !st.ok())
       ShimLog(kLogDebug, "thread %u: heap cache slot: %s", i, st.ToString().c_str());
+    if (rt->release_.load(std::memory_order_acquire) == 0) {
+      // Created by a recovery: it starts with the others.
+      RestoreThreadAttributes(s);
+      rt->ReadyAndWaitForRelease();
+    } else {
+      // It starts with its creator's mask (pthread_create): the slot keeps it.
+      sigset_t mask;
+      pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+      kernel::MaskToBits(mask, s.sigmask);
+    }
   }
   RestartPoint::EnterRunning(&s);
   RestartPoint::Pass();
@@ -523,6 +624,8 @@ void* Runtime::ThreadTrampoline(void* slot_index) {
 void Runtime::ThreadExiting(void* retval) {
   ThreadSlot* s = t_current.slot;
   if (s == nullptr) return;
+  // Program code: destructors of the thread's keys, as pthread_exit runs them.
+  ThreadKeys::RunDestructors();
   RuntimeScope scope;
   s->retval = reinterpret_cast<uint64_t>(retval);
   AppHeap()->ReleaseThreadCache();
@@ -544,6 +647,14 @@ int Runtime::SlotOf(pthread_t thread) {
 void Runtime::ThreadJoined(pthread_t thread) {
   const int i = SlotOf(thread);
   if (i >= 0) registry_->Free(static_cast<uint32_t>(i));
+}
+
+void Runtime::ThreadNamed(pthread_t thread, const char* name) {
+  const int i = SlotOf(thread);
+  if (i < 0) return;
+  char* dst = registry_->slot(static_cast<uint32_t>(i)).name;
+  std::strncpy(dst, name, 15);
+  dst[15] = '\0';
 }
 
 void Runtime::ThreadDetached(pthread_t thread) {
@@ -645,6 +756,7 @@ void Runtime::EmitStats() {
 void Runtime::DisableInChild() {
   Runtime* rt = g_active.exchange(nullptr);
   if (rt == nullptr) return;
+  kernel::SetActiveKernel(nullptr);
   // The child's only thread is the one that forked; the coordinator and
   // replication threads did not come along. Nothing must try to park.
   sync::InstallSafepointHooks({});

@@ -25,10 +25,10 @@
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/loaded_program.h"
 #include "runtime/core/recovery.h"
-#include "runtime/core/resource_census.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
 #include "runtime/core/thread_registry.h"
+#include "runtime/kernel/kernel_objects.h"
 
 namespace respct::core {
 
@@ -56,16 +56,21 @@ class Runtime {
   // pthread_join / pthread_detach bookkeeping around the real calls.
   void ThreadJoined(pthread_t thread);
   void ThreadDetached(pthread_t thread);
+  // pthread_setname_np: the name goes into the thread's slot.
+  void ThreadNamed(pthread_t thread, const char* name);
 
   // Final checkpoint, statistics, stop (atexit; idempotent).
   void Shutdown();
   // fork() child: respct off, the heap kept.
   static void DisableInChild();
 
-  // Coordinator thread, between epochs: recounts what recovery cannot restore.
-  void CountResources() {
-    if (census_ != nullptr) census_->MaybeCount(MonotonicNs());
+  // Coordinator thread, between epochs: the kernel-object census.
+  void KernelCensus() {
+    if (kernel_ != nullptr) kernel_->MaybeCensus(MonotonicNs());
   }
+  // The signals whose dispositions are the runtime's (the stop signal,
+  // SIGSEGV for the mprotect tracker, SIGUSR2 for --stats).
+  const std::vector<int>& own_signals() const { return own_signals_; }
 
   const RuntimeConfig& config() const { return config_; }
   ThreadRegistry& registry() { return *registry_; }
@@ -74,6 +79,9 @@ class Runtime {
  private:
   Runtime(const RuntimeConfig& config, LoadedProgram program) : config_(config), program_(std::move(program)) {}
   Status MapRegions();
+  // The kernel-object layer of a fresh run, or the image's of a recovery
+  // (recreated in ResumeMain).
+  Status StartKernelObjects();
   Status Connect();
   Status StartCheckpointing();
   void InitMetaHeader();
@@ -84,6 +92,9 @@ class Runtime {
   // supplies scheduling parameters when not null. Returns an errno value.
   int SpawnOnSlot(uint32_t i, const pthread_attr_t* attr, void* (*entry)(void*), pthread_t* thread);
   void ResumeThreads(pthread_t* main_thread);
+  void RecreateKernelObjects();
+  void ReadyAndWaitForRelease();
+  static void RestoreThreadAttributes(const ThreadSlot& s);
   [[noreturn]] void FailRecovery(const std::string& why);
   void ReapDetachedSlots();
   int SlotOf(pthread_t thread);
@@ -108,8 +119,12 @@ class Runtime {
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<EpochCoordinator> coordinator_;
   std::unique_ptr<Recovery> recovery_;
-  std::unique_ptr<ResourceCensus> census_;
-  std::atomic<uint32_t> resumed_{0};  // threads back at their contexts (futex word)
+  std::unique_ptr<kernel::KernelObjects> kernel_;
+  std::vector<int> own_signals_;
+  // A recovery's threads: how many are recreated and restored, and whether
+  // they may run (futex words; release_ is 1 outside a recovery).
+  std::atomic<uint32_t> ready_{0};
+  std::atomic<uint32_t> release_{1};
   std::atomic<bool> shut_down_{false};
   // How long exit may wait for an unreachable memnode, in all.
   static constexpr int kExitWaitMs = 5000;

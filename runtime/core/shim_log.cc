@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+
+#include "runtime/base/runtime_fds.h"
 #include <cstdarg>
 #include <cstdio>
 
@@ -11,13 +13,13 @@ namespace respct::core {
 namespace {
 std::atomic<int> g_level{kLogWarn};
 std::atomic<int> g_fd{2};
-// High, so it rarely sits where a program expects a low descriptor.
-constexpr int kLogFdFloor = 500;
 }  // namespace
 
 void KeepShimLogFd() {
-  const int fd = fcntl(2, F_DUPFD_CLOEXEC, kLogFdFloor);
-  if (fd >= 0) g_fd.store(fd, std::memory_order_relaxed);
+  const int fd = fcntl(2, F_DUPFD_CLOEXEC, runtime_fds::Floor());
+  if (fd < 0) return;
+  runtime_fds::Mark(fd);
+  g_fd.store(fd, std::memory_order_relaxed);
 }
 
 int ShimLogFd() { return g_fd.load(std::memory_order_relaxed); }

@@ -2,6 +2,7 @@
 
 #include "runtime/core/layout.h"
 #include "runtime/core/meta_region.h"
+#include "runtime/core/thread_keys.h"
 #include "runtime/core/thread_registry.h"
 
 namespace respct::core {
@@ -49,7 +50,7 @@ uint32_t ThreadRegistry::LiveCount() {
 }
 
 size_t Layout::meta_size() const {
-  const size_t bytes = MetaSlotsOffset() + sizeof(ThreadSlot) * max_threads;
+  const size_t bytes = MetaKeysOffset(max_threads) + ThreadKeysBytes(max_threads);
   return (bytes + kPageSize - 1) & ~(kPageSize - 1);
 }
 
@@ -59,6 +60,7 @@ const char* RegionName(uint32_t id) {
     case kHeapRegion: return "heap";
     case kStackRegion: return "stacks";
     case kGlobalsRegion: return "globals";
+    case kKernelRegion: return "kernel";
   }
   return "unknown";
 }

@@ -32,6 +32,7 @@
 //   lock_depth             application locks held when it parked (restored
 //                          with the thread: a thread may park holding locks)
 //   tls_size, tls_image    copy of the executable's static TLS block
+//   sigmask, name          signal mask and thread name, set again on resume
 #pragma once
 
 #include <atomic>
@@ -85,6 +86,8 @@ struct ThreadSlot {
   uint64_t tls_addr;
   uint32_t tls_size;
   uint32_t index;
+  uint64_t sigmask[2];  // the thread's signal mask as the program set it (signals 1..128)
+  char name[16];        // pthread_setname_np
   uint8_t tls_image[kTlsImageMax];
 
   std::atomic_ref<uint32_t> state_ref() { return std::atomic_ref<uint32_t>(state); }

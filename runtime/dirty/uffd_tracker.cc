@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <string>
 
+#include "runtime/base/runtime_fds.h"
 #include "runtime/dirty/pagemap.h"
 
 namespace respct::dirty {
@@ -29,15 +30,16 @@ std::string Errno(std::string_view what, int err) {
 // A userfaultfd, by the syscall, or by /dev/userfaultfd when policy refuses the
 // syscall (the device's permissions are the admin's other way to grant it).
 Result<int> OpenUserfaultfd() {
+  // The runtime's own descriptor, kept out of the program's way (runtime_fds.h).
   const int fd = static_cast<int>(syscall(SYS_userfaultfd, kUffdFlags));
-  if (fd >= 0) return fd;
+  if (fd >= 0) return runtime_fds::Adopt(fd);
   const int err = errno;
   if (err == EPERM || err == EACCES) {
     const int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
     if (dev >= 0) {
       const int via_dev = ioctl(dev, USERFAULTFD_IOC_NEW, kUffdFlags);
       close(dev);
-      if (via_dev >= 0) return via_dev;
+      if (via_dev >= 0) return runtime_fds::Adopt(via_dev);
     }
     return Status::PermissionDenied(
         "userfaultfd: permission denied; run as root or set vm.unprivileged_userfaultfd=1");

@@ -109,8 +109,6 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
                                       std::to_string(m.version) + ", this one reads " +
                                       std::to_string(core::kMetaVersion) + ")");
   std::memcpy(out.at_random, m.at_random, sizeof out.at_random);
-  out.program_fds = m.program_fds;
-  out.program_signal_handlers = m.program_signal_handlers;
   for (uint32_t i = 0; i < m.max_threads; ++i) {
     core::ThreadSlot s;
     std::memcpy(&s, meta.data() + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);

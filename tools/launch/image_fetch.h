@@ -30,8 +30,6 @@ struct FetchedImage {
   uint8_t at_random[16] = {};
   uint32_t threads = 0;  // slots to resume or restart
   // What the program had that a recovery does not restore (advisory counts).
-  uint32_t program_fds = 0;
-  uint32_t program_signal_handlers = 0;
 };
 
 Result<FetchedImage> FetchImage(const ImageFetchOptions& options);

@@ -38,12 +38,6 @@ Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
   std::fprintf(stderr, "%s: resuming app '%s' at epoch %llu: %u thread(s), %.1f MiB read in %.2f s\n", tool,
                fetch.app.c_str(), static_cast<unsigned long long>(image->epoch), image->threads,
                static_cast<double>(image->bytes) / (1 << 20), image->seconds);
-  if (image->program_fds != 0 || image->program_signal_handlers != 0)
-    std::fprintf(stderr,
-                 "%s: warning: when last counted, the program had %u open file descriptor(s) besides "
-                 "stdin/stdout/stderr and %u signal handler(s) of its own; a recovery does not restore them "
-                 "(README: What recovery restores)\n",
-                 tool, image->program_fds, image->program_signal_handlers);
   launch->env.emplace_back("RESPCT_APP", fetch.app);
   launch->env.emplace_back("RESPCT_RECOVER", fetch.path);
   Status st = ArrangeAtRandomForExec(image->at_random);
