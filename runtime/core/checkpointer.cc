@@ -28,6 +28,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->stats_ = stats;
   c->image_ = options.image;
   c->kernel_ = options.kernel;
+  c->stall_ = options.stall;
   auto tracker = dirty::DirtyTracker::Create(options.tracker);
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
@@ -165,9 +166,13 @@ void Checkpointer::DumpRegions() {
   dump_dir_.clear();
 }
 
-void Checkpointer::Abandoned(uint64_t, const RoundResult& round) { stats_->RecordAbandoned(round.quiesce_ns); }
+void Checkpointer::Abandoned(uint64_t, const RoundResult& round) {
+  stats_->RecordAbandoned(round.quiesce_ns);
+  if (stall_ != nullptr) stall_->NoteAbandoned(round, MonotonicNs());
+}
 
 void Checkpointer::AfterRelease(uint64_t epoch, const RoundResult& round) {
+  if (stall_ != nullptr) stall_->NoteCaptured(MonotonicNs());
   sample_.pause_ns = round.pause_ns;
   sample_.quiesce_ns = round.quiesce_ns;
   const size_t index = stats_->RecordCaptured(sample_);

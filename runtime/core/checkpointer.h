@@ -19,6 +19,7 @@
 #include "runtime/core/recovery_image.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
+#include "runtime/core/stall_report.h"
 #include "runtime/dirty/dirty_tracker.h"
 #include "runtime/dirty/line_differ.h"
 #include "runtime/dirty/staging_buffer.h"
@@ -47,6 +48,8 @@ class Checkpointer final : public CheckpointClient {
     // each pause, so the epoch ships it with the rest. Must outlive the
     // Checkpointer.
     kernel::KernelObjects* kernel = nullptr;
+    // Told of every captured and abandoned round (may be null).
+    StallReport* stall = nullptr;
   };
 
   static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
@@ -83,6 +86,7 @@ class Checkpointer final : public CheckpointClient {
   std::vector<Tracked> tracked_;
   const RecoveryImage* image_ = nullptr;
   kernel::KernelObjects* kernel_ = nullptr;
+  StallReport* stall_ = nullptr;
   MetaHeader* meta_ = nullptr;
   ThreadRegistry* registry_ = nullptr;
   Replicator* replicator_ = nullptr;

@@ -24,7 +24,9 @@ bool RuntimeLibrary(const std::string& name, CodeOwner* owner) {
   const size_t slash = name.rfind('/');
   const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
   auto starts = [&](const char* prefix) { return base.rfind(prefix, 0) == 0; };
-  if (starts("libc.so") || starts("libpthread")) {
+  // The vDSO counts as libc's: a thread may park in it only at a system call
+  // (its frames carry no unwind information for respct-inspect either).
+  if (starts("libc.so") || starts("libpthread") || starts("linux-vdso")) {
     *owner = CodeOwner::kLibc;
   } else if (starts("ld-linux")) {
     *owner = CodeOwner::kLoader;
@@ -65,7 +67,7 @@ int OnObject(dl_phdr_info* info, size_t, void* data) {
     prog->globals_size = globals.hi - globals.lo;
     return 0;
   }
-  if (name.empty()) return 0;  // the vDSO
+  if (name.empty()) return 0;
   prog->libraries.push_back(LibraryInfo{name, info->dlpi_addr});
   CodeOwner owner;
   if (!RuntimeLibrary(name, &owner)) return 0;

@@ -78,7 +78,7 @@ void RestartPointHook() { RestartPoint::Park(kParkRestartPoint); }
 void OnStatsSignal(int) { g_stats_requested.store(true, std::memory_order_relaxed); }
 
 void OnCoordinatorTick() {
-  if (Runtime* rt = Runtime::Active()) rt->KernelCensus();
+  if (Runtime* rt = Runtime::Active()) rt->OnTick();
   if (!g_stats_requested.exchange(false, std::memory_order_relaxed)) return;
   if (Runtime* rt = Runtime::Active()) {
     const std::string report = rt->stats().Report(rt->config().stats == StatsFormat::kJson, false, "");
@@ -272,6 +272,8 @@ Status Runtime::StartCheckpointing() {
     return kernel::kKernelHeaderBytes + size_t(kernel_->table().highest() + 1) * kernel::kFdRecordBytes;
   });
   copt.kernel = kernel_.get();
+  stall_ = std::make_unique<StallReport>(registry_.get(), &stats_, MonotonicNs());
+  copt.stall = stall_.get();
   copt.in_use.emplace_back(kStackRegion, [this] {
     uint32_t highest = 0;
     for (uint32_t i = 0; i < registry_->max_threads(); ++i)
@@ -733,13 +735,17 @@ void Runtime::EmitStats() {
     header = "\"app\":\"" + config_.app + "\",\"tracker\":\"" + std::string(checkpointer_->tracker_name()) +
              "\",\"epoch_ms\":" + std::to_string(config_.epoch_ms) + ",\"granularity\":\"" +
              GranularityName(config_.granularity) + "\",\"last_committed_epoch\":" +
-             std::to_string(replicator_->committed_epoch());
+             std::to_string(replicator_->committed_epoch()) + ",\"stalls\":" + stall_->Json();
   } else {
     header = "app " + config_.app + ", tracker " + std::string(checkpointer_->tracker_name()) + ", epoch " +
              std::to_string(config_.epoch_ms) + " ms, last committed epoch " +
              std::to_string(replicator_->committed_epoch());
   }
-  const std::string report = stats_.Report(json, json, header);
+  std::string report = stats_.Report(json, json, header);
+  if (!json) {
+    const std::string stalls = stall_->Text();
+    if (!stalls.empty()) report += "  checkpoints held up by:\n" + stalls;
+  }
   if (config_.stats_file.empty()) {
     (void)!write(ShimLogFd(), report.data(), report.size());
     return;

@@ -27,6 +27,7 @@
 #include "runtime/core/recovery.h"
 #include "runtime/core/replicator.h"
 #include "runtime/core/runtime_stats.h"
+#include "runtime/core/stall_report.h"
 #include "runtime/core/thread_registry.h"
 #include "runtime/kernel/kernel_objects.h"
 
@@ -64,9 +65,12 @@ class Runtime {
   // fork() child: respct off, the heap kept.
   static void DisableInChild();
 
-  // Coordinator thread, between epochs: the kernel-object census.
-  void KernelCensus() {
-    if (kernel_ != nullptr) kernel_->MaybeCensus(MonotonicNs());
+  // Coordinator thread, between epochs: the kernel-object census and the
+  // stall warnings.
+  void OnTick() {
+    const uint64_t now = MonotonicNs();
+    if (kernel_ != nullptr) kernel_->MaybeCensus(now);
+    if (stall_ != nullptr) stall_->MaybeWarn(now);
   }
   // The signals whose dispositions are the runtime's (the stop signal,
   // SIGSEGV for the mprotect tracker, SIGUSR2 for --stats).
@@ -120,6 +124,7 @@ class Runtime {
   std::unique_ptr<EpochCoordinator> coordinator_;
   std::unique_ptr<Recovery> recovery_;
   std::unique_ptr<kernel::KernelObjects> kernel_;
+  std::unique_ptr<StallReport> stall_;
   std::vector<int> own_signals_;
   // A recovery's threads: how many are recreated and restored, and whether
   // they may run (futex words; release_ is 1 outside a recovery).

@@ -216,7 +216,14 @@ void KernelObjects::ApplyCorrections() {
       if (!open_now) table_.Clear(c.fd);  // libc closed it on its own (fclose, closedir)
       continue;
     }
-    if (open_now && st.st_ino == c.inode) Adopt(c.fd);
+    if (!open_now || st.st_ino != c.inode) continue;
+    if (r->kind == FdKind::kInherited) {
+      // Still the launcher's descriptor, swapped by something no call of ours
+      // saw: it stays the launcher's.
+      RecordInherited(&table_, c.fd);
+    } else {
+      Adopt(c.fd);
+    }
   }
   corrections_.clear();
 }
@@ -455,10 +462,15 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
     const FdRecord* r = table_.at(fd);
     if (r->kind == FdKind::kNone || r->kind == FdKind::kUnsupported) continue;
     if (r->kind == FdKind::kInherited) {
+      // The launcher of this process gives its own (the terminal, a
+      // supervisor's pipes or socket): the record now describes that one.
       if (fcntl(fd, F_GETFD) < 0) {
         ++inherited_missing;
         report->warnings.push_back("fd " + std::to_string(fd) + " was inherited (" + UnsupportedWhat(*r) +
                                    ") and this process was not started with it");
+        table_.Clear(fd);
+      } else {
+        RecordInherited(&table_, fd);
       }
       continue;
     }

@@ -100,6 +100,7 @@ std::string DumpName(uint32_t region) {
     case core::kHeapRegion: return "heap";
     case core::kStackRegion: return "stacks";
     case core::kGlobalsRegion: return "globals";
+    case core::kKernelRegion: return "kernel";
   }
   return "region" + std::to_string(region);
 }
