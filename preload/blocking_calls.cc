@@ -37,6 +37,15 @@ inline auto Blocking(Call&& call) {
   return respct::core::RestartPoint::Blocking(static_cast<Call&&>(call));
 }
 
+// A call a signal handler interrupts, reporting it the libc way.
+template <typename Call>
+inline auto Interruptible(Call&& call) {
+  return respct::core::RestartPoint::InterruptibleBlocking(static_cast<Call&&>(call), [] {
+    errno = EINTR;
+    return decltype(call())(-1);
+  });
+}
+
 inline void KernelWrites(void* addr, size_t len) { respct::core::RestartPoint::KernelWrites(addr, len); }
 
 // A mask a call installs while it waits, without the runtime's stop signal.
@@ -176,54 +185,63 @@ RESPCT_EXPORT int connect(int fd, const sockaddr* addr, socklen_t alen) {
 }
 RESPCT_EXPORT int poll(pollfd* fds, nfds_t n, int timeout) {
   KernelWrites(fds, sizeof(pollfd) * n);
-  return Blocking([&] { return next_poll.get()(fds, n, timeout); });
+  return Interruptible([&] { return next_poll.get()(fds, n, timeout); });
 }
 RESPCT_EXPORT int ppoll(pollfd* fds, nfds_t n, const timespec* timeout, const sigset_t* mask) {
   KernelWrites(fds, sizeof(pollfd) * n);
   sigset_t copy;
   const sigset_t* m = ProgramMask(mask, &copy);
-  return Blocking([&] { return next_ppoll.get()(fds, n, timeout, m); });
+  return Interruptible([&] { return next_ppoll.get()(fds, n, timeout, m); });
 }
 RESPCT_EXPORT int select(int n, fd_set* r, fd_set* w, fd_set* e, timeval* timeout) {
   KernelWritesFdSets(r, w, e);
   KernelWritesObject(timeout);
-  return Blocking([&] { return next_select.get()(n, r, w, e, timeout); });
+  return Interruptible([&] { return next_select.get()(n, r, w, e, timeout); });
 }
 RESPCT_EXPORT int pselect(int n, fd_set* r, fd_set* w, fd_set* e, const timespec* timeout, const sigset_t* mask) {
   KernelWritesFdSets(r, w, e);
   sigset_t copy;
   const sigset_t* m = ProgramMask(mask, &copy);
-  return Blocking([&] { return next_pselect.get()(n, r, w, e, timeout, m); });
+  return Interruptible([&] { return next_pselect.get()(n, r, w, e, timeout, m); });
 }
 RESPCT_EXPORT int epoll_wait(int fd, epoll_event* ev, int max, int timeout) {
   KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
-  return Blocking([&] { return next_epoll_wait.get()(fd, ev, max, timeout); });
+  return Interruptible([&] { return next_epoll_wait.get()(fd, ev, max, timeout); });
 }
 RESPCT_EXPORT int epoll_pwait(int fd, epoll_event* ev, int max, int timeout, const sigset_t* mask) {
   KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
   sigset_t copy;
   const sigset_t* m = ProgramMask(mask, &copy);
-  return Blocking([&] { return next_epoll_pwait.get()(fd, ev, max, timeout, m); });
+  return Interruptible([&] { return next_epoll_pwait.get()(fd, ev, max, timeout, m); });
 }
 RESPCT_EXPORT int epoll_pwait2(int fd, epoll_event* ev, int max, const timespec* timeout, const sigset_t* mask) {
   KernelWrites(ev, sizeof(epoll_event) * static_cast<size_t>(max > 0 ? max : 0));
   sigset_t copy;
   const sigset_t* m = ProgramMask(mask, &copy);
-  return Blocking([&] { return next_epoll_pwait2.get()(fd, ev, max, timeout, m); });
+  return Interruptible([&] { return next_epoll_pwait2.get()(fd, ev, max, timeout, m); });
 }
 RESPCT_EXPORT int nanosleep(const timespec* req, timespec* rem) {
   KernelWritesObject(rem);
-  return Blocking([&] { return next_nanosleep.get()(req, rem); });
+  return respct::core::RestartPoint::InterruptibleBlocking([&] { return next_nanosleep.get()(req, rem); }, [&] {
+    if (rem != nullptr) *rem = *req;
+    errno = EINTR;
+    return -1;
+  });
 }
 RESPCT_EXPORT int clock_nanosleep(clockid_t clock, int flags, const timespec* req, timespec* rem) {
   KernelWritesObject(rem);
-  return Blocking([&] { return next_clock_nanosleep.get()(clock, flags, req, rem); });
+  return respct::core::RestartPoint::InterruptibleBlocking(
+      [&] { return next_clock_nanosleep.get()(clock, flags, req, rem); }, [&] {
+        if (rem != nullptr && (flags & TIMER_ABSTIME) == 0) *rem = *req;
+        return EINTR;  // clock_nanosleep reports its error as the result
+      });
 }
 RESPCT_EXPORT unsigned sleep(unsigned seconds) {
-  return Blocking([&] { return next_sleep.get()(seconds); });
+  return respct::core::RestartPoint::InterruptibleBlocking([&] { return next_sleep.get()(seconds); },
+                                                           [&] { return seconds; });
 }
 RESPCT_EXPORT int usleep(useconds_t usec) {
-  return Blocking([&] { return next_usleep.get()(usec); });
+  return Interruptible([&] { return next_usleep.get()(usec); });
 }
 RESPCT_EXPORT int sem_wait(sem_t* sem) {
   return Blocking([&] { return next_sem_wait.get()(sem); });

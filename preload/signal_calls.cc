@@ -33,6 +33,15 @@ Next<int (*)(const sigset_t*, int*)> next_sigwait("sigwait");
 Next<int (*)(const sigset_t*, siginfo_t*)> next_sigwaitinfo("sigwaitinfo");
 Next<int (*)(const sigset_t*, siginfo_t*, const timespec*)> next_sigtimedwait("sigtimedwait");
 
+// A wait a signal handler interrupts (RestartPoint::InterruptibleBlocking).
+template <typename Call>
+int Interrupted(Call&& call) {
+  return RestartPoint::InterruptibleBlocking(static_cast<Call&&>(call), [] {
+    errno = EINTR;
+    return -1;
+  });
+}
+
 bool ForProgram() { return respct::core::t_current.in_runtime == 0; }
 
 // The program's mask request without the runtime's signals.
@@ -110,11 +119,11 @@ RESPCT_EXPORT int sigprocmask(int how, const sigset_t* set, sigset_t* old) {
 RESPCT_EXPORT int sigsuspend(const sigset_t* mask) {
   sigset_t copy;
   const sigset_t* m = Stripped(mask, &copy);
-  return RestartPoint::Blocking([&] { return next_sigsuspend.get()(m); });
+  return Interrupted([&] { return next_sigsuspend.get()(m); });
 }
 
 RESPCT_EXPORT int pause() {
-  return RestartPoint::Blocking([&] { return next_pause.get()(); });
+  return Interrupted([&] { return next_pause.get()(); });
 }
 
 RESPCT_EXPORT int sigwait(const sigset_t* set, int* sig) {
@@ -127,12 +136,12 @@ RESPCT_EXPORT int sigwaitinfo(const sigset_t* set, siginfo_t* info) {
   sigset_t copy;
   const sigset_t* s = Stripped(set, &copy);
   RestartPoint::KernelWrites(info, info != nullptr ? sizeof *info : 0);
-  return RestartPoint::Blocking([&] { return next_sigwaitinfo.get()(s, info); });
+  return Interrupted([&] { return next_sigwaitinfo.get()(s, info); });
 }
 
 RESPCT_EXPORT int sigtimedwait(const sigset_t* set, siginfo_t* info, const timespec* timeout) {
   sigset_t copy;
   const sigset_t* s = Stripped(set, &copy);
   RestartPoint::KernelWrites(info, info != nullptr ? sizeof *info : 0);
-  return RestartPoint::Blocking([&] { return next_sigtimedwait.get()(s, info, timeout); });
+  return Interrupted([&] { return next_sigtimedwait.get()(s, info, timeout); });
 }

@@ -24,6 +24,9 @@ struct CurrentThread {
   uint32_t unsafe_handler_depth = 0;
   // Program signal handlers running on this thread, unsafe or not.
   uint32_t program_handler_depth = 0;
+  // A program handler ran on this thread since it entered its current
+  // interruptible blocking call (see FiberRequest::interruptible).
+  bool handler_ran = false;
   void* fiber = nullptr;       // Boost fcontext of the park fiber's continuation
   void* fiber_stack = nullptr; // its mapping (internal memory)
 };

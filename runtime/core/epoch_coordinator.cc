@@ -10,6 +10,7 @@
 
 #include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
+#include "runtime/core/program_signals.h"
 #include "runtime/core/round_words.h"
 #include "runtime/core/thread_registry.h"
 #include "runtime/sync/futex.h"
@@ -56,6 +57,7 @@ Status EpochCoordinator::Start(uint64_t first_epoch) {
   stopping_.store(false);
   thread_ = std::thread([this] {
     t_current.in_runtime = 1;  // never an application thread
+    BlockSignalsInRuntimeThread();
     pthread_setname_np(pthread_self(), "respct-epoch");
     Loop();
   });

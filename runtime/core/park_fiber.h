@@ -31,6 +31,12 @@ struct FiberRequest {
   long (*fn)(void*) = nullptr;  // kBlocking: the blocking operation
   void* arg = nullptr;
   long result = 0;
+  // kBlocking: a call a signal handler interrupts (pause, epoll_wait, ...).
+  // When a program handler ran on the thread since the program made the call
+  // (RestartPoint::InterruptibleBlocking), it is not made: `interrupted` is
+  // set, as if the signal had come while the kernel had it.
+  bool interruptible = false;
+  bool interrupted = false;
 };
 
 // Token a recovery passes when it resumes a thread: the switch that parked it

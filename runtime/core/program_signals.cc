@@ -1,10 +1,16 @@
 #include "runtime/core/program_signals.h"
 
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 
 #include "runtime/core/current_thread.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/core/runtime.h"
+#include "runtime/core/thread_table.h"
 #include "runtime/kernel/signals.h"
 #include "runtime/sync/futex.h"
 
@@ -26,7 +32,51 @@ void WaitOutCapture() {
   }
 }
 
+std::atomic<int> g_main_tid{0};
+std::atomic<const ThreadSlot*> g_main_slot{nullptr};
+
+// Signals a process receives as a whole (not faults of one thread, not
+// SIGPIPE, which the kernel sends to the writing thread).
+bool ProcessWide(int sig, const siginfo_t* info) {
+  switch (sig) {
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS: case SIGPIPE:
+      return false;
+  }
+  return info == nullptr || info->si_code != SI_TKILL;
+}
+
+// Passes a process-directed signal on to the program's main thread when the
+// kernel gave it to another that main would have preceded. True: passed on.
+bool PassToMain(int sig, siginfo_t* info) {
+  const int main_tid = g_main_tid.load(std::memory_order_acquire);
+  const ThreadSlot* main = g_main_slot.load(std::memory_order_acquire);
+  if (main_tid == 0 || main == nullptr || !ProcessWide(sig, info)) return false;
+  if (static_cast<int>(syscall(SYS_gettid)) == main_tid) return false;
+  const uint32_t state = std::atomic_ref<const uint32_t>(main->state).load(std::memory_order_acquire);
+  if (state == kSlotFree || state == kSlotExited) return false;
+  if ((main->sigmask[(sig - 1) / 64] >> ((sig - 1) % 64)) & 1) return false;  // main blocks it: ours to run
+  // The kernel lets a process queue a signal to itself only with a
+  // user-queued code: a kill() arrives at main as a sigqueue(), with the
+  // sender's pid and uid kept.
+  siginfo_t copy = *info;
+  if (copy.si_code >= 0 || copy.si_code == SI_TKILL) copy.si_code = SI_QUEUE;
+  return syscall(SYS_rt_tgsigqueueinfo, getpid(), main_tid, sig, &copy) == 0;
+}
+
 }  // namespace
+
+void BlockSignalsInRuntimeThread() {
+  sigset_t all;
+  sigfillset(&all);
+  // Faults stay deliverable (blocking them does not stop the kernel anyway).
+  for (int s : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&all, s);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+}
+
+void SetProgramMainThread(int tid, const void* slot) {
+  g_main_slot.store(static_cast<const ThreadSlot*>(slot), std::memory_order_release);
+  g_main_tid.store(tid, std::memory_order_release);
+}
 
 bool IsRuntimeSignal(int sig) {
   if (sig == RestartPoint::StopSignal()) return true;
@@ -44,6 +94,10 @@ void StripRuntimeSignals(sigset_t* set) {
 
 void ProgramSignalTrampoline(int sig, siginfo_t* info, void* ucontext) {
   const int saved_errno = errno;
+  if (PassToMain(sig, info)) {
+    errno = saved_errno;
+    return;
+  }
   WaitOutCapture();
   kernel::KernelStateHeader* h = Header();
   struct sigaction program {};
@@ -54,6 +108,7 @@ void ProgramSignalTrampoline(int sig, siginfo_t* info, void* ucontext) {
     kernel::RecordDisposition(h, sig, dfl);
   }
   ++t_current.program_handler_depth;
+  t_current.handler_ran = true;
   const bool unsafe = RestartPoint::EnterProgramHandler(static_cast<const ucontext_t*>(ucontext));
   errno = saved_errno;
   if ((program.sa_flags & SA_SIGINFO) != 0) {

@@ -19,6 +19,15 @@
 // Masks the program sets (pthread_sigmask, sigprocmask, sigsuspend, the
 // sigwait family, signalfd) never block or take the stop signal.
 //
+// Process-directed signals: the kernel prefers the thread-group leader, which
+// natively is the program's main thread; under respct the leader is the
+// process's first thread, waiting for main's (it and the runtime's own
+// threads block every signal: BlockSignalsInRuntimeThread). A process-directed
+// signal (kill, sigqueue, a timer, SIGCHLD — not a fault, not SIGPIPE, not
+// tgkill) that reaches another program thread while the program's main thread
+// does not block it is passed on to main with its siginfo, as natively (a
+// server whose main thread waits in pause() for SIGTERM relies on it).
+//
 // The trampoline and the mask helpers are async-signal-safe.
 #pragma once
 
@@ -33,6 +42,13 @@ void ProgramSignalTrampoline(int sig, siginfo_t* info, void* ucontext);
 // it. `real` is libc's sigaction. Returns what sigaction returns.
 int ProgramSigaction(int sig, const struct sigaction* act, struct sigaction* old,
                      int (*real)(int, const struct sigaction*, struct sigaction*));
+
+// The calling thread (the process's first, or one of the runtime's) takes no
+// signal meant for the program.
+void BlockSignalsInRuntimeThread();
+// The program's main thread, for passing process-directed signals on
+// (its kernel tid and slot), set by the runtime when main's thread starts.
+void SetProgramMainThread(int tid, const void* slot);
 
 // Whether `sig`'s disposition is the runtime's.
 bool IsRuntimeSignal(int sig);

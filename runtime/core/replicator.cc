@@ -6,7 +6,9 @@
 
 #include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
+#include "runtime/core/program_signals.h"
 #include "runtime/core/shim_log.h"
+#include "runtime/kernel/kernel_objects.h"
 
 namespace respct::core {
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
@@ -17,7 +19,7 @@ Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, s
 Replicator::~Replicator() { Stop(0); }
 
 Status Replicator::Connect() {
-  auto t = Transport::Connect(url_, secret_, options_);
+  auto t = kernel::WithRuntimeDescriptors([&] { return Transport::Connect(url_, secret_, options_); });
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());
   attach_info_ = transport_->info();
@@ -28,6 +30,7 @@ Status Replicator::Connect() {
 void Replicator::Start() {
   thread_ = std::thread([this] {
     t_current.in_runtime = 1;  // a runtime thread: internal allocator, never parked
+    BlockSignalsInRuntimeThread();
     pthread_setname_np(pthread_self(), "respct-ship");
     Loop();
   });
@@ -96,7 +99,7 @@ Status Replicator::Reconnect() {
   // A busy refusal is retried by the ship loop's own backoff, which Stop()
   // can interrupt; the connect itself must not wait.
   options_.busy_wait_ms = 0;
-  auto t = Transport::Connect(url_, secret_, options_);
+  auto t = kernel::WithRuntimeDescriptors([&] { return Transport::Connect(url_, secret_, options_); });
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());
   ring_warm_ = false;  // a new session has a new ring

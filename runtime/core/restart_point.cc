@@ -189,7 +189,11 @@ void RestartPoint::ServeOnFiber(FiberRequest* req) {
   slot->lock_depth = sync::LockDepth();
   slot->state_ref().store(kSlotBlocked, std::memory_order_seq_cst);
   if (round::Request().load(std::memory_order_seq_cst) != 0) WakeCoordinator();
-  req->result = req->fn(req->arg);
+  if (req->interruptible && t_current.handler_ran) {
+    req->interrupted = true;
+  } else {
+    req->result = req->fn(req->arg);
+  }
   const int saved = errno;
   for (;;) {
     uint32_t st = kSlotBlocked;

@@ -88,6 +88,16 @@ class RestartPoint {
   // Runs `call` as a blocking call (see above); returns its result.
   template <typename Call>
   static auto Blocking(Call&& call) -> decltype(call());
+  // The same for a call a signal handler interrupts (pause, sigsuspend,
+  // epoll_wait, poll, select, nanosleep, sigwait...): if a program handler
+  // runs on the thread between the program's call and the kernel taking it —
+  // a stretch the fiber switch widens, and in a recovered thread the time until
+  // its re-issue — the call is not made and `interrupted()` is returned, as if
+  // the signal had come during it. Natively the window is a few instructions;
+  // a server whose main thread waits in pause() for SIGTERM would otherwise
+  // sleep on with its flag set.
+  template <typename Call, typename Interrupted>
+  static auto InterruptibleBlocking(Call&& call, Interrupted&& interrupted) -> decltype(call());
   // The kernel is about to write [addr, addr+len) for the program (read(2)
   // into a buffer, ...): trackers that rely on user-space faults must open
   // those pages first (DirtyTracker::KernelWillWrite). The hook is installed by
@@ -177,6 +187,31 @@ auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
                    &frame};
   while (!RunOnFiber(&req)) {
   }
+  return frame.result;
+}
+
+template <typename Call, typename Interrupted>
+auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted) -> decltype(call()) {
+  using R = decltype(call());
+  if (!MayPark()) return call();
+  t_current.handler_ran = false;
+  Pass();
+  struct Frame {
+    Call* call;
+    R result;
+  } frame{&call, R{}};
+  FiberRequest req{FiberRequest::kBlocking, 0,
+                   [](void* p) -> long {
+                     auto* f = static_cast<Frame*>(p);
+                     f->result = (*f->call)();
+                     return 0;
+                   },
+                   &frame};
+  req.interruptible = true;
+  while (!RunOnFiber(&req)) {
+    req.interrupted = false;
+  }
+  if (req.interrupted) return interrupted();
   return frame.result;
 }
 

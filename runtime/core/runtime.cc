@@ -337,6 +337,8 @@ int Runtime::RunMain(int (*main)(int, char**, char**), int argc, char** argv, ch
   {
     RuntimeScope scope;
     (void)coordinator_->Start(replicator_->committed_epoch() + 1);
+    // Signals for the program go to the program's threads (program_signals.h).
+    BlockSignalsInRuntimeThread();
   }
   void* ret = nullptr;
   g_libc.pthread_join(main_thread, &ret);
@@ -370,6 +372,7 @@ int Runtime::ResumeMain() {
     (void)coordinator_->Start(replicator_->committed_epoch() + 1);
     ShimLog(kLogInfo, "resumed epoch %llu: %u thread(s) in %.1f ms", static_cast<unsigned long long>(recovery_->epoch()),
             ready_.load(), static_cast<double>(MonotonicNs() - t0) / 1e6);
+    BlockSignalsInRuntimeThread();
   }
   void* ret = nullptr;
   g_libc.pthread_join(main_thread, &ret);
@@ -474,6 +477,7 @@ void* Runtime::ResumeTrampoline(void* slot_index) {
   // of this frame never ends (the frame itself is overwritten).
   t_current.in_runtime = 1;
   rt->registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+  if ((s.flags & kSlotMain) != 0) SetProgramMainThread(static_cast<int>(syscall(SYS_gettid)), &s);
   t_current.slot = &s;
   t_current.index = i;
   sync::SetCurrentOwnerId(i + 1);
@@ -594,6 +598,7 @@ void* Runtime::ThreadTrampoline(void* slot_index) {
     s.tls_addr = ExecutableTlsBlock();
     s.tls_size = static_cast<uint32_t>(rt->program_.tls_size);
     rt->registry_->control(i).tid.store(static_cast<int32_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
+    if ((s.flags & kSlotMain) != 0) SetProgramMainThread(static_cast<int>(syscall(SYS_gettid)), &s);
     t_current.slot = &s;
     t_current.index = i;
     sync::SetCurrentOwnerId(i + 1);

@@ -37,6 +37,9 @@ namespace respct::kernel {
 namespace {
 
 std::atomic<KernelObjects*> g_active{nullptr};
+// Descriptor numbers ReserveImageNumbers held with a placeholder; Recreate
+// closes those it did not replace (a record it skips as closed).
+std::vector<int> g_placeholders;
 
 // Calls fn(fd) for every descriptor open in this process but `skip`.
 template <typename Fn>
@@ -94,6 +97,23 @@ const char* UnsupportedWhat(const FdRecord& r) { return reinterpret_cast<const c
 
 }  // namespace
 
+std::vector<int> OpenDescriptors() {
+  std::vector<int> fds;
+  ForEachOpenFd([&](int fd) { fds.push_back(fd); });
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+void MarkNewAsRuntime(const std::vector<int>& before) {
+  KernelObjects* k = ActiveKernel();
+  for (int fd : OpenDescriptors()) {
+    if (std::binary_search(before.begin(), before.end(), fd) || runtime_fds::Owned(fd)) continue;
+    const FdRecord* r = k != nullptr ? k->table().at(fd) : nullptr;
+    if (r != nullptr && r->kind != FdKind::kNone) continue;  // the program's, recorded
+    runtime_fds::Mark(fd);
+  }
+}
+
 KernelObjects* ActiveKernel() { return g_active.load(std::memory_order_acquire); }
 void SetActiveKernel(KernelObjects* k) { g_active.store(k, std::memory_order_release); }
 
@@ -128,7 +148,8 @@ Status KernelObjects::ReserveImageNumbers(const uint8_t* image, size_t stored) {
     const FdKind kind = records[fd].kind;
     if (kind == FdKind::kNone || kind == FdKind::kInherited) continue;
     highest = fd;
-    if (fd != placeholder && fcntl(fd, F_GETFD) < 0) dup3(placeholder, fd, O_CLOEXEC);
+    if (fd != placeholder && fcntl(fd, F_GETFD) < 0 && dup3(placeholder, fd, O_CLOEXEC) >= 0)
+      g_placeholders.push_back(fd);
   }
   // The placeholder itself may sit on a number the image needs: it stays,
   // and Recreate replaces it like the others.
@@ -137,7 +158,11 @@ Status KernelObjects::ReserveImageNumbers(const uint8_t* image, size_t stored) {
     const FdKind kind = records[placeholder].kind;
     needed = kind != FdKind::kNone && kind != FdKind::kInherited;
   }
-  if (!needed) close(placeholder);
+  if (!needed) {
+    close(placeholder);
+  } else {
+    g_placeholders.push_back(placeholder);
+  }
   runtime_fds::PlaceAbove(highest);
   return Status::OK();
 }
@@ -518,6 +543,13 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
       }
     }
   }
+
+  for (int fd : g_placeholders) {
+    const FdRecord* r = table_.at(fd);
+    if (r == nullptr || r->kind == FdKind::kNone || r->kind == FdKind::kUnsupported || r->kind == FdKind::kInherited)
+      close(fd);
+  }
+  g_placeholders.clear();
 
   SignalsRecreated sig;
   RESPCT_RETURN_IF_ERROR(RecreateSignals(h, options.trampoline, options.own_signals.data(),

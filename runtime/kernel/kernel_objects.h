@@ -109,8 +109,28 @@ class KernelObjects {
   std::vector<Correction> corrections_;  // coordinator thread only
 };
 
+// Runs `connect` (the runtime connecting to its memnode) and marks the
+// descriptors it made that no interposed call saw — libibverbs makes its
+// event channels by ioctl — as the runtime's, so that the census never takes
+// them for the program's. A descriptor the program's recorded calls make
+// meanwhile is recorded, hence never marked.
+template <typename Fn>
+auto WithRuntimeDescriptors(Fn&& connect) -> decltype(connect());
+
 // The process's layer while the runtime records, else null. Async-signal-safe.
 KernelObjects* ActiveKernel();
 void SetActiveKernel(KernelObjects* k);
+
+// ---- implementation ----
+std::vector<int> OpenDescriptors();
+void MarkNewAsRuntime(const std::vector<int>& before);
+
+template <typename Fn>
+auto WithRuntimeDescriptors(Fn&& connect) -> decltype(connect()) {
+  const std::vector<int> before = OpenDescriptors();
+  auto result = connect();
+  MarkNewAsRuntime(before);
+  return result;
+}
 
 }  // namespace respct::kernel
