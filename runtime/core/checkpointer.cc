@@ -110,6 +110,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   if (kernel_ != nullptr) kernel_->CaptureUnderPause();
   Status st = GrowTracking();
   if (st.ok()) st = tracker_->Collect(&runs_);
+  if (st.ok()) KeepKernelWritesOpen();
   if (!st.ok()) {
     ShimLog(kLogInfo, "epoch %llu not captured: %s", static_cast<unsigned long long>(epoch), st.ToString().c_str());
     return false;
@@ -141,6 +142,22 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   sample_.bytes_shipped = d.bytes_shipped;
   sample_.records = d.records;
   return true;
+}
+
+// A thread blocked in a call the kernel will write into (read into a
+// buffer) told the tracker before the call; the collect just re-armed those
+// pages, so for every thread still in such a call they are opened again (a
+// write-protecting tracker would otherwise fail the kernel's write with
+// EFAULT) and, written or not, looked at again next epoch.
+void Checkpointer::KeepKernelWritesOpen() {
+  for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
+    const SlotState st = registry_->slot(i).load_state();
+    if (st != kSlotBlocked && st != kSlotFrozen) continue;
+    const SlotControl& c = registry_->control(i);
+    const uint64_t lo = c.kernel_write_lo.load(std::memory_order_relaxed);
+    const uint64_t hi = c.kernel_write_hi.load(std::memory_order_relaxed);
+    if (hi > lo) tracker_->KernelWillWrite(reinterpret_cast<void*>(lo), hi - lo);
+  }
 }
 
 void Checkpointer::DumpRegions() {

@@ -71,6 +71,7 @@ class Checkpointer final : public CheckpointClient {
  private:
   Checkpointer() = default;
   void CopyThreadTls();
+  void KeepKernelWritesOpen();
   // Extends tracking of growing regions to what they use now (under the pause).
   Status GrowTracking();
 

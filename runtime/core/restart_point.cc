@@ -93,6 +93,27 @@ void RestartPoint::Uninstall() {
   g_code_owner = nullptr;
 }
 
+void RestartPoint::NoteKernelWrite(void* addr, size_t len) {
+  const CurrentThread& ct = t_current;
+  if (ct.slot == nullptr || g_registry == nullptr || len == 0) return;
+  SlotControl& c = g_registry->control(ct.index);
+  const auto lo = reinterpret_cast<uint64_t>(addr), hi = lo + len;
+  const uint64_t cur_lo = c.kernel_write_lo.load(std::memory_order_relaxed);
+  const uint64_t cur_hi = c.kernel_write_hi.load(std::memory_order_relaxed);
+  // Both move before the slot turns kBlocked (release in ServeOnFiber), which
+  // is when the coordinator reads them.
+  c.kernel_write_lo.store(cur_hi == 0 || lo < cur_lo ? lo : cur_lo, std::memory_order_relaxed);
+  c.kernel_write_hi.store(hi > cur_hi ? hi : cur_hi, std::memory_order_relaxed);
+}
+
+void RestartPoint::ClearKernelWrites() {
+  const CurrentThread& ct = t_current;
+  if (ct.slot == nullptr || g_registry == nullptr) return;
+  SlotControl& c = g_registry->control(ct.index);
+  c.kernel_write_hi.store(0, std::memory_order_relaxed);
+  c.kernel_write_lo.store(0, std::memory_order_relaxed);
+}
+
 void RestartPoint::Park(ParkKind kind) {
   if (!MayPark() || !Requested()) return;
   FiberRequest req{FiberRequest::kPark, kind};

@@ -103,7 +103,10 @@ class RestartPoint {
   // those pages first (DirtyTracker::KernelWillWrite). The hook is installed by
   // the runtime once it tracks; before that this does nothing.
   static void KernelWrites(void* addr, size_t len) {
-    if (void (*hook)(void*, size_t) = g_kernel_will_write.load(std::memory_order_acquire)) hook(addr, len);
+    if (void (*hook)(void*, size_t) = g_kernel_will_write.load(std::memory_order_acquire)) {
+      hook(addr, len);
+      NoteKernelWrite(addr, len);
+    }
   }
   static void SetKernelWillWriteHook(void (*hook)(void*, size_t)) {
     g_kernel_will_write.store(hook, std::memory_order_release);
@@ -143,6 +146,9 @@ class RestartPoint {
   }
 
  private:
+  // Widens the calling thread's pending kernel-write span (SlotControl).
+  static void NoteKernelWrite(void* addr, size_t len);
+  static void ClearKernelWrites();
   static inline constinit std::atomic<void (*)(void*, size_t)> g_kernel_will_write{nullptr};
   static inline constinit std::atomic<int> g_stop_signal{0};
   // Not on an alternate signal stack: a context saved now must lie on the
@@ -172,7 +178,11 @@ const char* StopRefusalName(uint32_t refusal);
 template <typename Call>
 auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
   using R = decltype(call());
-  if (!MayPark()) return call();
+  if (!MayPark()) {
+    R r = call();
+    ClearKernelWrites();
+    return r;
+  }
   Pass();
   struct Frame {
     Call* call;
@@ -187,13 +197,18 @@ auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
                    &frame};
   while (!RunOnFiber(&req)) {
   }
+  ClearKernelWrites();
   return frame.result;
 }
 
 template <typename Call, typename Interrupted>
 auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted) -> decltype(call()) {
   using R = decltype(call());
-  if (!MayPark()) return call();
+  if (!MayPark()) {
+    R r = call();
+    ClearKernelWrites();
+    return r;
+  }
   t_current.handler_ran = false;
   Pass();
   struct Frame {
@@ -211,6 +226,7 @@ auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted)
   while (!RunOnFiber(&req)) {
     req.interrupted = false;
   }
+  ClearKernelWrites();
   if (req.interrupted) return interrupted();
   return frame.result;
 }

@@ -108,6 +108,12 @@ struct SlotControl {
   std::atomic<uint32_t> stop_answers{0};
   std::atomic<uint32_t> refusal{0};
   std::atomic<uint64_t> refusal_pc{0};
+  // The span [kernel_write_lo, kernel_write_hi) the kernel may write for the
+  // thread's current blocking call (read into a buffer, ...), 0/0: none. A
+  // tracker that write-protects pages (mprotect) must leave it open at every
+  // collect while the call blocks (Checkpointer::KeepKernelWritesOpen).
+  std::atomic<uint64_t> kernel_write_lo{0};
+  std::atomic<uint64_t> kernel_write_hi{0};
   // The current round, as the coordinator counts it: stop signals sent, and
   // stop_answers when the round began.
   uint32_t round_signals = 0;

@@ -179,6 +179,27 @@ TEST(Quiescence, AThreadLivingInLibcIsNamedDuringTheRun) {
   EXPECT_NE(r.err.find("checkpoints held up by"), std::string::npos) << r.Describe();
 }
 
+// A read blocked across epochs into memory the mprotect tracker protects:
+// the epochs must leave its buffer open while the kernel may still write it
+// (issue 16: the next collect re-protected it and the read failed, EFAULT).
+// With every tracker, as the program sees no difference.
+class BlockedRead : public testing::TestWithParam<const char*> {};
+
+TEST_P(BlockedRead, SpansEpochsUnderEveryTracker) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const ChildResult r = RunChild(dir.path(), "run",
+                                 RespctRun(mn.tcp_url(), mn.secret_path(), UniqueApp("blockedread"),
+                                           {"--tracker", GetParam()}, {BLOCKED_READ_PROG}));
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find("blocked_read_prog: ok"), std::string::npos) << r.Describe();
+}
+
+INSTANTIATE_TEST_SUITE_P(Trackers, BlockedRead, testing::Values("uffd", "mprotect", "scan"),
+                         [](const testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
+
 // issue 13 §1: the threads of a recovery run only once all are back.
 TEST(Recovery, NoThreadRunsBeforeEveryThreadIsBack) {
   TempDir dir;
