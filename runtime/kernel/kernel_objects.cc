@@ -298,8 +298,10 @@ void KernelObjects::CountChildren() {
           if (std::fgets(comm, sizeof comm, c) == nullptr) comm[0] = '\0';
           std::fclose(c);
         }
-        comm[strcspn(comm, "\n")] = '\0';
-        std::snprintf(h->child_names[n], sizeof h->child_names[n], "%s", comm);
+        // A comm is at most 15 characters (TASK_COMM_LEN); cut to the slot.
+        const size_t len = std::min(strcspn(comm, "\n"), sizeof h->child_names[n] - 1);
+        std::memcpy(h->child_names[n], comm, len);
+        h->child_names[n][len] = '\0';
       }
       ++n;
     }
