@@ -17,6 +17,8 @@ packages=(
   libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
   # real multithreaded programs the tests run unmodified under respct
   pigz xz-utils
+  # real servers the tests and benchmarks run unmodified under respct, and their load generators
+  memcached libmemcached-tools redis-server redis-tools
   # bench/run-all: plots, the full-process checkpoint baselines (criu, gcore), profiles
   python3 python3-matplotlib criu gdb linux-perf
 )
