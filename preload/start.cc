@@ -21,6 +21,7 @@
 #include <string>
 
 #include "preload/libc_next.h"
+#include "runtime/core/anonymous_maps.h"
 #include "runtime/core/app_heap.h"
 #include "runtime/core/config.h"
 #include "runtime/core/current_thread.h"
@@ -41,13 +42,16 @@ void OnExit() {
 }
 
 void BeforeFork() {
+  respct::core::AnonymousMaps::PrepareFork();
   if (respct::heap::Heap* h = respct::core::AppHeap()) h->PrepareFork();
 }
 void ParentAfterFork() {
   if (respct::heap::Heap* h = respct::core::AppHeap()) h->ParentAfterFork();
+  respct::core::AnonymousMaps::ParentAfterFork();
 }
 void ChildAfterFork() {
   if (respct::heap::Heap* h = respct::core::AppHeap()) h->ChildAfterFork();
+  respct::core::AnonymousMaps::ChildAfterFork();
   Runtime::DisableInChild();
 }
 

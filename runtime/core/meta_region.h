@@ -20,7 +20,7 @@
 namespace respct::core {
 
 inline constexpr uint64_t kMetaMagic = 0x544d544350534552;  // "RESPCTMT"
-inline constexpr uint32_t kMetaVersion = 3;
+inline constexpr uint32_t kMetaVersion = 4;
 inline constexpr size_t kMaxRegionIds = 8;  // region ids 1..7 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
@@ -57,6 +57,9 @@ struct MetaHeader {
   uint64_t tls_align;
   char exe_path[256];
   LibraryEntry libraries[kMaxLibraries];
+  // Heap address of the table of the program's anonymous mappings
+  // (anonymous_maps.h), 0 before its first mmap. Written by that module only.
+  uint64_t anonymous_maps;
 };
 static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 

@@ -16,6 +16,7 @@
 #include "runtime/core/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/libc_entry.h"
+#include "runtime/core/anonymous_maps.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/park_fiber.h"
 #include "runtime/core/program_signals.h"
@@ -139,6 +140,9 @@ Status Runtime::Start(const RuntimeConfig& config, LoadedProgram program) {
   if (st.ok() && !rt->recovering()) {
     rt->InitMetaHeader();
     st = rt->StartCheckpointing();
+    // From here the program's anonymous mappings are persisted; the runtime's
+    // code is known (StartCheckpointing), so its own mappings are not.
+    if (st.ok()) AnonymousMaps::Install(AppHeap(), &rt->meta_->anonymous_maps, SystemMemoryCalls());
   }
   if (!st.ok()) return st;  // the process exits: nothing to unwind
   g_active.store(rt, std::memory_order_release);
@@ -362,6 +366,9 @@ int Runtime::ResumeMain() {
     // 2. checkpointing is set up (not started) so that its signal handler,
     //    tracker and descriptors exist before the program's signals are set;
     if (Status st = StartCheckpointing(); !st.ok()) FailRecovery(st.ToString());
+    //    the program's anonymous mappings are in the heap: their table is
+    //    adopted, once the runtime's own code is known;
+    AnonymousMaps::Install(AppHeap(), &meta_->anonymous_maps, SystemMemoryCalls());
     // 3. kernel objects, before any thread of the program exists: a resumed
     //    thread re-issues its blocked call on a descriptor that must be there;
     RecreateKernelObjects();

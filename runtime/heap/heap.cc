@@ -243,6 +243,11 @@ void* Heap::MallocLarge(size_t n, size_t align, bool zero) noexcept {
   return p;
 }
 
+void* Heap::AllocatePages(size_t n, size_t align) noexcept {
+  if (align < kPageSize || (align & (align - 1)) != 0) return nullptr;
+  return MallocLarge(n, align, true);
+}
+
 void* Heap::Calloc(size_t count, size_t size) noexcept {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) return nullptr;

@@ -52,10 +52,12 @@
 // writes past the end of a block, use after free.
 //
 // MADV_DONTNEED: large blocks of at least 1 MiB are given back to the kernel
-// when freed, and read back as zero afterwards. A restored image may still
-// hold the old bytes of such pages (if the page was not shipped after the
-// madvise), which is why Attach stops trusting the "this free span is zero"
-// marks that let Calloc skip its memset.
+// when freed. They read back as zero in this process, but the persisted image
+// may still hold their old bytes (dropping a page is not a write a tracker
+// sees), so such a span is not marked zeroed: a calloc or AllocatePages served
+// from it writes its zeros, and those writes are shipped. Only pages never
+// handed out are trusted to be zero here and in the image; Attach forgets
+// every mark.
 #pragma once
 
 #include <cstddef>
@@ -128,6 +130,11 @@ class Heap {
   // align: power of two (else nullptr). Serves posix_memalign, aligned_alloc,
   // memalign, valloc and pvalloc; the preload layer maps failures to errno.
   void* Memalign(size_t align, size_t n) noexcept;
+  // A large block of at least n bytes (rounded up to whole 8 KiB pages)
+  // whose start is aligned to align (a power of two, >= kPageSize), reading
+  // as zero: what an anonymous mmap served from the heap gets
+  // (runtime/core/anonymous_maps.h). Null if the region has no room.
+  void* AllocatePages(size_t n, size_t align) noexcept;
   // Bytes usable at p (>= the size requested); p must be a live block.
   size_t UsableSize(const void* p) noexcept;
   // True iff p lies inside this heap's region (a range check, nothing more).

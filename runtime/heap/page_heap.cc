@@ -82,7 +82,11 @@ void PageHeap::FreeLarge(void* p) {
   madvise(p, size_t{num_pages} << kPageShift, MADV_DONTNEED);
   FutexLockGuard guard(lock_);
   released_bytes_ += uint64_t{num_pages} << kPageShift;
-  FreeLocked(page, num_pages, true);
+  // Zero in this process, but not in the image: dropping a page is no write,
+  // so no tracker ships its zeros and the memnode still holds what the page
+  // last held. A calloc served from it unwritten would read those old bytes
+  // after a recovery; marking it not-zeroed makes that calloc write its zeros.
+  FreeLocked(page, num_pages, false);
 }
 
 uint32_t PageHeap::LargePages(const void* p) {

@@ -29,7 +29,8 @@ class PageHeap {
  public:
   static constexpr unsigned kNumBins = 128;
   // Large frees of at least this many pages are given back to the kernel
-  // with MADV_DONTNEED (1 MiB); the pages then read back as zero.
+  // with MADV_DONTNEED (1 MiB); the pages then read back as zero here, but
+  // are not marked zeroed (the persisted image still holds their old bytes).
   static constexpr uint32_t kReleasePages = (1u << 20) / kPageSize;
 
   // Sets up an empty page heap over a zero-filled metadata area.

@@ -17,32 +17,6 @@
 namespace respct::shimtest {
 namespace {
 
-std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std::string& url,
-                                       const std::string& app, const std::vector<std::string>& program) {
-  std::vector<std::string> argv = {RESPCT_RECOVER_BIN, "--memnode", url, "--secret-file", mn.secret_path(),
-                                   "--app", app, "--epoch-ms", "10", "--"};
-  argv.insert(argv.end(), program.begin(), program.end());
-  return argv;
-}
-
-// Waits until the memnode has committed an epoch beyond `after` for `app`.
-uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  uint64_t e = 0;
-  while ((e = CommittedEpoch(mn, app)) <= after + 2 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  return e;
-}
-
-// The counter of the first "NAME: progress n=N" line in `out`, or -1.
-long FirstProgress(const std::string& out) {
-  for (const std::string& line : Lines(out)) {
-    const size_t at = line.find("progress n=");
-    if (at != std::string::npos) return std::stol(line.substr(at + 11));
-  }
-  return -1;
-}
-
 class RecoveryTest : public testing::TestWithParam<const char*> {};
 
 TEST_P(RecoveryTest, RecoveryProgSurvivesTwoKills) {

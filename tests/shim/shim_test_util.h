@@ -121,6 +121,17 @@ ConnectOptions AdminSession(int timeout_ms);
 // app is not there (yet) or the memnode does not answer.
 uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app);
 
+// The respct-recover command line matching RespctRun (10 ms epochs).
+std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std::string& url,
+                                       const std::string& app, const std::vector<std::string>& program);
+
+// Waits (at most 60 s) until the memnode has committed an epoch more than two
+// beyond `after` for `app`; returns the last epoch seen.
+uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after);
+
+// The counter of the first "NAME: progress n=N" line in `out`, or -1.
+long FirstProgress(const std::string& out);
+
 // A name no other test (or concurrent run of this suite) uses.
 std::string UniqueApp(const std::string& stem);
 
