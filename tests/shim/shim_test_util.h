@@ -132,6 +132,14 @@ uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& a
 // The counter of the first "NAME: progress n=N" line in `out`, or -1.
 long FirstProgress(const std::string& out);
 
+// Runs `prog` (which prints "NAME: progress n=N" lines every 100 ms) under
+// respct on a memnode of its own over `transport` (shm or tcp), kills it after
+// a few committed epochs, recovers it and kills it again once the recovered
+// process has committed and shown progress of its own, then recovers it to
+// the end, whose output must hold `done`. Reports failures with gtest.
+void SurvivesTwoKills(const std::string& transport, const std::string& stem, const std::vector<std::string>& prog,
+                      const std::string& done);
+
 // A name no other test (or concurrent run of this suite) uses.
 std::string UniqueApp(const std::string& stem);
 
