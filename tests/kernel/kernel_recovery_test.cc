@@ -1,0 +1,117 @@
+// Kernel objects across kill -9 and respct-recover (DESIGN §9): kernel_prog
+// sets up, before a committed epoch, a file read mid-way and its dup, an
+// O_APPEND file, a pipe and a socketpair with bytes buffered, two eventfds
+// (a counter, a semaphore), an interval timerfd, a signalfd, an epoll set
+// with EPOLLET/EPOLLONESHOT entries carrying distinct data, a TCP listener,
+// a bound UDP socket, a memfd, a SIGUSR1 handler, SIGPIPE ignored, umask,
+// cwd and two resource limits. Killed once an epoch past its "ready" line has
+// committed and resumed, it checks that each object behaves as before and
+// prints one line per property; each is a check here.
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tests/shim/shim_test_util.h"
+
+namespace respct::shimtest {
+namespace {
+
+std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std::string& app,
+                                       const std::vector<std::string>& extra,
+                                       const std::vector<std::string>& program) {
+  std::vector<std::string> argv = {RESPCT_RECOVER_BIN, "--memnode", mn.tcp_url(), "--secret-file", mn.secret_path(),
+                                   "--app", app, "--epoch-ms", "10"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), program.begin(), program.end());
+  return argv;
+}
+
+// Waits (at most 60 s) for `needle` in the file at `path`.
+bool WaitForOutput(const std::string& path, const std::string& needle, Child* child) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadFile(path).find(needle) != std::string::npos) return true;
+    if (child->Exited()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// Runs `program` under respct-run until it printed "ready" and an epoch
+// after that committed, then kills it with SIGKILL.
+testing::AssertionResult RunReadyAndKill(const std::string& dir, const test::MemnodeProcess& mn,
+                                         const std::string& app, const std::vector<std::string>& program) {
+  Child run(dir, "run", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, program));
+  if (!WaitForOutput(dir + "/run.out", "kernel_prog: ready", &run))
+    return testing::AssertionFailure() << "no ready line" << run.Wait().Describe();
+  // Every record is written by the time "ready" is printed; the epoch that
+  // commits two epochs later was captured after it.
+  const uint64_t at_ready = CommittedEpoch(mn, app);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (CommittedEpoch(mn, app) <= at_ready + 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (CommittedEpoch(mn, app) <= at_ready + 2)
+    return testing::AssertionFailure() << "no epoch committed after ready" << mn.LogTail();
+  run.Signal(SIGKILL);
+  const ChildResult killed = run.Wait();
+  if (killed.signal != SIGKILL) return testing::AssertionFailure() << "ended before the kill" << killed.Describe();
+  return testing::AssertionSuccess();
+}
+
+// The properties kernel_prog checks, each a line "kernel_prog: ok NAME".
+const char* const kProperties[] = {
+    "fd-file", "fd-file-dup", "fd-append-file", "fd-pipe-read", "fd-pipe-write", "fd-socketpair-0",
+    "fd-socketpair-1", "fd-eventfd", "fd-eventfd-sem", "fd-timerfd", "fd-signalfd", "fd-tcp-listener", "fd-udp",
+    "fd-epoll", "fd-memfd", "cwd", "umask", "rlimit-nofile", "rlimit-core", "sigaction-usr1", "handler-runs",
+    "sigpipe-ignored", "sigpipe-epipe", "sigmask", "epoll-entry-eventfd", "epoll-entry-socketpair",
+    "epoll-entry-listener", "epoll-ready", "epoll-et-oneshot", "file-offset", "file-read", "dup-shares-offset",
+    "append-write", "append-appends", "pipe-buffered", "pipe-works", "socketpair-buffered-1",
+    "socketpair-buffered-0", "socketpair-works", "eventfd-count", "eventfd-semaphore", "timerfd-interval",
+    "timerfd-fires", "timerfd-fires-again", "signalfd-mask-fdinfo", "signalfd-delivers", "tcp-port",
+    "tcp-connect", "epoll-listener-ready", "tcp-accept", "udp-port", "udp-receives", "memfd-contents"};
+
+void ExpectEveryProperty(const ChildResult& r) {
+  const std::vector<std::string> lines = Lines(r.out);
+  for (const char* p : kProperties) {
+    const std::string ok = std::string("kernel_prog: ok ") + p;
+    const std::string fail = std::string("kernel_prog: FAIL ") + p + ":";
+    std::string seen;
+    for (const std::string& l : lines)
+      if (l == ok || l.rfind(fail, 0) == 0) seen = l;
+    EXPECT_EQ(seen, ok) << "property " << p;
+  }
+}
+
+// Natively, with no respct at all: the program's own checks are right.
+TEST(KernelObjectsNative, ProgramChecksPassWithoutRespct) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  WriteFile(dir / "go", "");
+  const ChildResult r = RunChild(dir.path(), "native", {KERNEL_PROG, dir.path()});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  ExpectEveryProperty(r);
+  EXPECT_NE(r.out.find("kernel_prog: verdict ok"), std::string::npos) << r.Describe();
+}
+
+TEST(KernelObjectsRecovery, EveryKindBehavesAsBeforeTheKill) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("kobj");
+  const std::vector<std::string> prog = {KERNEL_PROG, dir.path()};
+  ASSERT_TRUE(RunReadyAndKill(dir.path(), mn, app, prog));
+  WriteFile(dir / "go", "");
+  const ChildResult r = RunChild(dir.path(), "recover", RespctRecover(mn, app, {}, prog));
+  EXPECT_NE(r.err.find("resuming app"), std::string::npos) << r.Describe();
+  ExpectEveryProperty(r);
+  EXPECT_NE(r.out.find("kernel_prog: verdict ok"), std::string::npos) << r.Describe();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+}
+
+}  // namespace
+}  // namespace respct::shimtest
