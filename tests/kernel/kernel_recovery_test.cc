@@ -108,6 +108,13 @@ TEST(KernelObjectsRecovery, EveryKindBehavesAsBeforeTheKill) {
   WriteFile(dir / "go", "");
   const ChildResult r = RunChild(dir.path(), "recover", RespctRecover(mn, app, {}, prog));
   EXPECT_NE(r.err.find("resuming app"), std::string::npos) << r.Describe();
+  // One line says what came back, by category (stdin/out/err are the
+  // launcher's, not counted).
+  EXPECT_NE(r.err.find("restored 15 fds: 1 tcp listener, 1 udp socket, 2 socketpair ends (15 B buffered), 1 epoll, "
+                       "2 eventfd, 1 timerfd, 1 signalfd, 2 pipe ends (14 B buffered), 1 memfd, 3 files; "
+                       "1 signal handler, 1 ignored"),
+            std::string::npos)
+      << r.Describe();
   ExpectEveryProperty(r);
   EXPECT_NE(r.out.find("kernel_prog: verdict ok"), std::string::npos) << r.Describe();
   EXPECT_EQ(r.exit_code, 0) << r.Describe();

@@ -11,6 +11,8 @@
 
 #include "runtime/kernel/kind_ops.h"
 #include "runtime/kernel/memfd.h"
+#include "runtime/kernel/pipe.h"
+#include "runtime/kernel/socket_record.h"
 
 namespace respct::kernel {
 namespace {
@@ -62,6 +64,43 @@ TEST(MemFdKind, SealsOfASealableMemfdAreAppliedAgain) {
   EXPECT_NE(ftruncate(fd, 200), 0);
   close(fd);
   EXPECT_EQ(OpsFor(FdKind::kMemFd)->describe(*r), "memfd 'sealed' 100 B");
+}
+
+TEST(RestoreTally, CountsDescriptorsByCategoryWithBufferedBytes) {
+  RestoreTally t;
+  EXPECT_EQ(t.Text(), "0 fds");
+  auto file = NewRecord(FdKind::kFile);
+  t.Add(*file);
+  EXPECT_EQ(t.Text(), "1 fd: 1 file");
+  t.Add(*file);
+  auto listener = NewRecord(FdKind::kInetSocket);
+  listener->As<SocketRecord>()->type = SOCK_STREAM;
+  listener->As<SocketRecord>()->state = kSocketListening;
+  auto conn = NewRecord(FdKind::kInetSocket);
+  conn->As<SocketRecord>()->type = SOCK_STREAM;
+  conn->As<SocketRecord>()->state = kSocketConnected;
+  auto udp = NewRecord(FdKind::kInetSocket);
+  udp->As<SocketRecord>()->type = SOCK_DGRAM;
+  udp->As<SocketRecord>()->state = kSocketBound;
+  for (int i = 0; i < 4; ++i) t.Add(*listener);
+  t.Add(*conn);
+  t.Add(*udp);
+  auto reader = NewRecord(FdKind::kPipe);
+  reader->As<PipeRecord>()->end = 0;
+  reader->As<PipeRecord>()->buffered.length = 3174;
+  auto writer = NewRecord(FdKind::kPipe);
+  writer->As<PipeRecord>()->end = 1;
+  t.Add(*reader);
+  t.Add(*writer);
+  auto ep = NewRecord(FdKind::kEpoll);
+  t.Add(*ep);
+  auto ev = NewRecord(FdKind::kEventFd);
+  t.Add(*ev);
+  t.Add(*ev);
+  EXPECT_EQ(t.total(), 13);
+  EXPECT_EQ(t.Text(),
+            "13 fds: 4 tcp listeners, 1 tcp socket, 1 udp socket, 1 epoll, 2 eventfd, 2 pipe ends (3.1 KiB "
+            "buffered), 2 files");
 }
 
 }  // namespace
