@@ -4,8 +4,9 @@
  * respct-recover after the test created GO, it checks that every object
  * behaves as it did and prints one line per property and a verdict:
  *
- *   kernel_prog DIR
+ *   kernel_prog DIR [inotify]
  *     DIR       a scratch directory (files, cwd); GO is DIR/go
+ *     inotify   also hold an inotify descriptor, which respct cannot recreate
  *   stdout:  "kernel_prog: ready"                  (first run)
  *            "kernel_prog: ok NAME" / "kernel_prog: FAIL NAME: why" (resumed)
  *            "kernel_prog: verdict ok" / "kernel_prog: verdict FAIL n"
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -262,6 +264,12 @@ int main(int argc, char** argv) {
   /* ---- memfd ---- */
   const int mfd = memfd_create("respct-kernel-test", MFD_CLOEXEC);
   if (mfd < 0 || write(mfd, "memfd-content", 13) != 13 || ftruncate(mfd, 8192) != 0) return die("memfd");
+
+  if (argc > 2 && strcmp(argv[2], "inotify") == 0) {
+    const int in = inotify_init1(IN_CLOEXEC);
+    if (in < 0 || inotify_add_watch(in, g_dir, IN_CREATE) < 0) return die("inotify");
+    say("inotify fd=%d", in);
+  }
 
   struct fd_fact facts[16];
   int nfacts = 0;

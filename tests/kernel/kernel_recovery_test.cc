@@ -43,13 +43,17 @@ bool WaitForOutput(const std::string& path, const std::string& needle, Child* ch
 
 // Runs `program` under respct-run until it printed "ready" and an epoch
 // after that committed, then kills it with SIGKILL.
+// `census`: also wait until the census (every 500 ms, between epochs) has
+// seen the descriptors no interposed call records.
 testing::AssertionResult RunReadyAndKill(const std::string& dir, const test::MemnodeProcess& mn,
-                                         const std::string& app, const std::vector<std::string>& program) {
+                                         const std::string& app, const std::vector<std::string>& program,
+                                         bool census = false) {
   Child run(dir, "run", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, program));
   if (!WaitForOutput(dir + "/run.out", "kernel_prog: ready", &run))
     return testing::AssertionFailure() << "no ready line" << run.Wait().Describe();
   // Every record is written by the time "ready" is printed; the epoch that
   // commits two epochs later was captured after it.
+  if (census) std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   const uint64_t at_ready = CommittedEpoch(mn, app);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (CommittedEpoch(mn, app) <= at_ready + 2 && std::chrono::steady_clock::now() < deadline)
@@ -118,6 +122,54 @@ TEST(KernelObjectsRecovery, EveryKindBehavesAsBeforeTheKill) {
   ExpectEveryProperty(r);
   EXPECT_NE(r.out.find("kernel_prog: verdict ok"), std::string::npos) << r.Describe();
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
+}
+
+// An object respct cannot recreate (inotify): the recovery refuses with one
+// line naming it and the flag; with --drop-unrestorable it resumes without it
+// and says so, and everything else is as before.
+TEST(KernelObjectsRecovery, UnrestorableRefusedUnlessDropped) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("kinot");
+  const std::vector<std::string> prog = {KERNEL_PROG, dir.path(), "inotify"};
+  ASSERT_TRUE(RunReadyAndKill(dir.path(), mn, app, prog, /*census=*/true));
+  WriteFile(dir / "go", "");
+
+  const ChildResult refused = RunChild(dir.path(), "refused", RespctRecover(mn, app, {}, prog));
+  EXPECT_EQ(refused.exit_code, 70) << refused.Describe();
+  EXPECT_EQ(refused.out.find("kernel_prog: checking"), std::string::npos) << "the program resumed" << refused.Describe();
+  int lines = 0;
+  std::string line;
+  for (const std::string& l : Lines(refused.err))
+    if (l.find("cannot recreate") != std::string::npos) {
+      ++lines;
+      line = l;
+    }
+  EXPECT_EQ(lines, 1) << refused.Describe();
+  EXPECT_NE(line.find("(anon_inode:inotify)"), std::string::npos) << refused.Describe();
+  EXPECT_NE(line.find("--drop-unrestorable"), std::string::npos) << refused.Describe();
+
+  const ChildResult dropped =
+      RunChild(dir.path(), "dropped", RespctRecover(mn, app, {"--drop-unrestorable"}, prog));
+  EXPECT_NE(dropped.err.find("not restored: fd"), std::string::npos) << dropped.Describe();
+  EXPECT_NE(dropped.err.find("(anon_inode:inotify)"), std::string::npos) << dropped.Describe();
+  ExpectEveryProperty(dropped);
+  EXPECT_NE(dropped.out.find("kernel_prog: verdict ok"), std::string::npos) << dropped.Describe();
+  EXPECT_EQ(dropped.exit_code, 0) << dropped.Describe();
+}
+
+// respct-run takes the flag with --recover only.
+TEST(KernelObjectsRecovery, DropUnrestorableNeedsARecovery) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const ChildResult r = RunChild(dir.path(), "run", {RESPCT_RUN_BIN, "--drop-unrestorable", "--", KERNEL_PROG, dir.path()});
+  EXPECT_EQ(r.exit_code, 70) << r.Describe();
+  EXPECT_NE(r.err.find("--drop-unrestorable applies to a recovery"), std::string::npos) << r.Describe();
+  const ChildResult help = RunChild(dir.path(), "help", {RESPCT_RECOVER_BIN, "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.Describe();
+  EXPECT_NE(help.out.find("--drop-unrestorable"), std::string::npos) << help.Describe();
 }
 
 }  // namespace
