@@ -160,6 +160,62 @@ TEST(KernelObjectsRecovery, UnrestorableRefusedUnlessDropped) {
   EXPECT_EQ(dropped.exit_code, 0) << dropped.Describe();
 }
 
+// The port kernel_prog's "ready" line names, as text.
+std::string ReadyField(const std::string& out, const std::string& key) {
+  for (const std::string& l : Lines(out)) {
+    const size_t at = l.find(key + "=");
+    if (l.find("kernel_prog: ready") == 0 && at != std::string::npos) {
+      const size_t end = l.find(' ', at);
+      return l.substr(at + key.size() + 1, end == std::string::npos ? std::string::npos : end - at - key.size() - 1);
+    }
+  }
+  return "";
+}
+
+// respct-inspect --fds lists what the image will recreate, text and JSON.
+TEST(KernelObjectsInspect, FdsListsWhatRecoveryRecreates) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("kinsp");
+  const std::vector<std::string> prog = {KERNEL_PROG, dir.path()};
+  ASSERT_TRUE(RunReadyAndKill(dir.path(), mn, app, prog));
+  const std::string port = ReadyField(ReadFile(dir / "run.out"), "tcp_port");
+  ASSERT_FALSE(port.empty());
+  const std::vector<std::string> base = {RESPCT_INSPECT_BIN, "--memnode", mn.tcp_url(), "--secret-file",
+                                         mn.secret_path(), "--app", app, "--fds"};
+  const ChildResult text = RunChild(dir.path(), "fds", base);
+  ASSERT_EQ(text.exit_code, 0) << text.Describe();
+  const std::string& t = text.out;
+  for (const std::string& want :
+       {std::string("15 descriptors to recreate"), "file " + dir.path() + "/data @6", "tcp listener 127.0.0.1:" + port +
+        " (backlog 16)", std::string("udp bound 127.0.0.1:"), std::string("(14 B buffered)"),
+        std::string("eventfd count 12"), std::string("eventfd count 3 (semaphore)"),
+        std::string("every 200000 us"), std::string("signalfd for signals 23,28"), std::string("memfd 'respct-kernel-test' 8.0 KiB"),
+        std::string("O_WRONLY|O_APPEND"), std::string("O_RDONLY|O_NONBLOCK"), std::string("EPOLLIN|EPOLLET"),
+        std::string("0x1111222233334444"), std::string("EPOLLIN|EPOLLONESHOT"), std::string("0x5555666677778888"),
+        std::string("SIGUSR1"), std::string("SIGPIPE  ignored"), std::string("umask 027"), std::string("rlimit NOFILE "),
+        "cwd " + dir.path()})
+    EXPECT_NE(t.find(want), std::string::npos) << "no '" << want << "' in\n" << t;
+  // The file and its dup share one open file description: each names the other.
+  bool dup_row = false;
+  for (const std::string& l : Lines(t))
+    dup_row |= l.find(dir.path() + "/data @6") != std::string::npos && l.find(" -") == std::string::npos;
+  EXPECT_TRUE(dup_row) << t;
+
+  std::vector<std::string> json_argv = base;
+  json_argv.push_back("--json");
+  const ChildResult json = RunChild(dir.path(), "fds-json", json_argv);
+  ASSERT_EQ(json.exit_code, 0) << json.Describe();
+  for (const std::string& want :
+       {std::string("\"kind\": \"epoll\""), std::string("\"data\": 1229801703532086340"), std::string("\"offset\": 6"),
+        std::string("\"buffered_bytes\": 14"), std::string("\"disposition\": \"ignored\""),
+        std::string("\"umask\": 23"), std::string("\"restorable\": true")})
+    EXPECT_NE(json.out.find(want), std::string::npos) << "no '" << want << "' in\n" << json.out;
+  EXPECT_EQ(json.out.find("\"restorable\": false"), std::string::npos) << json.out;
+}
+
 // respct-run takes the flag with --recover only.
 TEST(KernelObjectsRecovery, DropUnrestorableNeedsARecovery) {
   TempDir dir;
