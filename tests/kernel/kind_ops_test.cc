@@ -1,6 +1,8 @@
 // The kinds' recreate and describe functions against hand-made records, with
 // no LD_PRELOAD and no image: what each builds from a record alone.
 #include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -10,7 +12,9 @@
 #include <gtest/gtest.h>
 
 #include "runtime/kernel/kind_ops.h"
+#include "runtime/kernel/eventfd.h"
 #include "runtime/kernel/memfd.h"
+#include "runtime/kernel/timerfd.h"
 #include "runtime/kernel/pipe.h"
 #include "runtime/kernel/socket_record.h"
 
@@ -64,6 +68,59 @@ TEST(MemFdKind, SealsOfASealableMemfdAreAppliedAgain) {
   EXPECT_NE(ftruncate(fd, 200), 0);
   close(fd);
   EXPECT_EQ(OpsFor(FdKind::kMemFd)->describe(*r), "memfd 'sealed' 100 B");
+}
+
+TEST(EventFdKind, SemaphoreCounterIsRecreated) {
+  auto r = NewRecord(FdKind::kEventFd);
+  r->As<EventFdRecord>()->count = 3;
+  r->As<EventFdRecord>()->flags = EFD_SEMAPHORE | EFD_NONBLOCK;
+  const int fd = RecreateOne(*r);
+  ASSERT_GE(fd, 0);
+  // Recreated blocking; Place sets the recorded O_NONBLOCK.
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  uint64_t v = 0;
+  int reads = 0;
+  while (read(fd, &v, sizeof v) == sizeof v && v == 1 && reads < 10) ++reads;
+  EXPECT_EQ(reads, 3);
+  close(fd);
+}
+
+TEST(TimerFdKind, IntervalAndPendingExpiryAreRecreated) {
+  auto r = NewRecord(FdKind::kTimerFd);
+  TimerFdRecord* t = r->As<TimerFdRecord>();
+  t->clock = CLOCK_MONOTONIC;
+  t->value_ns = 5'000'000'000;
+  t->interval_ns = 250'000'000;
+  t->ticks = 2;  // expirations pending at the epoch: it fires at once
+  const int fd = RecreateOne(*r);
+  ASSERT_GE(fd, 0);
+  itimerspec cur{};
+  ASSERT_EQ(timerfd_gettime(fd, &cur), 0);
+  EXPECT_EQ(cur.it_interval.tv_nsec, 250'000'000);
+  uint64_t n = 0;
+  EXPECT_EQ(read(fd, &n, sizeof n), static_cast<ssize_t>(sizeof n));
+  EXPECT_GE(n, 1u);
+  close(fd);
+}
+
+// A pipe whose write end the program had closed: the reader gets the
+// buffered bytes, then end of file.
+TEST(PipeKind, BufferedBytesThenEndOfFile) {
+  static char held[] = "held-in-the-pipe";
+  auto r = NewRecord(FdKind::kPipe);
+  PipeRecord* p = r->As<PipeRecord>();
+  p->end = 0;
+  p->buffered.data = reinterpret_cast<uint64_t>(held);
+  p->buffered.length = sizeof held - 1;
+  p->buffered.capacity = sizeof held;
+  const int fd = RecreateOne(*r);
+  ASSERT_GE(fd, 0);
+  char buf[64] = {};
+  EXPECT_EQ(read(fd, buf, sizeof buf), static_cast<ssize_t>(sizeof held - 1));
+  EXPECT_STREQ(buf, held);
+  EXPECT_EQ(read(fd, buf, sizeof buf), 0);
+  close(fd);
+  EXPECT_EQ(OpsFor(FdKind::kPipe)->describe(*r), "pipe read end #0 (16 B buffered)");
 }
 
 TEST(RestoreTally, CountsDescriptorsByCategoryWithBufferedBytes) {
