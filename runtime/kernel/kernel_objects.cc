@@ -513,7 +513,7 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
   }
 
   RecreateContext ctx{&table_};
-  std::map<std::string, int> counts;
+  RestoreTally tally;
   for (int phase = 0; phase < 2; ++phase) {
     for (auto& [id, o] : objects) {
       const KindOps* ops = OpsFor(o.kind);
@@ -532,7 +532,7 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
           // The record now describes the new object (the census compares inodes).
           struct stat st {};
           if (fstat(target, &st) == 0) table_.at(target)->inode = st.st_ino;
-          ++counts[FdKindName(o.kind)];
+          tally.Add(*table_.at(target));
         }
       }
       for (size_t i = 0; i < fds.size(); ++i) {
@@ -557,14 +557,9 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
   RESPCT_RETURN_IF_ERROR(RecreateSignals(h, options.trampoline, options.own_signals.data(),
                                          static_cast<int>(options.own_signals.size()), &sig));
 
-  // "restored 23 fds: 4 inet, 5 epoll, ...; 3 signal handlers, 1 ignored; cwd"
-  int total = 0;
-  std::string kinds;
-  for (const auto& [name, n] : counts) {
-    total += n;
-    kinds += (kinds.empty() ? "" : ", ") + std::to_string(n) + " " + name;
-  }
-  report->summary = "restored " + Plural(total, "fd", "fds") + (kinds.empty() ? "" : ": " + kinds) + "; " +
+  // "restored 23 fds: 4 tcp listeners, 5 epoll, ..., 2 pipe ends (3.1 KiB
+  // buffered), 5 files; 3 signal handlers, 1 ignored, working directory"
+  report->summary = "restored " + tally.Text() + "; " +
                     Plural(sig.handlers, "signal handler", "signal handlers") + ", " +
                     std::to_string(sig.ignored) + " ignored" +
                     (sig.timers != 0 ? ", " + Plural(sig.timers, "interval timer", "interval timers") : "") +

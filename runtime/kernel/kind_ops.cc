@@ -8,6 +8,9 @@
 #include <cstring>
 
 #include "runtime/heap/heap.h"
+#include "runtime/kernel/pipe.h"
+#include "runtime/kernel/socket_pair.h"
+#include "runtime/kernel/socket_record.h"
 
 namespace respct::kernel {
 
@@ -83,6 +86,70 @@ std::string FormatBytes(uint64_t n) {
   else if (n < (1 << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", double(n) / 1024);
   else std::snprintf(buf, sizeof buf, "%.1f MiB", double(n) / (1 << 20));
   return buf;
+}
+
+}  // namespace respct::kernel
+
+namespace respct::kernel {
+namespace {
+
+enum Category {
+  kTcpListener, kTcpSocket, kUdpSocket, kUnixListener, kUnixSocket, kSocketPairEnd, kEpollSet, kEventFdCat,
+  kTimerFdCat, kSignalFdCat, kPipeEnd, kMemFdCat, kFileCat, kOther,
+};
+struct CategoryName {
+  const char* one;
+  const char* many;
+};
+constexpr CategoryName kCategoryNames[] = {
+    {"tcp listener", "tcp listeners"}, {"tcp socket", "tcp sockets"}, {"udp socket", "udp sockets"},
+    {"unix listener", "unix listeners"}, {"unix socket", "unix sockets"}, {"socketpair end", "socketpair ends"},
+    {"epoll", "epoll"}, {"eventfd", "eventfd"}, {"timerfd", "timerfd"}, {"signalfd", "signalfd"},
+    {"pipe end", "pipe ends"}, {"memfd", "memfds"}, {"file", "files"}, {"other", "other"},
+};
+
+Category CategoryOf(const FdRecord& r) {
+  switch (r.kind) {
+    case FdKind::kInetSocket: {
+      const SocketRecord* s = r.As<SocketRecord>();
+      if (s->type == SOCK_DGRAM) return kUdpSocket;
+      return s->state == kSocketListening ? kTcpListener : kTcpSocket;
+    }
+    case FdKind::kUnixSocket: return r.As<SocketRecord>()->state == kSocketListening ? kUnixListener : kUnixSocket;
+    case FdKind::kSocketPair: return kSocketPairEnd;
+    case FdKind::kEpoll: return kEpollSet;
+    case FdKind::kEventFd: return kEventFdCat;
+    case FdKind::kTimerFd: return kTimerFdCat;
+    case FdKind::kSignalFd: return kSignalFdCat;
+    case FdKind::kPipe: return kPipeEnd;
+    case FdKind::kMemFd: return kMemFdCat;
+    case FdKind::kFile: return kFileCat;
+    default: return kOther;
+  }
+}
+
+}  // namespace
+
+void RestoreTally::Add(const FdRecord& r) {
+  static_assert(sizeof kCategoryNames / sizeof kCategoryNames[0] == kCategories);
+  const Category c = CategoryOf(r);
+  ++counts_[c];
+  ++total_;
+  if (c == kPipeEnd && r.As<PipeRecord>()->end == 0) pipe_bytes_ += r.As<PipeRecord>()->buffered.length;
+  if (c == kSocketPairEnd) socketpair_bytes_ += r.As<SocketPairRecord>()->queued.length;
+}
+
+std::string RestoreTally::Text() const {
+  std::string s = std::to_string(total_) + (total_ == 1 ? " fd" : " fds");
+  std::string parts;
+  for (int c = 0; c < kCategories; ++c) {
+    if (counts_[c] == 0) continue;
+    parts += (parts.empty() ? "" : ", ") + std::to_string(counts_[c]) + " " +
+             (counts_[c] == 1 ? kCategoryNames[c].one : kCategoryNames[c].many);
+    if (c == kPipeEnd && pipe_bytes_ != 0) parts += " (" + FormatBytes(pipe_bytes_) + " buffered)";
+    if (c == kSocketPairEnd && socketpair_bytes_ != 0) parts += " (" + FormatBytes(socketpair_bytes_) + " buffered)";
+  }
+  return parts.empty() ? s : s + ": " + parts;
 }
 
 }  // namespace respct::kernel

@@ -42,7 +42,12 @@ Status Recreate(RecreateContext&, const FdRecord* const* members, int count, int
       pwrite(fd, reinterpret_cast<const void*>(m->contents.data), m->contents.length, 0) !=
           static_cast<ssize_t>(m->contents.length))
     return fail("memfd: restore its contents");
-  if (m->seals != 0 && fcntl(fd, F_ADD_SEALS, static_cast<int>(m->seals)) != 0) return fail("memfd: seal");
+  // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL, which the
+  // kernel set at its creation (and so did it on the new one): only the seals
+  // the new memfd lacks are added.
+  const int have = fcntl(fd, F_GET_SEALS);
+  const int add = static_cast<int>(m->seals) & ~(have > 0 ? have : 0);
+  if (add != 0 && fcntl(fd, F_ADD_SEALS, add) != 0) return fail("memfd: seal");
   for (int i = 0; i < count; ++i) new_fds[i] = fd;
   return Status::OK();
 }

@@ -90,7 +90,8 @@ TEST_F(InspectTest, ErrorsAreOneLineAndNonZero) {
 TEST_F(InspectTest, HelpDescribesColumnsAndExitStatus) {
   const ToolRun r = Inspect("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* s : {"--memnode", "--pool", "--app", "--secret-file", "--json", "COLUMNS", "EXIT STATUS"})
+  for (const char* s :
+       {"--memnode", "--pool", "--app", "--secret-file", "--json", "COLUMNS", "EXIT STATUS", "FDS (--fds)", "interest lists"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
 }
 

@@ -22,6 +22,7 @@
 #include "tools/inspect/epoch_report.h"
 #include "tools/inspect/image_extract.h"
 #include "tools/inspect/image_source.h"
+#include "tools/inspect/fd_report.h"
 #include "tools/inspect/json.h"
 #include "tools/inspect/process_image.h"
 #include "tools/inspect/thread_report.h"
@@ -45,13 +46,18 @@ With --app NAME and one report flag, looks into that app:
                     saved registers through the image's stacks (libunwind,
                     with the executable's and libraries' own unwind tables
                     and symbols, read from disk at their recorded paths)
+  --fds             the kernel objects a recovery of the image recreates:
+                    every descriptor (kind, path or address, offset, flags,
+                    the dups sharing its open file description, bytes
+                    buffered in pipes and socketpairs), epoll interest
+                    lists, signal dispositions, cwd, umask, rlimits
   --diff E1 E2      which regions and 64-byte lines epochs E1+1 .. E2 wrote,
                     read back from their records in the log ring
   --extract [E] DIR the image as files: DIR/meta.bin, heap.bin, stacks.bin,
                     globals.bin (sparse) and DIR/manifest.json
 
-The memnode keeps one image per app, as of its last committed epoch: --threads
-and --extract can show that epoch only. Older epochs survive as their log
+The memnode keeps one image per app, as of its last committed epoch: --threads,
+--fds and --extract can show that epoch only. Older epochs survive as their log
 records until the ring wraps over them, which is what --diff reads.
 
 Live: connects to a running respct-memnode (--memnode URL) and proves the
@@ -88,6 +94,18 @@ THREADS (--threads)
   (main, detached), start routine, then frames "#N pc function+offset
   (module)". Frames of code whose file is missing show as addresses.
 
+FDS (--fds)
+  A table: FD, KIND (file, pipe, socketpair, unix, inet, eventfd, timerfd,
+  signalfd, epoll, memfd; unsupported: a recovery refuses it, or drops it
+  with --drop-unrestorable), WHAT (the kind's description: "file PATH @OFF",
+  "tcp listener ADDR (backlog N)", "pipe read end #ID (N B buffered)",
+  "eventfd count N", ...), OFFSET, FLAGS (O_ACCMODE|O_APPEND|O_NONBLOCK...),
+  CLOEXEC, SHARES (descriptors of the same open file description: dups).
+  Descriptors inherited from the launcher (stdin, stdout, stderr) are not
+  listed: a recovery takes its own launcher's. Then each epoll set's
+  interest list (FD, EVENTS, DATA), the signal dispositions the program
+  set, and the process attributes.
+
 DIFF (--diff E1 E2)
   Per region: LINES (distinct 64-byte lines written), BYTES (distinct bytes
   written), RANGES (merged runs of lines), FIRST and END (exclusive) offsets
@@ -118,6 +136,12 @@ JSON (--json)
   "start_symbol", "fctx", "parked_epoch", "backtrace": [{"pc", "sp",
   "symbol", "module", "signal_trampoline", "interrupted"}],
   "backtrace_note"}]}
+  --fds: {"app", "source", "epoch", "fds": [{"fd", "kind", "what", "path",
+  "offset" (null if none), "buffered_bytes", "status_flags", "cloexec",
+  "description", "shares_with", "restorable", "interest" (epoll: [{"fd",
+  "events", "events_text", "data", "disarmed"}])}], "signals": [{"signal",
+  "name", "disposition", "handler", "flags"}], "cwd", "umask", "rlimits",
+  "children"}
   --diff: {"app", "source", "from_epoch", "to_epoch", "records", "regions":
   [{"id", "name", "lines", "bytes", "ranges": [{"offset", "length"}]}]}
   --extract: {"epoch", "dir", "bytes", "nonzero_bytes", "manifest"}
@@ -127,6 +151,7 @@ EXAMPLES
   respct-inspect --memnode tcp://memnode.example:7100 --secret-file ~/respct.key
   respct-inspect --app bank --epochs --last 20
   respct-inspect --app bank --threads
+  respct-inspect --app memcached --fds
   respct-inspect --app bank --diff 120 125 --json | jq .regions
   respct-inspect --pool /mnt/pmem0/respct.pool --app bank --extract /tmp/bank-image
 
@@ -155,6 +180,7 @@ struct Flags {
   bool epochs = false;
   uint64_t last = 0;
   bool threads = false;
+  bool fds = false;
   std::optional<uint64_t> epoch;
   size_t max_frames = 64;
   std::vector<uint64_t> diff;
@@ -216,6 +242,12 @@ int Report(const Flags& f) {
     auto r = in::BuildEpochReport(source.get(), f.last);
     if (!r.ok()) return Fail(r.status().message());
     Print(f.json ? in::FormatEpochsJson(*r) : in::FormatEpochsText(*r));
+    return 0;
+  }
+  if (f.fds) {
+    auto r = in::BuildFdReport(source.get());
+    if (!r.ok()) return Fail(r.status().message());
+    Print(f.json ? in::FormatFdsJson(*r) : in::FormatFdsText(*r));
     return 0;
   }
   if (f.threads) {
@@ -299,6 +331,11 @@ int main(int argc, char** argv) {
           ->type_name("[E] DIR")
           ->expected(1, 2)
           ->needs(app_opt);
+  auto* fds_opt = cli.add_flag("--fds", f.fds,
+                               "List the kernel objects a recovery of the image will recreate: descriptors, epoll "
+                               "interest lists, signal dispositions, process attributes.")
+                      ->needs(app_opt);
+  fds_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   epochs_opt->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   threads_opt->excludes(diff_opt)->excludes(extract_opt);
   diff_opt->excludes(extract_opt);
@@ -310,6 +347,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "respct-inspect: %s (see --help)\n", e.what());
     return 2;
   }
-  if (f.epochs || f.threads || !f.diff.empty() || !f.extract.empty()) return Report(f);
+  if (f.epochs || f.threads || f.fds || !f.diff.empty() || !f.extract.empty()) return Report(f);
   return ListApps(f);
 }

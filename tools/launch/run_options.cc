@@ -43,6 +43,10 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
     cli->add_option("--max-threads", o->max_threads, "threads alive at once (default 64)")
         ->check(CLI::Range(2, 1024));
   }
+  cli->add_flag("--drop-unrestorable", o->drop_unrestorable,
+                "with a recovery: resume without the kernel objects respct cannot recreate (inotify, io_uring, "
+                "netlink sockets, child processes, ...), each named in a warning, instead of refusing "
+                "(RESPCT_DROP_UNRESTORABLE=1)");
   cli->add_option("--log-level", o->log_level, "shim messages: error, warn, info or debug (default warn)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   cli->add_option("--library", o->library, "librespct.so to preload (default: ../lib/librespct.so beside the tool)");
@@ -80,6 +84,7 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
   if (o->stats_on) env.emplace_back("RESPCT_STATS", o->stats.empty() ? "text" : o->stats);
   if (!o->stats_file.empty()) env.emplace_back("RESPCT_STATS_FILE", o->stats_file);
   if (o->fresh) env.emplace_back("RESPCT_FRESH", "1");
+  if (o->drop_unrestorable) env.emplace_back("RESPCT_DROP_UNRESTORABLE", "1");
   if (!o->heap_size.empty()) env.emplace_back("RESPCT_HEAP_SIZE", o->heap_size);
   if (!o->stack_size.empty()) env.emplace_back("RESPCT_STACK_SIZE", o->stack_size);
   if (!o->ring_size.empty()) env.emplace_back("RESPCT_RING_SIZE", o->ring_size);

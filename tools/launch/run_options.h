@@ -20,6 +20,7 @@ struct RunOptions {
   int epoch_ms = 10;
   unsigned max_threads = 0;
   bool fresh = false;
+  bool drop_unrestorable = false;  // --drop-unrestorable (a recovery): RESPCT_DROP_UNRESTORABLE=1
   bool stats_on = false;  // --stats was given (with or without a value): set after parsing
   std::vector<std::string> program;
 
@@ -29,7 +30,8 @@ struct RunOptions {
 
 // Adds the options both tools take. `layout`: also those that shape a new
 // image (--fresh, --heap-size, --stack-size, --ring-size, --max-threads),
-// which a recovery takes from the image instead.
+// which a recovery takes from the image instead. --drop-unrestorable is for
+// a recovery (respct-recover, respct-run --recover).
 void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout);
 
 // Resolves the memnode (starting the embedded one when no --memnode is given,

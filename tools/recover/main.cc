@@ -36,16 +36,26 @@ as for respct-run (the embedded memnode in the state directory); the region
 layout comes from the image.)";
 
 constexpr const char* kFooter = R"(
-NOT RESTORED
-  Open files other than standard input, output and error, sockets, pipes,
-  signal handlers the program installed, atexit handlers registered after
-  start-up, and child processes: the process is new, and only memory and
-  threads come back (see README, "What recovery restores").
+KERNEL OBJECTS
+  Before any thread resumes, the descriptors the program held at that epoch
+  are recreated at the same numbers with their flags: files (path, offset,
+  shared by dups), pipes and socketpairs with the bytes buffered in them,
+  eventfd, timerfd, signalfd, epoll sets with their interest lists, memfds,
+  TCP listeners and bound UDP sockets (connected TCP sockets come back reset),
+  unix sockets; then signal dispositions, interval timers, umask, the working
+  directory and resource limits. One line on standard error says what was
+  restored ("restored 15 fds: 1 tcp listener, ..., 2 pipe ends (14 B
+  buffered), 3 files; 1 signal handler, ..."). What respct cannot recreate
+  (inotify, io_uring, netlink sockets, child processes, ...) makes the
+  recovery refuse with one line naming each, unless --drop-unrestorable.
+  Not restored: atexit handlers registered after start-up (see README,
+  "What recovery restores").
 
 EXAMPLES
   respct-run -- ./bank --threads 4 & sleep 2; kill -9 %1
   respct-recover -- ./bank --threads 4
   respct-recover --memnode tcp://127.0.0.1:7100 --app bank -- ./bank --threads 4
+  respct-recover --drop-unrestorable -- ./server    (resume without its inotify watch)
 
 EXIT STATUS
   PROG's own exit status once resumed; 70 when it could not be resumed (no

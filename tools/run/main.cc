@@ -30,7 +30,7 @@ ENVIRONMENT
   variables work with LD_PRELOAD=librespct.so directly (see README):
   RESPCT_MEMNODE, RESPCT_APP, RESPCT_SECRET_FILE, RESPCT_EPOCH_MS,
   RESPCT_TRACKER, RESPCT_GRANULARITY, RESPCT_STATS, RESPCT_STATS_FILE,
-  RESPCT_FRESH, RESPCT_RING_SIZE, RESPCT_HEAP_SIZE, RESPCT_STACK_SIZE, RESPCT_MAX_THREADS,
+  RESPCT_FRESH, RESPCT_DROP_UNRESTORABLE, RESPCT_RING_SIZE, RESPCT_HEAP_SIZE, RESPCT_STACK_SIZE, RESPCT_MAX_THREADS,
   RESPCT_LOG. RESPCT_LIBRARY overrides where librespct.so is looked for.
   Programs PROG starts run without respct.
 
@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
                "resume PROG from the app's last committed epoch instead of starting it (what respct-recover does)");
   respct::launch::AddRunOptions(&app, &o, true);
   return respct::launch::ParseAndLaunch(&app, &o, argc, argv, "respct-run", [&]() -> respct::Status {
+    if (o.drop_unrestorable && !recover)
+      return respct::Status::InvalidArgument("--drop-unrestorable applies to a recovery: give --recover too");
     if (recover) return respct::launch::RecoverProgram(&o, 0, "respct-run");
     auto launch = respct::launch::PrepareLaunch(&o, "respct-run");
     return launch.ok() ? respct::launch::ExecProgram(launch.value()) : launch.status();
