@@ -24,6 +24,7 @@ inline constexpr uint32_t kMetaVersion = 3;
 inline constexpr size_t kMaxRegionIds = 8;  // region ids 1..7 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
+inline constexpr uint32_t kMetaExitedMark = 0x54495845;  // "EXIT"
 
 struct LibraryEntry {
   uint64_t load_addr;
@@ -57,6 +58,12 @@ struct MetaHeader {
   uint64_t tls_align;
   char exe_path[256];
   LibraryEntry libraries[kMaxLibraries];
+  // kMetaExitedMark when this header was written by the final checkpoint of a
+  // process that exited (exit() or a return from main); 0 otherwise. Tools
+  // (respct-run --resume) tell a crashed run from a finished one by it.
+  // Images written before the field existed have zero here (not exited).
+  uint32_t exited;
+  uint32_t reserved0;
 };
 static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 
