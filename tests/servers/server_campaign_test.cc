@@ -18,7 +18,9 @@
 // The three columns add up to the kills. One result line for the script:
 //   server-campaign: server=S transport=T seed=N kills=.. resumed=.. cold=.. failed=.. ...
 // Knobs (environment): RESPCT_SERVER_KILLS (default 12 per case),
-// RESPCT_SERVER_MIN_MS / _MAX_MS (20 / 700), RESPCT_SERVER_SEED (random).
+// RESPCT_SERVER_MIN_MS / _MAX_MS (20 / 700), RESPCT_SERVER_SEED (random),
+// RESPCT_SERVER_SEGMENT (25: a clean stop, SIGTERM, after every 25 kills,
+// whose --resume must start fresh; not a kill, not in the columns).
 #include <signal.h>
 
 #include <algorithm>
@@ -85,7 +87,9 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
   long resumed_n = 0, cold_n = 0, failed_n = 0;
   double recovery_ms_sum = 0, recovery_ms_max = 0;
   size_t required_total = 0;
-  std::vector<std::string> failures;
+  std::vector<std::string> failures, stop_failures;
+  bool image_finished = false;  // the app's image is a clean stop's, no epoch committed since
+  const long segment = std::max(1L, EnvLong("RESPCT_SERVER_SEGMENT", 25));
   std::vector<KeyRecord> kept;  // keys a recovery found: every later image keeps them
   int run_no = 0;
   std::unique_ptr<Child> proc;
@@ -175,7 +179,10 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
       committed_after_kill = sampler->FirstAtOrAfter(kill_ns);
       if (!committed_after_kill) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (fresh && committed_after_kill.value_or(0) != 0) {
+    // (Or the image is still the one a clean stop finished, when the new run
+    // died before committing its first epoch: that image is not resumed.)
+    const bool finished_image = image_finished && err.find("fresh: its last run exited") != std::string::npos;
+    if (fresh && committed_after_kill.value_or(0) != 0 && !finished_image) {
       keep_logs("--resume started fresh although epoch " + std::to_string(*committed_after_kill) +
                 " was committed: " + shimtest::Tail(err));
       proc->Kill();
@@ -207,11 +214,31 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
       kept.clear();
     } else {
       ++resumed_n;
+      image_finished = false;
       recovery_ms_sum += recovery_ms;
       recovery_ms_max = std::max(recovery_ms_max, recovery_ms);
       required_total += v.required;
       const std::vector<KeyRecord> found = PresentKeys(kind, port, records);
       kept.insert(kept.end(), found.begin(), found.end());
+    }
+    // Every SEGMENT kills a clean stop (SIGTERM: memcached and redis exit 0)
+    // and a --resume that must start fresh: the finished run's image is not
+    // resumed. It also bounds the keys every check reads back.
+    if (k % segment == 0 && k < kills) {
+      proc->Signal(SIGTERM);
+      const ChildResult stopped = proc->Wait();
+      start({"--resume"});
+      const std::string t = "run" + std::to_string(run_no);
+      const bool up = WaitForListener(port, 60000);
+      const std::string e = ReadFile(dir / (t + ".err"));
+      if (stopped.exit_code != 0 || !up || e.find("fresh: its last run exited") == std::string::npos) {
+        stop_failures.push_back("after kill " + std::to_string(k) + ": clean stop " + stopped.Describe() +
+                                "\nthen --resume: " + shimtest::Tail(e));
+        proc->Kill();
+        start({"--fresh"});
+      }
+      kept.clear();
+      image_finished = true;
     }
   }
   if (proc != nullptr) {
@@ -227,6 +254,7 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
   for (const std::string& f : failures) std::cout << "  FAILED " << f << "\n";
   if (failed_n != 0) std::cout << "  logs kept in " << log_dir << "\n";
   EXPECT_EQ(resumed_n + cold_n + failed_n, kills);
+  for (const std::string& f : stop_failures) ADD_FAILURE() << f;
   EXPECT_EQ(failed_n, 0) << "seed " << seed << "; logs in " << log_dir;
 }
 
