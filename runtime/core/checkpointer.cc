@@ -106,6 +106,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   // Writes to persisted memory first, so this very collection ships them.
   meta_->epoch = epoch;
   meta_->capture_unix_ns = UnixNs();
+  if (final_capture_) meta_->exited = kMetaExitedMark;
   CopyThreadTls();
   if (kernel_ != nullptr) kernel_->CaptureUnderPause();
   Status st = GrowTracking();

@@ -66,6 +66,9 @@ class Checkpointer final : public CheckpointClient {
   // (sparse: pages never populated are holes). Tests compare these with the
   // memnode's image.
   void DumpNextCapture(const std::string& dir) { dump_dir_ = dir; }
+  // The next capture is the process's last (it is exiting): the image it
+  // writes says so (MetaHeader::exited).
+  void MarkFinalCapture() { final_capture_ = true; }
   dirty::DirtyTracker* tracker() { return tracker_.get(); }
 
  private:
@@ -97,6 +100,7 @@ class Checkpointer final : public CheckpointClient {
   std::unique_ptr<dirty::StagingBuffer> staging_;
   std::vector<dirty::PageRun> runs_;
   bool full_image_ = false;
+  bool final_capture_ = false;
   // Ranges compared whole every epoch instead of tracked (stacks under the
   // mprotect tracker: see GrowTracking).
   std::vector<dirty::PageRun> always_diffed_;

@@ -24,6 +24,7 @@ inline constexpr uint32_t kMetaVersion = 4;
 inline constexpr size_t kMaxRegionIds = 8;  // region ids 1..7 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
+inline constexpr uint32_t kMetaExitedMark = 0x54495845;  // "EXIT"
 
 struct LibraryEntry {
   uint64_t load_addr;
@@ -60,6 +61,11 @@ struct MetaHeader {
   // Heap address of the table of the program's anonymous mappings
   // (anonymous_maps.h), 0 before its first mmap. Written by that module only.
   uint64_t anonymous_maps;
+  // kMetaExitedMark when this header was written by the final checkpoint of a
+  // process that exited (exit() or a return from main); 0 otherwise. Tools
+  // (respct-run --resume) tell a crashed run from a finished one by it.
+  uint32_t exited;
+  uint32_t reserved0;
 };
 static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 

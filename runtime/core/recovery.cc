@@ -78,6 +78,10 @@ constexpr uint32_t kMaxPlausibleLockDepth = 1u << 20;
 
 Status CheckThreads(const RecoveryImage& img) {
   const MetaHeader& m = img.meta();
+  // Threads other than the one that called exit() may still look parked in
+  // the final image: the mark, not the thread table, says the program ended.
+  if (m.exited == kMetaExitedMark)
+    return Status::FailedPrecondition("the image is of a finished run (the program had exited)");
   bool any = false;
   for (uint32_t i = 0; i < m.max_threads; ++i) {
     const ThreadSlot& s = img.slot(i);

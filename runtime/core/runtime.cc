@@ -698,6 +698,7 @@ void Runtime::FinalCheckpoint() {
     return;
   }
   if (!config_.dump_dir.empty()) checkpointer_->DumpNextCapture(config_.dump_dir);
+  checkpointer_->MarkFinalCapture();
   const uint64_t epoch = coordinator_->next_epoch();
   const RoundResult r = coordinator_->RunRound(epoch);
   if (r.outcome != RoundResult::kCaptured)

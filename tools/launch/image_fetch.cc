@@ -73,6 +73,45 @@ Status WaitForNoWriter(Transport* t, const ImageFetchOptions& o) {
 
 }  // namespace
 
+Result<ImageProbe> ProbeImage(const ImageFetchOptions& o) {
+  ImageProbe out;
+  ConnectOptions admin;
+  admin.timeout_ms = 10000;
+  auto conn = Transport::Connect(o.memnode, o.secret, admin);
+  if (!conn.ok()) return conn.status().Annotate("memnode " + o.memnode);
+  auto summary = Summary(conn.value().get(), o.app);
+  if (!summary.ok()) {
+    if (summary.status().IsNotFound()) return out;
+    return summary.status();
+  }
+  out.present = true;
+  out.committed_epoch = summary->committed_epoch;
+  if (out.committed_epoch == 0) return out;
+  ConnectOptions reader;
+  reader.app = o.app;
+  auto app = Transport::Connect(o.memnode, o.secret, reader);
+  if (!app.ok()) return app.status().Annotate("memnode " + o.memnode);
+  Transport* t = app.value().get();
+  uint64_t meta_size = 0;
+  for (const RegionSpec& r : t->info().regions)
+    if (r.id == core::kMetaRegion) meta_size = r.size;
+  if (meta_size < core::kMetaHeaderBytes)
+    return Status::Corruption("app '" + o.app + "' has no meta region: not an app written by the respct shim");
+  std::vector<uint8_t> meta(meta_size);
+  RESPCT_RETURN_IF_ERROR(t->ReadImage(core::kMetaRegion, 0, meta.data(), meta.size()));
+  core::MetaHeader m;
+  std::memcpy(&m, meta.data(), sizeof m);
+  if (m.magic != core::kMetaMagic) return Status::Corruption("app '" + o.app + "': the image's meta header is not initialised");
+  uint32_t threads = 0;
+  for (uint32_t i = 0; i < m.max_threads && core::MetaSlotsOffset() + (i + 1) * sizeof(core::ThreadSlot) <= meta.size(); ++i) {
+    core::ThreadSlot s;
+    std::memcpy(&s, meta.data() + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
+    if (s.state != core::kSlotFree && s.state != core::kSlotExited) ++threads;
+  }
+  out.exited = m.exited == core::kMetaExitedMark || threads == 0;
+  return out;
+}
+
 Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
   const double t0 = Now();
   ConnectOptions copt;

@@ -34,4 +34,15 @@ struct FetchedImage {
 
 Result<FetchedImage> FetchImage(const ImageFetchOptions& options);
 
+// What the memnode holds of an app, for respct-run --resume: whether there
+// is a committed image, and whether it is of a run that crashed (to resume)
+// or of one that finished (the final checkpoint marked it exited, or no
+// thread is left to resume). Reads the meta header only.
+struct ImageProbe {
+  bool present = false;      // the app is on the memnode
+  uint64_t committed_epoch = 0;
+  bool exited = false;       // the image is of a finished run
+};
+Result<ImageProbe> ProbeImage(const ImageFetchOptions& options);
+
 }  // namespace respct::launch

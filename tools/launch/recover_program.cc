@@ -13,16 +13,47 @@
 
 namespace respct::launch {
 
-Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
-  auto launch = PrepareLaunch(o, tool);
-  if (!launch.ok()) return launch.status();
-  std::string secret_file = o->secret_file;
+namespace {
+
+Result<Secret> MemnodeSecret(const RunOptions& o) {
+  std::string secret_file = o.secret_file;
   if (secret_file.empty()) {
     const char* env = std::getenv("RESPCT_SECRET_FILE");
     secret_file = env != nullptr && *env != '\0' ? env : DefaultSecretPath();
   }
   auto secret = Secret::FromFile(secret_file);
   if (!secret.ok()) return secret.status().Annotate("memnode secret");
+  return secret;
+}
+
+}  // namespace
+
+Status ResumeOrStart(RunOptions* o, const char* tool) {
+  auto launch = PrepareLaunch(o, tool);  // starts the embedded memnode if need be
+  if (!launch.ok()) return launch.status();
+  auto secret = MemnodeSecret(*o);
+  if (!secret.ok()) return secret.status();
+  ImageFetchOptions probe_options;
+  probe_options.memnode = o->memnode;
+  probe_options.secret = secret.value();
+  probe_options.app = o->app();
+  auto probe = ProbeImage(probe_options);
+  if (!probe.ok()) return probe.status();
+  if (probe->present && probe->committed_epoch != 0 && !probe->exited)
+    return RecoverProgram(o, 0, tool);  // says "resuming app ... at epoch N"
+  const char* why = !probe->present                ? "no image of it on the memnode"
+                    : probe->committed_epoch == 0 ? "its image has no committed epoch (the last run ended before its first checkpoint)"
+                                                  : "its last run exited";
+  std::fprintf(stderr, "%s: starting app '%s' fresh: %s\n", tool, o->app().c_str(), why);
+  if (!o->fresh) launch->env.emplace_back("RESPCT_FRESH", "1");
+  return ExecProgram(launch.value());
+}
+
+Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
+  auto launch = PrepareLaunch(o, tool);
+  if (!launch.ok()) return launch.status();
+  auto secret = MemnodeSecret(*o);
+  if (!secret.ok()) return secret.status();
 
   const std::string dir = DefaultStateDir() + "/recovery";
   RESPCT_RETURN_IF_ERROR(MakeDirs(dir));

@@ -14,4 +14,10 @@ namespace respct::launch {
 // Returns only on failure (PROG could not be started).
 Status RecoverProgram(RunOptions* options, uint64_t epoch, const char* tool);
 
+// respct-run --resume: resumes PROG (RecoverProgram) when the memnode holds a
+// committed image of a run of the app that crashed, else starts PROG fresh
+// (discarding a finished run's image or one with no committed epoch). One
+// line on stderr says which. Returns only on failure.
+Status ResumeOrStart(RunOptions* options, const char* tool);
+
 }  // namespace respct::launch

@@ -22,7 +22,21 @@ socket in the state directory ($RESPCT_STATE_DIR, else
 $XDG_STATE_HOME/respct, else ~/.local/state/respct), started in the
 background when none runs, with its pool and secret in that directory.
 Address-space randomisation is turned off for PROG (the persisted memory and
-the code it points into must be at the same addresses after a restart).)";
+the code it points into must be at the same addresses after a restart).
+
+With --resume, respct-run is what a supervisor (systemd's Restart=always, a
+shell loop) runs every time: it asks the memnode about the app first. If the
+memnode holds a committed image of a run that crashed (was killed, lost its
+machine: its last image is not marked as the final checkpoint of a run that
+exited), PROG is resumed from it exactly as respct-recover would; otherwise
+(no image, an image with no committed epoch because the last run died before
+its first checkpoint, or the image of a run that exited) PROG starts afresh,
+discarding that image. Either way one line on standard error says which:
+  respct-run: resuming app 'NAME' at epoch N: ...
+  respct-run: starting app 'NAME' fresh: REASON
+A run exits "cleanly" when PROG calls exit() or returns from main and its
+final checkpoint commits; death by a signal is a crash. See
+examples/systemd/respct-memcached.service.)";
 
 constexpr const char* kFooter = R"(
 ENVIRONMENT
@@ -39,6 +53,8 @@ EXAMPLES
   respct-run --memnode tcp://127.0.0.1:7100 --app bank --epoch-ms 5 --stats -- ./bank
   respct-run --fresh --stats=json --stats-file /tmp/s.json -- pigz -p 2 big.tar
   respct-run --recover -- ./bank --threads 4    (after a crash: same as respct-recover)
+  respct-run --resume -- /usr/bin/memcached -u memcache -p 11211 -t 4
+                                                (resume after a crash, else start: for supervisors)
 
 EXIT STATUS
   PROG's own exit status; 70 when respct could not start PROG (memnode
@@ -52,14 +68,21 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.get_formatter()->column_width(34);
   respct::launch::RunOptions o;
-  bool recover = false;
-  app.add_flag("--recover", recover,
-               "resume PROG from the app's last committed epoch instead of starting it (what respct-recover does)");
+  bool recover = false, resume = false;
+  auto* recover_flag = app.add_flag(
+      "--recover", recover,
+      "resume PROG from the app's last committed epoch instead of starting it (what respct-recover does)");
+  auto* resume_flag = app.add_flag("--resume", resume,
+               "resume PROG if the memnode holds the image of a run that crashed, else start it fresh (for "
+               "supervisors; see above)")
+      ->excludes(recover_flag);
   respct::launch::AddRunOptions(&app, &o, true);
+  resume_flag->excludes(app.get_option("--fresh"));
   return respct::launch::ParseAndLaunch(&app, &o, argc, argv, "respct-run", [&]() -> respct::Status {
     if (o.drop_unrestorable && !recover)
       return respct::Status::InvalidArgument("--drop-unrestorable applies to a recovery: give --recover too");
     if (recover) return respct::launch::RecoverProgram(&o, 0, "respct-run");
+    if (resume) return respct::launch::ResumeOrStart(&o, "respct-run");
     auto launch = respct::launch::PrepareLaunch(&o, "respct-run");
     return launch.ok() ? respct::launch::ExecProgram(launch.value()) : launch.status();
   });
