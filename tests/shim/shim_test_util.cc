@@ -286,7 +286,20 @@ void SurvivesTwoKills(const std::string& transport, const std::string& stem, con
   const std::string app = UniqueApp(stem);
 
   Child first(dir.path(), "first", RespctRun(url, mn.secret_path(), app, {}, prog));
-  const uint64_t e1 = WaitForEpochBeyond(mn, app, 0);
+  // Killed once its threads are all running (two progress lines, 100 ms
+  // apart, come after every pthread_create returned) and an epoch after that
+  // is committed: an image taken while a thread is still being started does
+  // not always resume (a known bug, see issue 13's note), and these tests are
+  // about memory.
+  const auto started_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto progress_lines = [&] {
+    size_t n = 0;
+    for (const std::string& line : Lines(ReadFile(dir / "first.out"))) n += line.find("progress n=") != std::string::npos;
+    return n;
+  };
+  while (progress_lines() < 2 && std::chrono::steady_clock::now() < started_by && !first.Exited())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const uint64_t e1 = WaitForEpochBeyond(mn, app, CommittedEpoch(mn, app));
   first.Signal(SIGKILL);
   const ChildResult r1 = first.Wait();
   ASSERT_EQ(r1.signal, SIGKILL) << "the program ended before it could be killed: " << r1.Describe();

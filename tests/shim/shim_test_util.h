@@ -132,9 +132,10 @@ uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& a
 // The counter of the first "NAME: progress n=N" line in `out`, or -1.
 long FirstProgress(const std::string& out);
 
-// Runs `prog` (which prints "NAME: progress n=N" lines every 100 ms) under
-// respct on a memnode of its own over `transport` (shm or tcp), kills it after
-// a few committed epochs, recovers it and kills it again once the recovered
+// Runs `prog` (which prints "NAME: progress n=N" lines every 100 ms once its
+// threads are created) under respct on a memnode of its own over `transport`
+// (shm or tcp), kills it a few committed epochs after its second progress
+// line, recovers it and kills it again once the recovered
 // process has committed and shown progress of its own, then recovers it to
 // the end, whose output must hold `done`. Reports failures with gtest.
 void SurvivesTwoKills(const std::string& transport, const std::string& stem, const std::vector<std::string>& prog,
