@@ -27,6 +27,7 @@
 #include "runtime/core/program_signals.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/kernel/socket_record.h"
+#include "runtime/sync/semaphore.h"
 
 using respct::preload::Next;
 
@@ -108,8 +109,6 @@ Next<int (*)(int, int)> next_flock("flock");
 Next<int (*)(clockid_t, int, const timespec*, timespec*)> next_clock_nanosleep("clock_nanosleep");
 Next<unsigned (*)(unsigned)> next_sleep("sleep");
 Next<int (*)(useconds_t)> next_usleep("usleep");
-Next<int (*)(sem_t*)> next_sem_wait("sem_wait");
-Next<int (*)(sem_t*, const timespec*)> next_sem_timedwait("sem_timedwait");
 Next<pid_t (*)(pid_t, int*, int)> next_waitpid("waitpid");
 Next<pid_t (*)(int*)> next_wait("wait");
 
@@ -243,11 +242,14 @@ RESPCT_EXPORT unsigned sleep(unsigned seconds) {
 RESPCT_EXPORT int usleep(useconds_t usec) {
   return Interruptible([&] { return next_usleep.get()(usec); });
 }
-RESPCT_EXPORT int sem_wait(sem_t* sem) {
-  return Blocking([&] { return next_sem_wait.get()(sem); });
-}
+// Semaphores take their unit on the thread's stack, not on the fiber
+// (runtime/sync/semaphore.h says why).
+RESPCT_EXPORT int sem_wait(sem_t* sem) { return respct::sync::SemWait(sem); }
 RESPCT_EXPORT int sem_timedwait(sem_t* sem, const timespec* abstime) {
-  return Blocking([&] { return next_sem_timedwait.get()(sem, abstime); });
+  return respct::sync::SemClockWait(sem, CLOCK_REALTIME, abstime);
+}
+RESPCT_EXPORT int sem_clockwait(sem_t* sem, clockid_t clock, const timespec* abstime) {
+  return respct::sync::SemClockWait(sem, clock, abstime);
 }
 RESPCT_EXPORT pid_t waitpid(pid_t pid, int* status, int options) {
   KernelWritesObject(status);
