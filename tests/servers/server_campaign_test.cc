@@ -54,10 +54,7 @@ long EnvLong(const char* name, long fallback) {
   return v != nullptr && *v != '\0' ? std::strtol(v, nullptr, 10) : fallback;
 }
 
-struct Param {
-  ServerKind server;
-  MemnodeKind memnode;
-};
+using Param = ServerCase;
 
 class ServerCampaign : public testing::TestWithParam<Param> {};
 
@@ -262,14 +259,7 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
   EXPECT_EQ(failed_n, 0) << "seed " << seed << "; logs in " << log_dir;
 }
 
-INSTANTIATE_TEST_SUITE_P(Matrix, ServerCampaign,
-                         testing::Values(Param{ServerKind::kMemcached, MemnodeKind::kEmbeddedShm},
-                                         Param{ServerKind::kMemcached, MemnodeKind::kTcp},
-                                         Param{ServerKind::kRedis, MemnodeKind::kEmbeddedShm},
-                                         Param{ServerKind::kRedis, MemnodeKind::kTcp}),
-                         [](const testing::TestParamInfo<Param>& i) {
-                           return std::string(ServerName(i.param.server)) + "_" + MemnodeName(i.param.memnode);
-                         });
+INSTANTIATE_TEST_SUITE_P(Matrix, ServerCampaign, AllServerCases(), ServerCaseName);
 
 }  // namespace
 }  // namespace respct::servertest

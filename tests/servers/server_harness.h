@@ -44,6 +44,23 @@ enum class MemnodeKind { kEmbeddedShm, kTcp };
 
 const char* ServerName(ServerKind k);
 const char* MemnodeName(MemnodeKind k);
+
+// One case of the server matrix every server test runs: each server over
+// each memnode transport.
+struct ServerCase {
+  ServerKind server;
+  MemnodeKind memnode;
+};
+inline auto AllServerCases() {
+  return testing::Values(ServerCase{ServerKind::kMemcached, MemnodeKind::kEmbeddedShm},
+                         ServerCase{ServerKind::kMemcached, MemnodeKind::kTcp},
+                         ServerCase{ServerKind::kRedis, MemnodeKind::kEmbeddedShm},
+                         ServerCase{ServerKind::kRedis, MemnodeKind::kTcp});
+}
+// "memcached_shm", "redis_tcp", ...: the test-name suffix of a case.
+inline std::string ServerCaseName(const testing::TestParamInfo<ServerCase>& i) {
+  return std::string(ServerName(i.param.server)) + "_" + MemnodeName(i.param.memnode);
+}
 // The server's binary on PATH (/usr/bin/memcached, /usr/bin/redis-server), empty when not installed.
 std::string ServerBinary(ServerKind k);
 // The server's command line on 127.0.0.1:port (memcached -t 4; redis without persistence).

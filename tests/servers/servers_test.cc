@@ -32,10 +32,7 @@ using shimtest::ChildResult;
 using shimtest::ReadFile;
 using shimtest::TempDir;
 
-struct Param {
-  ServerKind server;
-  MemnodeKind memnode;
-};
+using Param = ServerCase;
 
 class ServerRecoveryTest : public testing::TestWithParam<Param> {};
 
@@ -105,14 +102,7 @@ TEST_P(ServerRecoveryTest, KilledTwiceUnderLoadKeepsAcknowledgedKeys) {
   EXPECT_FALSE(end.timed_out) << end.Describe();
 }
 
-INSTANTIATE_TEST_SUITE_P(Servers, ServerRecoveryTest,
-                         testing::Values(Param{ServerKind::kMemcached, MemnodeKind::kEmbeddedShm},
-                                         Param{ServerKind::kMemcached, MemnodeKind::kTcp},
-                                         Param{ServerKind::kRedis, MemnodeKind::kEmbeddedShm},
-                                         Param{ServerKind::kRedis, MemnodeKind::kTcp}),
-                         [](const testing::TestParamInfo<Param>& i) {
-                           return std::string(ServerName(i.param.server)) + "_" + MemnodeName(i.param.memnode);
-                         });
+INSTANTIATE_TEST_SUITE_P(Servers, ServerRecoveryTest, AllServerCases(), ServerCaseName);
 
 }  // namespace
 }  // namespace respct::servertest
