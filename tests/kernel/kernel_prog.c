@@ -109,29 +109,29 @@ static void fact(struct fd_fact* f, const char* name, int fd) {
   link_of(fd, f->link, sizeof f->link);
 }
 
-/* The "lines" of /proc/self/fdinfo/FD starting with `key`, concatenated. */
-static int fdinfo_has(int fd, const char* needle) {
-  char p[64], buf[4096];
+/* /proc/self/fdinfo/FD into buf (NUL-terminated); 0 if it cannot be read. */
+static int read_fdinfo(int fd, char* buf, size_t size) {
+  char p[64];
   snprintf(p, sizeof p, "/proc/self/fdinfo/%d", fd);
   const int f = open(p, O_RDONLY | O_CLOEXEC);
   if (f < 0) return 0;
-  const ssize_t n = read(f, buf, sizeof buf - 1);
+  const ssize_t n = read(f, buf, size - 1);
   close(f);
   if (n <= 0) return 0;
   buf[n] = '\0';
-  return strstr(buf, needle) != NULL;
+  return 1;
+}
+
+/* Whether /proc/self/fdinfo/FD contains `needle`. */
+static int fdinfo_has(int fd, const char* needle) {
+  char buf[4096];
+  return read_fdinfo(fd, buf, sizeof buf) && strstr(buf, needle) != NULL;
 }
 
 /* The entry of `tfd` in epoll set `ep` as /proc/self/fdinfo shows it. */
 static int epoll_entry(int ep, int tfd, uint32_t* events, uint64_t* data) {
-  char p[64], buf[8192];
-  snprintf(p, sizeof p, "/proc/self/fdinfo/%d", ep);
-  const int f = open(p, O_RDONLY | O_CLOEXEC);
-  if (f < 0) return 0;
-  const ssize_t n = read(f, buf, sizeof buf - 1);
-  close(f);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  char buf[8192];
+  if (!read_fdinfo(ep, buf, sizeof buf)) return 0;
   for (char* line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
     int fd;
     unsigned ev;
