@@ -30,6 +30,9 @@ enum RegionId : uint32_t {
   kStackRegion = 3,
   kGlobalsRegion = 4,
   kKernelRegion = 5,
+  // From here on, one region per persisted library's data, in the order of
+  // MetaHeader::library_globals.
+  kLibraryGlobalsFirstRegion = 16,
 };
 
 const char* RegionName(uint32_t id);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <map>
 
 #include "runtime/core/elf_identity.h"
 
@@ -18,11 +19,15 @@ constexpr size_t kMaxRuntimeCode = 32;
 CodeRange g_runtime_code[kMaxRuntimeCode];
 size_t g_runtime_code_count = 0;
 
+std::string BaseName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
 // Libraries whose internal state is per process (re-initialised, never
 // restored), and so who owns their code; the program owns everything else.
 bool RuntimeLibrary(const std::string& name, CodeOwner* owner) {
-  const size_t slash = name.rfind('/');
-  const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+  const std::string base = BaseName(name);
   auto starts = [&](const char* prefix) { return base.rfind(prefix, 0) == 0; };
   // The vDSO counts as libc's: a thread may park in it only at a system call
   // (its frames carry no unwind information for respct-inspect either).
@@ -40,8 +45,127 @@ bool RuntimeLibrary(const std::string& name, CodeOwner* owner) {
   return true;
 }
 
+// What the dependency walk needs of one loaded object.
+struct LoadedObject {
+  std::string name;  // dlpi_name (a path); empty for the executable
+  std::string soname;
+  std::vector<std::string> needed;  // DT_NEEDED, as written (sonames)
+  uintptr_t load_addr = 0;
+  VaddrSpan globals;
+  bool defines_malloc = false;  // an allocator that replaces libc's (jemalloc, tcmalloc)
+};
+
+// The GNU hash of a symbol name (the DT_GNU_HASH section's function).
+uint32_t GnuHash(const char* name) {
+  uint32_t h = 5381;
+  for (const unsigned char* c = reinterpret_cast<const unsigned char*>(name); *c != 0; ++c) h = h * 33 + *c;
+  return h;
+}
+
+// Whether the object's dynamic symbol table defines `name`, looked up through
+// its DT_GNU_HASH table (every object Debian ships has one; without it the
+// answer is no). `symtab`, `strtab` and `gnu_hash` are relocated addresses.
+bool DefinesSymbol(uintptr_t symtab, uintptr_t strtab, uintptr_t gnu_hash, const char* name) {
+  if (symtab == 0 || strtab == 0 || gnu_hash == 0) return false;
+  const uint32_t* table = reinterpret_cast<const uint32_t*>(gnu_hash);
+  const uint32_t nbuckets = table[0], symoffset = table[1], bloom_size = table[2];
+  if (nbuckets == 0) return false;
+  const uint32_t* buckets = reinterpret_cast<const uint32_t*>(
+      reinterpret_cast<const ElfW(Addr)*>(table + 4) + bloom_size);
+  const uint32_t* chain = buckets + nbuckets;
+  const uint32_t h = GnuHash(name);
+  uint32_t i = buckets[h % nbuckets];
+  if (i < symoffset) return false;
+  const auto* syms = reinterpret_cast<const ElfW(Sym)*>(symtab);
+  const char* str = reinterpret_cast<const char*>(strtab);
+  for (;; ++i) {
+    const uint32_t ch = chain[i - symoffset];
+    if ((ch | 1) == (h | 1) && std::strcmp(str + syms[i].st_name, name) == 0)
+      return syms[i].st_shndx != SHN_UNDEF && ELF64_ST_TYPE(syms[i].st_info) == STT_FUNC;
+    if ((ch & 1) != 0) return false;
+  }
+}
+
+// DT_SONAME and DT_NEEDED from the object's in-memory dynamic section. ld.so
+// relocates DT_STRTAB in place for the objects it loaded, not for the vDSO:
+// an address below the load address is still an unrelocated vaddr.
+void ReadDynamic(const dl_phdr_info* info, LoadedObject* obj) {
+  const ElfW(Dyn)* dyn = nullptr;
+  for (int i = 0; i < info->dlpi_phnum; ++i)
+    if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+      dyn = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  if (dyn == nullptr) return;
+  uintptr_t strtab = 0, symtab = 0, gnu_hash = 0;
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
+    if (d->d_tag == DT_STRTAB) strtab = d->d_un.d_ptr;
+    if (d->d_tag == DT_SYMTAB) symtab = d->d_un.d_ptr;
+    if (d->d_tag == DT_GNU_HASH) gnu_hash = d->d_un.d_ptr;
+  }
+  if (strtab == 0) return;
+  auto relocate = [&](uintptr_t* a) {
+    if (*a != 0 && *a < info->dlpi_addr) *a += info->dlpi_addr;
+  };
+  relocate(&strtab);
+  relocate(&symtab);
+  relocate(&gnu_hash);
+  obj->defines_malloc = DefinesSymbol(symtab, strtab, gnu_hash, "malloc");
+  const char* str = reinterpret_cast<const char*>(strtab);
+  for (const ElfW(Dyn)* d = dyn; d->d_tag != DT_NULL; ++d) {
+    if (d->d_tag == DT_NEEDED) obj->needed.emplace_back(str + d->d_un.d_val);
+    if (d->d_tag == DT_SONAME) obj->soname = str + d->d_un.d_val;
+  }
+}
+
+// Indices of the objects reachable through DT_NEEDED from `root`, itself
+// included. A needed name matches an object's soname or its file name.
+std::vector<bool> NeededClosure(const std::vector<LoadedObject>& objs, size_t root) {
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < objs.size(); ++i) {
+    if (!objs[i].soname.empty()) by_name.emplace(objs[i].soname, i);
+    if (!objs[i].name.empty()) by_name.emplace(BaseName(objs[i].name), i);
+  }
+  std::vector<bool> in(objs.size(), false);
+  std::vector<size_t> todo{root};
+  in[root] = true;
+  while (!todo.empty()) {
+    const size_t at = todo.back();
+    todo.pop_back();
+    for (const std::string& n : objs[at].needed) {
+      auto it = by_name.find(n);
+      if (it == by_name.end() || in[it->second]) continue;
+      in[it->second] = true;
+      todo.push_back(it->second);
+    }
+  }
+  return in;
+}
+
+// The program's own libraries (LoadedProgram::library_globals): needed by the
+// executable, not by librespct, not one of the runtime libraries, and not an
+// allocator that replaces malloc. Such an allocator (Debian's redis links
+// jemalloc) sets itself up in its constructor, before respct runs, in mappings
+// respct never saw: its globals restored over a fresh set-up would point into
+// memory the new process does not have (redis crashed in mallctl).
+void FindProgramLibraries(const std::vector<LoadedObject>& objs, LoadedProgram* prog) {
+  if (objs.empty()) return;
+  const std::vector<bool> program = NeededClosure(objs, 0);
+  std::vector<bool> respct(objs.size(), false);
+  for (size_t i = 1; i < objs.size(); ++i)
+    if (BaseName(objs[i].name).rfind("librespct", 0) == 0) respct = NeededClosure(objs, i);
+  for (size_t i = 1; i < objs.size(); ++i) {
+    const LoadedObject& o = objs[i];
+    CodeOwner owner;
+    if (!program[i] || respct[i] || o.name.empty() || RuntimeLibrary(o.name, &owner) || o.defines_malloc ||
+        o.globals.hi == o.globals.lo)
+      continue;
+    prog->library_globals.push_back(
+        LibraryGlobals{o.name, o.load_addr + o.globals.lo, static_cast<size_t>(o.globals.hi - o.globals.lo)});
+  }
+}
+
 struct InspectState {
   LoadedProgram* prog;
+  std::vector<LoadedObject> objects;
   bool first = true;
 };
 
@@ -51,6 +175,12 @@ int OnObject(dl_phdr_info* info, size_t, void* data) {
   const bool is_exe = st->first;
   st->first = false;
   std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+  LoadedObject obj;
+  obj.name = is_exe ? "" : name;
+  obj.load_addr = info->dlpi_addr;
+  obj.globals = PersistedGlobalsSpan(info->dlpi_phdr, info->dlpi_phnum);
+  ReadDynamic(info, &obj);
+  st->objects.push_back(std::move(obj));
   if (is_exe) {
     const VaddrSpan globals = PersistedGlobalsSpan(info->dlpi_phdr, info->dlpi_phnum);
     for (int i = 0; i < info->dlpi_phnum; ++i) {
@@ -94,8 +224,9 @@ Result<LoadedProgram> LoadedProgram::Inspect() {
   const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
   if (n < 0) return Status::FromErrno("readlink /proc/self/exe", errno);
   prog.exe_path.assign(path, static_cast<size_t>(n));
-  InspectState st{&prog};
+  InspectState st{&prog, {}};
   dl_iterate_phdr(OnObject, &st);
+  FindProgramLibraries(st.objects, &prog);
   std::sort(prog.runtime_code.begin(), prog.runtime_code.end(),
             [](const CodeRange& a, const CodeRange& b) { return a.lo < b.lo; });
   return prog;

@@ -2,6 +2,9 @@
 // read from the loader's program headers (dl_iterate_phdr) at start-up:
 //   - the executable's writable, non-RELRO segment span: its globals (.data,
 //     .bss), persisted in place;
+//   - the same span of each of the program's own shared libraries (libevent,
+//     jemalloc, libssl...): those the executable needs, directly or not, and
+//     respct does not (FindProgramLibraries); persisted in place too;
 //   - its GNU build-id, static TLS block (PT_TLS size and alignment) and the
 //     loaded libraries with their load addresses: the identity a recovery
 //     checks before it restores an image into a new process;
@@ -40,6 +43,13 @@ struct LibraryInfo {
   uintptr_t load_addr;
 };
 
+// The writable, non-RELRO data of one shared library (page-aligned).
+struct LibraryGlobals {
+  std::string name;
+  uintptr_t base;
+  size_t size;
+};
+
 struct LoadedProgram {
   std::string exe_path;
   uintptr_t load_bias = 0;     // the executable's dlpi_addr
@@ -51,6 +61,10 @@ struct LoadedProgram {
   std::vector<LibraryInfo> libraries;
   std::vector<CodeRange> runtime_code;  // sorted; code not owned by the program
   std::vector<AddressRange> process_owned_globals;  // sorted; see FindProcessOwnedGlobals
+  // In load order. Libraries shared with respct itself (libstdc++, libm,
+  // libsodium...), libc, ld.so and libgcc_s are not among them: their state
+  // serves the runtime too and is re-initialised by every process.
+  std::vector<LibraryGlobals> library_globals;
 
   static Result<LoadedProgram> Inspect();
   // Reads the executable file's dynamic section for process_owned_globals

@@ -20,15 +20,30 @@
 namespace respct::core {
 
 inline constexpr uint64_t kMetaMagic = 0x544d544350534552;  // "RESPCTMT"
-inline constexpr uint32_t kMetaVersion = 4;
+inline constexpr uint32_t kMetaVersion = 5;
 inline constexpr size_t kMaxRegionIds = 8;  // region ids 1..7 (layout.h); index 0 unused
 inline constexpr size_t kMaxLibraries = 64;
+// Libraries whose data is persisted, one region each (with the five regions
+// of layout.h, within wire::kMaxRegions).
+inline constexpr size_t kMaxLibraryGlobals = 24;
 inline constexpr size_t kMetaHeaderBytes = 4 * kPageSize;
 inline constexpr uint32_t kMetaExitedMark = 0x54495845;  // "EXIT"
 
 struct LibraryEntry {
   uint64_t load_addr;
   char name[120];
+};
+
+// One persisted library's data: the region kLibraryGlobalsFirstRegion + i.
+// `baseline` is a heap block holding the region as it was when the runtime
+// came up in the process that wrote the image (after the libraries' own
+// constructors, before the executable's): the bytes that differ from it are
+// the program's doing, and only those are restored (Recovery::RestoreMemory).
+struct LibraryGlobalsEntry {
+  uint64_t base;
+  uint64_t size;
+  uint64_t baseline;
+  char name[104];
 };
 
 struct MetaHeader {
@@ -65,7 +80,8 @@ struct MetaHeader {
   // process that exited (exit() or a return from main); 0 otherwise. Tools
   // (respct-run --resume) tell a crashed run from a finished one by it.
   uint32_t exited;
-  uint32_t reserved0;
+  uint32_t library_globals_count;
+  LibraryGlobalsEntry library_globals[kMaxLibraryGlobals];
 };
 static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 

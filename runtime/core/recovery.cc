@@ -64,6 +64,17 @@ Status CheckIdentity(const MetaHeader& m, const LoadedProgram& p) {
       return Status::FailedPrecondition(refuse + "loaded libraries differ (library " + std::to_string(i) + ": " +
                                         have + " now, " + want + " in the image)");
   }
+  const size_t libs = std::min<size_t>(p.library_globals.size(), kMaxLibraryGlobals);
+  if (m.library_globals_count != libs)
+    return Status::FailedPrecondition(refuse + "the image persists the data of " +
+                                      std::to_string(m.library_globals_count) + " libraries, this process of " +
+                                      std::to_string(libs));
+  for (size_t i = 0; i < libs; ++i) {
+    const LibraryGlobalsEntry& e = m.library_globals[i];
+    if (e.base != p.library_globals[i].base || e.size != p.library_globals[i].size)
+      return Status::FailedPrecondition(refuse + "the data of " + p.library_globals[i].name + " is at " +
+                                        Addr(p.library_globals[i].base) + ", the image has it at " + Addr(e.base));
+  }
   const auto* random = reinterpret_cast<const uint8_t*>(getauxval(AT_RANDOM));
   if (random == nullptr || std::memcmp(random, m.at_random, sizeof m.at_random) != 0)
     return Status::FailedPrecondition(refuse +
@@ -136,11 +147,41 @@ Result<std::unique_ptr<Recovery>> Recovery::Prepare(const RuntimeConfig& config,
   return std::unique_ptr<Recovery>(new Recovery(std::move(img.value())));
 }
 
-void Recovery::RestoreMemory(const std::vector<RegionMapping>& regions,
-                             const std::vector<AddressRange>& process_owned) const {
+namespace {
+
+// One library's data: a word the program changed (the image's differs from
+// the baseline of the process that wrote it) takes the image's value; the
+// others keep what this process's start-up gave them (pointers into its own
+// pre-runtime allocations, a cached pid...). The baseline becomes this
+// process's start-up state, so that the next image compares with it.
+void MergeLibraryGlobals(const uint8_t* image, size_t stored, const std::vector<uint8_t>& startup,
+                         const LibraryGlobalsEntry& e) {
+  auto* mem = reinterpret_cast<uint64_t*>(e.base);
+  auto* baseline = reinterpret_cast<uint64_t*>(e.baseline);
+  const size_t words = e.size / sizeof(uint64_t);
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t img = 0;
+    if ((i + 1) * sizeof img <= stored) std::memcpy(&img, image + i * sizeof img, sizeof img);
+    if (img != baseline[i]) mem[i] = img;
+    std::memcpy(&baseline[i], startup.data() + i * sizeof img, sizeof img);
+  }
+}
+
+}  // namespace
+
+void Recovery::RestoreMemory(const std::vector<RegionMapping>& regions, const std::vector<AddressRange>& process_owned,
+                             const std::vector<std::vector<uint8_t>>& library_startup) const {
+  // In region order: the heap, where the libraries' baselines are, comes first.
   for (const RegionMapping& r : regions) {
     const RecoveryRegion* from = image_.region(r.id);
     if (from == nullptr) continue;
+    if (r.id >= kLibraryGlobalsFirstRegion) {
+      const size_t i = r.id - kLibraryGlobalsFirstRegion;
+      const LibraryGlobalsEntry& e = image_.meta().library_globals[i];
+      if (i < library_startup.size() && e.size == r.size && library_startup[i].size() == r.size)
+        MergeLibraryGlobals(image_.bytes(*from), std::min<uint64_t>(from->stored, r.size), library_startup[i], e);
+      continue;
+    }
     if (r.id != kGlobalsRegion) {
       image_.CopyOut(*from, 0, std::min<uint64_t>(from->stored, r.size), reinterpret_cast<void*>(r.base));
       continue;

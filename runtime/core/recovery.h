@@ -10,7 +10,8 @@
 //     as atexit handlers, is rebuilt; what they wrote to the globals and the
 //     heap is overwritten next)
 //   → Runtime::ResumeMain: RestoreMemory copies meta, heap, stacks and the
-//     globals (but not the library-owned parts) from the image; the heap is
+//     globals (but not the library-owned parts) from the image, and of each
+//     library's data what the program changed; the heap is
 //     adopted (Heap::Attach); checkpointing starts with the image as the
 //     shadow; every thread of the table is recreated on its own stack (so its
 //     TCB and pthread_t are the same) and resumed at its saved context
@@ -43,8 +44,11 @@ class Recovery {
   uint64_t epoch() const { return image_.header().epoch; }
 
   // Copies the image into the mapped regions; for the globals, everything
-  // but `process_owned` (sorted) keeps the value this process gave it.
-  void RestoreMemory(const std::vector<RegionMapping>& regions, const std::vector<AddressRange>& process_owned) const;
+  // but `process_owned` (sorted) keeps the value this process gave it; for
+  // each library's data, only what the program changed is the image's
+  // (`library_startup`: this process's data of each as the runtime came up).
+  void RestoreMemory(const std::vector<RegionMapping>& regions, const std::vector<AddressRange>& process_owned,
+                     const std::vector<std::vector<uint8_t>>& library_startup) const;
 
   // On a recreated thread's fiber: its stack from the saved context up to
   // the thread wrapper's entry frame, and its static TLS block.

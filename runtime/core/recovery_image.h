@@ -23,8 +23,8 @@
 namespace respct::core {
 
 inline constexpr uint64_t kRecoveryImageMagic = 0x4d49544350534552;  // "RESPCTIM"
-inline constexpr uint32_t kRecoveryImageVersion = 1;
-inline constexpr size_t kMaxImageRegions = 8;
+inline constexpr uint32_t kRecoveryImageVersion = 2;
+inline constexpr size_t kMaxImageRegions = 32;  // wire::kMaxRegions
 
 struct RecoveryRegion {
   uint32_t id;

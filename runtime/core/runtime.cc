@@ -163,8 +163,21 @@ Status Runtime::MapRegions() {
     g_app_heap.store(heap.value(), std::memory_order_release);
   }
   if (program_.globals_size != 0) RESPCT_RETURN_IF_ERROR(MakeAnonymous(program_.globals_base, program_.globals_size));
+  if (program_.library_globals.size() > kMaxLibraryGlobals) {
+    std::string left;
+    for (size_t i = kMaxLibraryGlobals; i < program_.library_globals.size(); ++i)
+      left += " " + program_.library_globals[i].name;
+    ShimLog(kLogWarn, "the data of %zu libraries is not persisted (at most %zu are):%s",
+            program_.library_globals.size() - kMaxLibraryGlobals, kMaxLibraryGlobals, left.c_str());
+    program_.library_globals.resize(kMaxLibraryGlobals);
+  }
+  for (const LibraryGlobals& lib : program_.library_globals) {
+    ShimLog(kLogDebug, "persisting the data of %s (%zu KiB at %#lx)", lib.name.c_str(), lib.size >> 10, lib.base);
+    RESPCT_RETURN_IF_ERROR(MakeAnonymous(lib.base, lib.size).Annotate(lib.name));
+  }
 
   meta_ = MetaAt(l.meta_base());
+  RESPCT_RETURN_IF_ERROR(RecordLibraryStartup());
   // Thread-specific data moves into the meta region (a recovery's arrives
   // with the image).
   ThreadKeys::Attach(reinterpret_cast<void*>(l.meta_base() + MetaKeysOffset(l.max_threads)), l.max_threads,
@@ -176,6 +189,36 @@ Status Runtime::MapRegions() {
               {kStackRegion, l.stacks_base(), l.stacks_size()},
               {kKernelRegion, l.kernel_base(), kernel::KernelRegionBytes()}};
   if (program_.globals_size != 0) regions_.push_back({kGlobalsRegion, program_.globals_base, program_.globals_size});
+  for (size_t i = 0; i < program_.library_globals.size(); ++i)
+    regions_.push_back({static_cast<uint32_t>(kLibraryGlobalsFirstRegion + i), program_.library_globals[i].base,
+                        program_.library_globals[i].size});
+  return Status::OK();
+}
+
+// The libraries' data as the runtime comes up: in the persisted heap, named
+// by the meta header, for a fresh run (the baseline a recovery compares the
+// image with); aside, for a recovery (its own start-up state, which becomes
+// the baseline once the image is restored).
+Status Runtime::RecordLibraryStartup() {
+  const std::vector<LibraryGlobals>& libs = program_.library_globals;
+  if (recovering()) {
+    for (const LibraryGlobals& lib : libs) {
+      const auto* p = reinterpret_cast<const uint8_t*>(lib.base);
+      library_startup_.emplace_back(p, p + lib.size);
+    }
+    return Status::OK();
+  }
+  meta_->library_globals_count = static_cast<uint32_t>(libs.size());
+  for (size_t i = 0; i < libs.size(); ++i) {
+    LibraryGlobalsEntry& e = meta_->library_globals[i];
+    void* copy = AppHeap()->Malloc(libs[i].size);
+    if (copy == nullptr) return Status::ResourceExhausted("no heap for the start-up copy of " + libs[i].name);
+    std::memcpy(copy, reinterpret_cast<const void*>(libs[i].base), libs[i].size);
+    e.base = libs[i].base;
+    e.size = libs[i].size;
+    e.baseline = reinterpret_cast<uintptr_t>(copy);
+    std::strncpy(e.name, libs[i].name.c_str(), sizeof e.name - 1);
+  }
   return Status::OK();
 }
 
@@ -358,7 +401,8 @@ int Runtime::ResumeMain() {
     // The order of a resume, and why (DESIGN §6):
     // 1. memory first: the records of kernel objects and the heap blocks
     //    they point to are part of it;
-    recovery_->RestoreMemory(regions_, program_.process_owned_globals);
+    recovery_->RestoreMemory(regions_, program_.process_owned_globals, library_startup_);
+    library_startup_.clear();
     InitMetaHeader();
     auto heap = heap::Heap::Attach(reinterpret_cast<void*>(config_.layout.heap_base()));
     if (!heap.ok()) FailRecovery("the image's heap: " + heap.status().ToString());

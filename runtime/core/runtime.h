@@ -83,6 +83,7 @@ class Runtime {
  private:
   Runtime(const RuntimeConfig& config, LoadedProgram program) : config_(config), program_(std::move(program)) {}
   Status MapRegions();
+  Status RecordLibraryStartup();
   // The kernel-object layer of a fresh run, or the image's of a recovery
   // (recreated in ResumeMain).
   Status StartKernelObjects();
@@ -118,6 +119,9 @@ class Runtime {
   std::unique_ptr<SlotControl[]> controls_;
   std::unique_ptr<ThreadRegistry> registry_;
   std::vector<RegionMapping> regions_;
+  // A recovery's: this process's library data as the runtime came up (what
+  // the libraries' constructors made of it), one per library_globals entry.
+  std::vector<std::vector<uint8_t>> library_startup_;
   RuntimeStats stats_;
   std::unique_ptr<Replicator> replicator_;
   std::unique_ptr<Checkpointer> checkpointer_;

@@ -62,7 +62,7 @@ const char* RegionName(uint32_t id) {
     case kGlobalsRegion: return "globals";
     case kKernelRegion: return "kernel";
   }
-  return "unknown";
+  return id >= kLibraryGlobalsFirstRegion ? "library globals" : "unknown";
 }
 
 }  // namespace respct::core

@@ -4,6 +4,8 @@
 // break) and CPython's object arenas, which it maps itself. Each program
 // checks its memory at every round, so a page lost or stale after a recovery
 // fails it; each is killed, recovered, killed again and recovered to the end.
+// And a shared library's own data (libstate.so's counters), restored where
+// the program changed it and left to the new process's start-up elsewhere.
 #include <unistd.h>
 
 #include <string>
@@ -20,6 +22,10 @@ class MemoryTest : public testing::TestWithParam<const char*> {};
 TEST_P(MemoryTest, MappedMemorySurvivesTwoKills) {
   // About 3 s natively on this kind of machine.
   SurvivesTwoKills(GetParam(), "mmap", {MMAP_PROG, "3", "20000"}, "mmap_prog: total=60000 ok");
+}
+
+TEST_P(MemoryTest, SharedLibraryDataSurvivesTwoKills) {
+  SurvivesTwoKills(GetParam(), "libstate", {LIBSTATE_PROG, "2", "40000"}, "libstate_prog: total=80000 ok");
 }
 
 TEST_P(MemoryTest, PythonThreadsSurviveTwoKills) {

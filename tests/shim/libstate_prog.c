@@ -1,0 +1,77 @@
+// libstate_prog THREADS ITERATIONS: each thread counts ITERATIONS adds both
+// in its own global and in libstate.so's data, and checks at every add that
+// the two agree and that the library's start-up pid is this process's. A
+// library's data lost by a recovery (counts restarting) or restored where it
+// should not be (the old process's pid) fails it.
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+long libstate_add(long t);
+pid_t libstate_startup_pid(void);
+
+static long g_iterations;
+static long g_done[16];
+static pthread_mutex_t g_mu[16];
+
+static void* worker(void* arg) {
+  const long t = (long)arg;
+  for (;;) {
+    pthread_mutex_lock(&g_mu[t]);
+    if (g_done[t] >= g_iterations) {
+      pthread_mutex_unlock(&g_mu[t]);
+      return NULL;
+    }
+    const long seen = libstate_add(t);
+    ++g_done[t];
+    if (seen != g_done[t]) {
+      fprintf(stderr, "libstate_prog: thread %ld: the library counted %ld adds, the program %ld\n", t, seen,
+              g_done[t]);
+      exit(1);
+    }
+    pthread_mutex_unlock(&g_mu[t]);
+    if (libstate_startup_pid() != getpid()) {
+      fprintf(stderr, "libstate_prog: the library's start-up pid is %d, this process is %d\n",
+              (int)libstate_startup_pid(), (int)getpid());
+      exit(1);
+    }
+    struct timespec ts = {0, 20 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static long total(long threads) {
+  long s = 0;
+  for (long t = 0; t < threads; ++t) {
+    pthread_mutex_lock(&g_mu[t]);
+    s += g_done[t];
+    pthread_mutex_unlock(&g_mu[t]);
+  }
+  return s;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: libstate_prog THREADS ITERATIONS\n");
+    return 2;
+  }
+  const long threads = atol(argv[1]);
+  g_iterations = atol(argv[2]);
+  if (threads < 1 || threads > 16 || g_iterations < 1) return 2;
+  for (long t = 0; t < threads; ++t) pthread_mutex_init(&g_mu[t], NULL);
+  pthread_t th[16];
+  for (long t = 0; t < threads; ++t) pthread_create(&th[t], NULL, worker, (void*)t);
+  for (;;) {
+    const long n = total(threads);
+    if (n >= threads * g_iterations) break;
+    printf("libstate_prog: progress n=%ld\n", n);
+    fflush(stdout);
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  for (long t = 0; t < threads; ++t) pthread_join(th[t], NULL);
+  printf("libstate_prog: total=%ld ok\n", total(threads));
+  return 0;
+}
