@@ -4,7 +4,16 @@ natively, driven by their own load generators: memcaslap with 4
 connections, 90% get / 10% set (64-byte keys, 128-byte values), and
 redis-benchmark with 4 connections (GET and SET, random keys). Each run of a
 server under respct also reports, from the shim's --stats JSON at exit,
-epochs committed and abandoned per second of the server's life."""
+epochs committed and abandoned per second of the server's life.
+
+Recovery: memcached (4 threads, -m 1400) under respct is filled with 1 GiB of
+items (1,000-byte values, noreply sets over one connection; 64 MiB with
+--quick), left until its last set is in a committed epoch, killed with
+kill -9, and resumed with respct-recover; the time from starting
+respct-recover until the port accepts and a get of the last key set returns
+its value is set against a cold start of native memcached (start until the
+port accepts; its cache is empty). A sample of 1,000 keys is checked after the
+recovery."""
 import json
 import os
 import re
@@ -104,6 +113,151 @@ def one_run(ctx, server, respct, mn, rep, seconds):
     return rates, epochs
 
 
+VALUE_BYTES = 1000
+
+
+def mc_connect(port):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return sock, sock.makefile("rb")
+
+
+def mc_get(sock, reader, key):
+    sock.sendall(b"get " + key + b"\r\n")
+    line = reader.readline()
+    if line == b"END\r\n":
+        return None
+    if not line.startswith(b"VALUE "):
+        raise CommandFailed(f"memcached answered {line[:80]!r} to a get")
+    value = reader.read(int(line.split()[3]) + 2)[:-2]
+    if reader.readline() != b"END\r\n":
+        raise CommandFailed("memcached's get answer did not end with END")
+    return value
+
+
+def mc_fill(port, items):
+    """Sets key:0 .. key:items-1 (noreply, pipelined), then one acknowledged
+    set as a barrier: every set before it has been applied."""
+    sock, reader = mc_connect(port)
+    value = b"v" * VALUE_BYTES
+    batch = []
+    for i in range(items):
+        batch.append(b"set key:%d 0 0 %d noreply\r\n%s\r\n" % (i, VALUE_BYTES, value))
+        if len(batch) == 512:
+            sock.sendall(b"".join(batch))
+            batch = []
+    sock.sendall(b"".join(batch) + b"set fill:done 0 0 1\r\n1\r\n")
+    if reader.readline() != b"STORED\r\n":
+        raise CommandFailed("memcached did not store the fill's barrier key")
+    sock.close()
+
+
+def committed_epoch(ctx, mn, app):
+    proc, _ = run([ctx.binary("bin/respct-inspect"), "--memnode", mn.shm_url, "--secret-file", mn.secret_file,
+                   "--app", app, "--epochs", "--last", "1", "--json"], timeout=60)
+    return json.loads(proc.stdout)["committed_epoch"]
+
+
+def wait_answers(port, proc, key, timeout):
+    """Seconds until the port accepts and `get key` returns a value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CommandFailed(f"{proc.args[0]} ended (exit {proc.returncode}) before answering")
+        try:
+            sock, reader = mc_connect(port)
+            try:
+                if mc_get(sock, reader, key) is not None:
+                    return
+            finally:
+                sock.close()
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise CommandFailed(f"memcached on port {port} did not answer within {timeout} s")
+
+
+def stop(proc):
+    """SIGTERM, then SIGKILL after 60 s; returns what it wrote to stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=60)[1] or ""
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()[1] or ""
+
+
+def recovery_run(ctx, mn, rep, fill_bytes):
+    """One memcached recovery against one native cold start; returns a dict."""
+    items = fill_bytes // VALUE_BYTES
+    port = free_port()
+    server = ["/usr/bin/memcached", "-u", "root", "-p", str(port), "-U", "0", "-l", "127.0.0.1", "-t", "4",
+              "-m", "1400"]
+    t0 = time.monotonic()
+    native = subprocess.Popen(server, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    wait_listening(port, native)
+    cold_s = time.monotonic() - t0
+    stop(native)
+
+    app = f"bench-recovery-{rep}"
+    respct = [ctx.binary("bin/respct-run"), "--memnode", mn.shm_url, "--secret-file", mn.secret_file, "--app", app,
+              "--fresh", "--epoch-ms", "10", "--heap-size", "2G", "--"] + server
+    log("$ " + " ".join(respct))
+    proc = subprocess.Popen(respct, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        wait_listening(port, proc)
+        t_fill = time.monotonic()
+        mc_fill(port, items)
+        fill_s = time.monotonic() - t_fill
+        # The barrier's epoch is committed once two more epochs committed
+        # after it was acknowledged.
+        first = committed_epoch(ctx, mn, app)
+        deadline = time.monotonic() + 120
+        while committed_epoch(ctx, mn, app) < first + 2:
+            if time.monotonic() > deadline:
+                raise CommandFailed("memcached under respct committed no epoch after its fill in 120 s")
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.communicate()
+    recover = [ctx.binary("bin/respct-recover"), "--memnode", mn.shm_url, "--secret-file", mn.secret_file,
+               "--app", app, "--"] + server
+    log("$ " + " ".join(recover))
+    t0 = time.monotonic()
+    rec = subprocess.Popen(recover, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        wait_answers(port, rec, b"fill:done", 300)
+        recover_s = time.monotonic() - t0
+        sock, reader = mc_connect(port)
+        sample = range(0, items, max(1, items // 1000))
+        present = sum(1 for i in sample if mc_get(sock, reader, b"key:%d" % i) == b"v" * VALUE_BYTES)
+        sock.close()
+    finally:
+        err = stop(rec)
+    m = re.search(r"([0-9.]+) MiB read in ([0-9.]+) s", err)
+    return {"fill_bytes": items * VALUE_BYTES, "fill_s": fill_s, "cold_start_s": cold_s, "recover_s": recover_s,
+            "image_mib": float(m.group(1)) if m else None, "fetch_s": float(m.group(2)) if m else None,
+            "sampled": len(sample), "present": present}
+
+
+def run_recovery(ctx, mn):
+    fill = (64 << 20) if ctx.quick else (1 << 30)
+    runs = [recovery_run(ctx, mn, rep, fill) for rep in range(ctx.reps)]
+    row = {"fill_bytes": runs[0]["fill_bytes"], "recover_s": summary([r["recover_s"] for r in runs]),
+           "cold_start_s": summary([r["cold_start_s"] for r in runs]),
+           "recover_over_cold": summary([r["recover_s"] / r["cold_start_s"] for r in runs]),
+           "fetch_s": summary([r["fetch_s"] for r in runs if r["fetch_s"] is not None]),
+           "present": min(r["present"] for r in runs), "sampled": runs[0]["sampled"], "runs": runs}
+    table = ["| items | respct-recover until it answers, s | native cold start, s | ratio | image fetch, s | "
+             "sampled keys present |", "|---|---|---|---|---|---|",
+             f"| {row['fill_bytes'] >> 20} MiB | {spread(row['recover_s'], 3)} | {spread(row['cold_start_s'], 3)} | "
+             f"{spread(row['recover_over_cold'], 1)} | {spread(row['fetch_s'], 3) if row['fetch_s']['n'] else '-'} | "
+             f"{row['present']} / {row['sampled']} |"]
+    return row, table
+
+
 def run_figure(ctx):
     seconds = 2 if ctx.quick else 10
     rows, headline, tables = [], [], []
@@ -134,6 +288,12 @@ def run_figure(ctx):
                 rows.append(row)
                 headline.append(f"{server} {op} {row['ratio']['median']:.2f}")
             commands.append(gen)
+        recovery, recovery_table = (run_recovery(ctx, mn) if os.path.exists("/usr/bin/memcached")
+                                    else (None, ["memcached recovery: skipped (memcached not installed)"]))
+    if recovery:
+        headline.append(f"memcached {recovery['fill_bytes'] >> 20} MiB recovered in "
+                        f"{recovery['recover_s']['median']:.2f} s "
+                        f"({recovery['recover_over_cold']['median']:.0f}x a native cold start)")
     table = ["| server | load | native ops/s | respct ops/s | respct / native | epochs committed/s | abandoned/s |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -149,4 +309,6 @@ def run_figure(ctx):
                         f"x{ctx.reps}"],
             "wall_s": round(time.monotonic() - t0, 1),
             "headline": "respct / native: " + ", ".join(headline) if headline else "skipped",
-            "rows": rows, "table": "\n".join(table) + "\n\n" + __doc__.split("\n\n")[0].replace("\n", " ")}
+            "rows": rows, "recovery": recovery,
+            "table": "\n".join(table) + "\n\n" + __doc__.split("\n\n")[0].replace("\n", " ") + "\n\n" +
+                     "\n".join(recovery_table) + "\n\n" + __doc__.split("\n\n")[1].replace("\n", " ")}
