@@ -84,7 +84,7 @@ Status Checkpointer::GrowTracking() {
     RESPCT_RETURN_IF_ERROR(differ_->AddRange(start, len).Annotate(RegionName(t.region.id)));
     if (from_image != nullptr && t.tracked < from_image->stored) {
       const size_t n = std::min<size_t>(len, from_image->stored - t.tracked);
-      RESPCT_RETURN_IF_ERROR(differ_->SeedShadow(start, n, image_->bytes(*from_image) + t.tracked));
+      RESPCT_RETURN_IF_ERROR(differ_->SeedShadow(start, n, image_->fd(), from_image->file_offset + t.tracked));
     }
     tracked_runs_.push_back(dirty::PageRun{reinterpret_cast<uintptr_t>(start), len / kPageSize});
     t.tracked = want;

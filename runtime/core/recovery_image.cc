@@ -26,10 +26,12 @@ Result<RecoveryImage> RecoveryImage::Open(const std::string& path) {
     return Status::Corruption(path + ": too short for a recovery image");
   }
   void* p = mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd, 0);
-  const int err = errno;
-  close(fd);
-  if (p == MAP_FAILED) return Status::FromErrno("mmap " + path, err);
-  RecoveryImage img(static_cast<const uint8_t*>(p), len);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    close(fd);
+    return Status::FromErrno("mmap " + path, err);
+  }
+  RecoveryImage img(static_cast<const uint8_t*>(p), len, fd);
   const RecoveryImageHeader& h = img.header();
   if (h.magic != kRecoveryImageMagic) return Status::Corruption(path + ": not a respct recovery image");
   if (h.version != kRecoveryImageVersion)
@@ -54,19 +56,22 @@ Result<RecoveryImage> RecoveryImage::Open(const std::string& path) {
   return img;
 }
 
-RecoveryImage::RecoveryImage(RecoveryImage&& o) noexcept : map_(o.map_), len_(o.len_) {
+RecoveryImage::RecoveryImage(RecoveryImage&& o) noexcept : map_(o.map_), len_(o.len_), fd_(o.fd_) {
   o.map_ = nullptr;
   o.len_ = 0;
+  o.fd_ = -1;
 }
 
 RecoveryImage& RecoveryImage::operator=(RecoveryImage&& o) noexcept {
   std::swap(map_, o.map_);
   std::swap(len_, o.len_);
+  std::swap(fd_, o.fd_);
   return *this;
 }
 
 RecoveryImage::~RecoveryImage() {
   if (map_ != nullptr) munmap(const_cast<uint8_t*>(map_), len_);
+  if (fd_ >= 0) close(fd_);
 }
 
 const RecoveryRegion* RecoveryImage::region(uint32_t id) const {

@@ -1,8 +1,9 @@
 // RecoveryImage: the local file through which respct-recover hands the
 // image of one committed epoch to the shim of the process it starts
 // (RESPCT_RECOVER=<path>). respct-recover fetches it from the memnode and
-// writes it; the shim maps it read-only, restores memory from it and keeps
-// the mapping as the starting shadow of dirty tracking (what the memnode has).
+// writes it; the shim maps it read-only, restores memory from it and maps its
+// regions copy-on-write as the starting shadow of dirty tracking (what the
+// memnode has).
 //
 // Layout (little-endian):
 //   RecoveryImageHeader          at offset 0, one page
@@ -61,6 +62,9 @@ class RecoveryImage {
   const RecoveryRegion* region(uint32_t id) const;
   // The stored bytes of a region (region(id)->stored of them).
   const uint8_t* bytes(const RecoveryRegion& r) const { return map_ + r.file_offset; }
+  // The open file (O_RDONLY, close-on-exec) the image is mapped from: the
+  // differ maps regions of it copy-on-write as its starting shadow.
+  int fd() const { return fd_; }
   const MetaHeader& meta() const;
   const ThreadSlot& slot(uint32_t i) const;
 
@@ -69,9 +73,10 @@ class RecoveryImage {
   void CopyOut(const RecoveryRegion& r, uint64_t offset, size_t len, void* dst) const;
 
  private:
-  RecoveryImage(const uint8_t* map, size_t len) : map_(map), len_(len) {}
+  RecoveryImage(const uint8_t* map, size_t len, int fd) : map_(map), len_(len), fd_(fd) {}
   const uint8_t* map_ = nullptr;
   size_t len_ = 0;
+  int fd_ = -1;
 };
 
 }  // namespace respct::core

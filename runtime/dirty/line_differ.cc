@@ -44,20 +44,21 @@ Status LineDiffer::AddRange(void* addr, size_t len) {
   return Status::OK();
 }
 
-Status LineDiffer::SeedShadow(const void* addr, size_t len, const void* src) {
+Status LineDiffer::SeedShadow(const void* addr, size_t len, int fd, uint64_t file_offset) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
+  if (start % kPageSize != 0 || file_offset % kPageSize != 0)
+    return Status::InvalidArgument("line differ: SeedShadow of an unaligned span");
+  const size_t mapped = (len + kPageSize - 1) / kPageSize * kPageSize;
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
-    return start >= r.start && start < r.end && len <= r.end - start;
+    return start >= r.start && start < r.end && mapped <= r.end - start;
   });
   if (it == ranges_.end()) return Status::NotFound("line differ: SeedShadow outside the added ranges");
-  static const std::byte kZeroPage[kPageSize] = {};
-  const auto* in = static_cast<const std::byte*>(src);
-  std::byte* out = it->shadow + (start - it->start);
-  for (size_t off = 0; off < len; off += kPageSize) {
-    const size_t n = std::min(kPageSize, len - off);
-    if (std::memcmp(in + off, kZeroPage, n) != 0) std::memcpy(out + off, in + off, n);
-  }
+  if (len == 0) return Status::OK();
+  void* at = it->shadow + (start - it->start);
+  if (mmap(at, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(file_offset)) ==
+      MAP_FAILED)
+    return Status::FromErrno("line differ: mmap the image as shadow", errno);
   return Status::OK();
 }
 

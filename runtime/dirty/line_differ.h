@@ -60,10 +60,14 @@ class LineDiffer {
 
   // Gives [addr, addr+len) a zero shadow. Page-aligned, non-overlapping.
   Status AddRange(void* addr, size_t len);
-  // Fills the shadow of [addr, addr+len), inside one added range, from `src`:
-  // after a recovery the shadow must hold what the memnode's image holds, not
-  // zeros. Zero pages of `src` are skipped (the shadow reads zero there).
-  Status SeedShadow(const void* addr, size_t len, const void* src);
+  // Makes the shadow of [addr, addr+len), inside one added range, the bytes of
+  // file `fd` from `file_offset`: after a recovery the shadow must hold what
+  // the memnode's image holds, not zeros. The shadow there becomes a private
+  // mapping of the file (copy-on-write): no page is cleared or copied until the
+  // differ updates it, where filling fresh pages cost a 1 GiB recovery 4 s.
+  // `addr` and `file_offset` page-aligned; a partial last page reads zero past
+  // `len`'s end in the file (the caller's file holds zeros there or ends).
+  Status SeedShadow(const void* addr, size_t len, int fd, uint64_t file_offset);
   // Drops the shadow of a range previously added (exact match).
   Status RemoveRange(void* addr, size_t len);
 

@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -173,6 +177,35 @@ TEST_F(LineDifferTest, ZeroCopySinkReferencesTheShadow) {
   }
   EXPECT_EQ(spans, MergedLines(lines));
   EXPECT_EQ(differ_->stats().bytes_shipped, 7 * kLineSize);
+}
+
+// After a recovery the shadow is the image file, mapped copy-on-write: lines
+// equal to the file ship nothing, changed lines ship, and updating the shadow
+// never writes the file.
+TEST_F(LineDifferTest, ShadowSeededFromAFileShipsOnlyWhatDiffersFromIt) {
+  char path[] = "/tmp/respct-seed-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  // The file: one header page, then pages 0..2 of the region (the last one
+  // only half stored: the file ends there).
+  std::vector<std::byte> file(kPageSize + 2 * kPageSize + kPageSize / 2, std::byte{0});
+  for (size_t i = kPageSize; i < file.size(); ++i) file[i] = static_cast<std::byte>(i * 7 + 1);
+  ASSERT_EQ(pwrite(fd, file.data(), file.size(), 0), static_cast<ssize_t>(file.size()));
+  std::memcpy(region_.base(), file.data() + kPageSize, file.size() - kPageSize);
+  ASSERT_TRUE(differ_->SeedShadow(region_.base(), file.size() - kPageSize, fd, kPageSize).ok());
+
+  EXPECT_TRUE(DiffAll(0, 4).empty());
+  region_.page(1)[200] ^= std::byte{0xff};
+  region_.page(2)[kPageSize / 2 + 64] = std::byte{9};  // past the stored bytes: the shadow reads zero there
+  EXPECT_EQ(DiffAll(0, 4), (std::vector<Span>{{Line(1, 3), 64}, {Line(2, kPageSize / kLineSize / 2 + 1), 64}}));
+  EXPECT_TRUE(DiffAll(0, 4).empty());
+
+  std::vector<std::byte> after(file.size());
+  ASSERT_EQ(pread(fd, after.data(), after.size(), 0), static_cast<ssize_t>(after.size()));
+  EXPECT_EQ(after, file);
+  EXPECT_FALSE(differ_->SeedShadow(region_.base() + 1, 64, fd, kPageSize).ok());
+  close(fd);
 }
 
 TEST_F(LineDifferTest, RunOutsideRangesIsRejected) {
