@@ -1,21 +1,16 @@
 #include "memnode/app.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/base/clock.h"
 #include "runtime/wire/checksum.h"
 #include "runtime/wire/ring_cursor.h"
 
 namespace respct::memnode {
 namespace {
-
-uint64_t NowUnixNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 // True when [off, off+len) lies inside [lo, hi), without overflow.
 bool Within(uint64_t off, uint64_t len, uint64_t lo, uint64_t hi) { return off >= lo && off <= hi && len <= hi - off; }
@@ -251,7 +246,7 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
   PersistRing(records_durable && staging == nullptr && file_->is_pmem() ? m.end_pos : m.first_pos, place.end);
   // The epoch is committed from here on.
   er.end_pos = place.end;
-  er.commit_unix_ns = NowUnixNs();
+  er.commit_unix_ns = UnixNs();
   WriteHistoryLocked(er, m.byte_count);
   committed_epoch_ = m.epoch;
   tail_ = place.end;

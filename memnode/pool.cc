@@ -6,12 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/base/clock.h"
 #include "runtime/base/make_dirs.h"
 #include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
@@ -24,11 +24,6 @@ using wire::AlignUp;
 // Region sizes and ring capacities beyond this are refused before any
 // arithmetic on them could overflow.
 constexpr uint64_t kMaxAllocation = 1ull << 48;
-
-uint64_t NowUnixNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
 
 std::string DirOf(const std::string& path) {
   const size_t slash = path.rfind('/');
@@ -74,7 +69,7 @@ Status Pool::Format(const std::string& path, uint64_t size) {
     sb.app_table_entries = kAppTableEntries;
     sb.app_entry_size = kAppEntrySize;
     sb.data_offset = kDataOffset;
-    sb.created_unix_ns = NowUnixNs();
+    sb.created_unix_ns = UnixNs();
     sb.checksum = SuperblockChecksum(sb);
     sb.data_cursor = kDataOffset;
     std::memcpy((*file)->base(), &sb, sizeof sb);
@@ -247,7 +242,7 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
   e->image_size = image_size;
   e->ring_offset = ring_off;
   e->ring_capacity = ring;
-  e->created_unix_ns = NowUnixNs();
+  e->created_unix_ns = UnixNs();
   e->history_offset = history_off;
   e->history_entries = kEpochHistoryEntries;
   uint64_t off = 0;

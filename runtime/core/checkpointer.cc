@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "runtime/core/clock.h"
+#include "runtime/base/clock.h"
 #include "runtime/core/shim_log.h"
 #include "runtime/core/thread_registry.h"
 

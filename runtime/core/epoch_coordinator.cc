@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <ctime>
 
-#include "runtime/core/clock.h"
+#include "runtime/base/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/program_signals.h"
 #include "runtime/core/round_words.h"

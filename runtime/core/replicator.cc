@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "runtime/core/clock.h"
+#include "runtime/base/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/program_signals.h"
 #include "runtime/core/shim_log.h"

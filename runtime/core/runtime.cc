@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "runtime/core/app_heap.h"
-#include "runtime/core/clock.h"
+#include "runtime/base/clock.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/libc_entry.h"
 #include "runtime/core/anonymous_maps.h"

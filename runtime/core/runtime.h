@@ -20,7 +20,7 @@
 
 #include "runtime/base/status.h"
 #include "runtime/core/checkpointer.h"
-#include "runtime/core/clock.h"
+#include "runtime/base/clock.h"
 #include "runtime/core/config.h"
 #include "runtime/core/epoch_coordinator.h"
 #include "runtime/core/loaded_program.h"

@@ -1,12 +1,12 @@
-// The runtime's two clocks. MonotonicNs times intervals (pauses, commits) and
-// is what the coordinator's deadlines use; UnixNs stamps epochs for people.
-// Both are vDSO calls: async-signal-safe, no allocation.
+// The two clocks of the runtime and the memnode. MonotonicNs times intervals
+// (pauses, commits) and is what the coordinator's deadlines use; UnixNs stamps
+// epochs for people. Both are vDSO calls: async-signal-safe, no allocation.
 #pragma once
 
 #include <cstdint>
 #include <ctime>
 
-namespace respct::core {
+namespace respct {
 
 inline uint64_t MonotonicNs() {
   timespec ts;
@@ -20,4 +20,4 @@ inline uint64_t UnixNs() {
   return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
-}  // namespace respct::core
+}  // namespace respct
