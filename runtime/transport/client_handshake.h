@@ -1,4 +1,4 @@
-// Client side of the opening of a memnode conversation (protocol-spec §1, §3):
+// Client side of the opening of a memnode conversation (wire/message.h):
 // the channel for a URL, mutual proof of the shared secret, Attach, and the
 // RingSink that goes with the ring mode the memnode chose. Used by every
 // client transport, and by tests that then speak raw frames on the same channel.

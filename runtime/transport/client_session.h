@@ -1,7 +1,7 @@
-// ClientSession: the Transport every client URL scheme shares (protocol-spec
-// §3–§8). It owns the connection after the handshake, the EpochWriter of a
-// writer session, and the RingSink that moves record bytes (the only part
-// that differs between tcp://, shm:// and, later, rdma://).
+// ClientSession: the Transport every client URL scheme shares (the conversation
+// of wire/message.h). It owns the connection after the handshake, the
+// EpochWriter of a writer session, and the RingSink that moves record bytes
+// (the only part that differs between tcp://, shm:// and rdma://).
 //
 // Everything the memnode sends that is not the awaited reply is a
 // RingProgress (space freed by apply), consumed on every read of the socket;

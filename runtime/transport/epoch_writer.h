@@ -1,8 +1,9 @@
-// EpochWriter: the client's half of the log ring (protocol-spec §4). It
-// decides where each record of the epoch being built goes (RingCursor: pads at
-// lap ends, payloads above kMaxRecordPayload split), encodes it through a
-// RingSink, accumulates what the Commit message must state (first/end
-// position, record and byte counts, EpochChecksum), and applies back-pressure.
+// EpochWriter: the client's half of the log ring (DESIGN.md §5,
+// wire/ring_cursor.h). It decides where each record of the epoch being built
+// goes (RingCursor: pads at lap ends, payloads above kMaxRecordPayload split),
+// encodes it through a RingSink, accumulates what the Commit message must state
+// (first/end position, record and byte counts, EpochChecksum), and applies
+// back-pressure.
 //
 // Back-pressure: a record is placed only when it *and* a commit record after
 // it fit in the free ring [tail, applied + capacity), so a Commit never waits

@@ -15,7 +15,7 @@ namespace {
 using test::MemoryRingSink;
 constexpr uint64_t kCap = wire::kMinRingCapacity;
 
-// Plays the memnode: acknowledges a commit the way protocol-spec §4 says.
+// Plays the memnode: acknowledges a commit the way DESIGN.md §5 and wire/ring_cursor.h say.
 wire::CommitAckMsg AckFor(const wire::CommitMsg& c, uint64_t applied) {
   wire::RingCursor cur(kCap, c.end_pos, applied);
   wire::RingCursor::Placement p;

@@ -1,5 +1,5 @@
 // A RingSink over plain memory with the memnode's slot arithmetic, plus the
-// memnode's validation walk (protocol-spec §4), so the client's ring
+// memnode's validation walk (wire/ring_cursor.h), so the client's ring
 // placement is tested without a memnode.
 #pragma once
 
