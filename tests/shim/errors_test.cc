@@ -4,6 +4,7 @@
 //                      "respct:" line naming the cause) or rejects its flags (2).
 //   WriterHandover.*   one writer per app: a second run is refused, a run
 //                      right after a kill -9 of the first attaches.
+//   ExistingImage.*    a finished run's image is replaced, a crashed one's kept.
 //   MemnodeLost.*      kill -9 of the memnode mid-run: the program finishes
 //                      with the native result and a warning; the memnode,
 //                      restarted on the same pool, still has the app at the
@@ -101,6 +102,40 @@ TEST(WriterHandover, SecondRunOfALiveAppIsRefusedAndARunRightAfterAKillAttaches)
       RunChild(dir.path(), "third", RespctRun(mn.shm_url(), mn.secret_path(), app, {"--fresh"}, kShortBank));
   EXPECT_EQ(third.exit_code, 0) << third.Describe();
   EXPECT_TRUE(DigestLine("bank", third.out)) << third.Describe();
+}
+
+// A second respct-run of an app, without --fresh: the image of a run that
+// exited cannot be resumed and is replaced (one line says so); the image of a
+// run that was killed is kept, and the run is refused with what to do.
+TEST(ExistingImage, FinishedRunIsReplacedCrashedRunIsKept) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess::Options two_apps = MemnodeOptions();
+  two_apps.pool_size = "4G";  // sparse: each app reserves 1.4 GiB
+  test::MemnodeProcess mn(two_apps);
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("existing");
+  const ChildResult first = RunChild(dir.path(), "first", RespctRun(mn.shm_url(), mn.secret_path(), app, {}, kShortBank));
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  const ChildResult again = RunChild(dir.path(), "again", RespctRun(mn.shm_url(), mn.secret_path(), app, {}, kShortBank));
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_TRUE(DigestLine("bank", again.out)) << again.Describe();
+  EXPECT_NE(again.err.find("respct-run: replacing the image of app '" + app + "'"), std::string::npos)
+      << again.Describe();
+
+  const std::string crashed = UniqueApp("crashed");
+  Child killed(dir.path(), "killed",
+               RespctRun(mn.shm_url(), mn.secret_path(), crashed, {},
+                         {BANK_BIN, "--transfers", "100000000", "--work-ns", "1000"}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (CommittedEpoch(mn, crashed) < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GE(CommittedEpoch(mn, crashed), 1u) << "the killed run never committed; memnode: " << mn.LogTail();
+  killed.Kill();
+  const ChildResult refused =
+      RunChild(dir.path(), "refused", RespctRun(mn.shm_url(), mn.secret_path(), crashed, {}, kShortBank));
+  EXPECT_EQ(refused.exit_code, 70) << refused.Describe();
+  ExpectOneRespctLine(refused, "run respct-recover to resume it");
 }
 
 TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {

@@ -26,6 +26,23 @@ Result<Secret> MemnodeSecret(const RunOptions& o) {
   return secret;
 }
 
+// Whether the memnode holds the image of a run of the app that exited (its
+// committed epoch in *epoch). A memnode that cannot be asked (unreachable,
+// another secret) counts as no: the shim then says in one line why it cannot
+// start.
+bool HoldsFinishedRun(const RunOptions& o, uint64_t* epoch) {
+  auto secret = MemnodeSecret(o);
+  if (!secret.ok()) return false;
+  ImageFetchOptions probe_options;
+  probe_options.memnode = o.memnode;
+  probe_options.secret = secret.value();
+  probe_options.app = o.app();
+  auto probe = ProbeImage(probe_options);
+  if (!probe.ok() || !probe->present || probe->committed_epoch == 0 || !probe->exited) return false;
+  *epoch = probe->committed_epoch;
+  return true;
+}
+
 }  // namespace
 
 Status ResumeOrStart(RunOptions* o, const char* tool) {
@@ -46,6 +63,18 @@ Status ResumeOrStart(RunOptions* o, const char* tool) {
                                                   : "its last run exited";
   std::fprintf(stderr, "%s: starting app '%s' fresh: %s\n", tool, o->app().c_str(), why);
   if (!o->fresh) launch->env.emplace_back("RESPCT_FRESH", "1");
+  return ExecProgram(launch.value());
+}
+
+Status StartProgram(RunOptions* o, const char* tool) {
+  auto launch = PrepareLaunch(o, tool);  // starts the embedded memnode if need be
+  if (!launch.ok()) return launch.status();
+  uint64_t epoch = 0;
+  if (!o->fresh && HoldsFinishedRun(*o, &epoch)) {
+    std::fprintf(stderr, "%s: replacing the image of app '%s' (epoch %llu): its last run exited\n", tool,
+                 o->app().c_str(), static_cast<unsigned long long>(epoch));
+    launch->env.emplace_back("RESPCT_FRESH", "1");
+  }
   return ExecProgram(launch.value());
 }
 

@@ -20,4 +20,11 @@ Status RecoverProgram(RunOptions* options, uint64_t epoch, const char* tool);
 // line on stderr says which. Returns only on failure.
 Status ResumeOrStart(RunOptions* options, const char* tool);
 
+// respct-run without --recover or --resume: starts PROG. An image of a run of
+// the app that exited (its final checkpoint committed) cannot be resumed and
+// is replaced, with one line on stderr saying so; the image of a run that
+// crashed is kept and the shim refuses to start over it (recover it, or give
+// --fresh). Returns only on failure.
+Status StartProgram(RunOptions* options, const char* tool);
+
 }  // namespace respct::launch

@@ -35,7 +35,9 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
       ->check(CLI::IsMember({"text", "json"}));
   cli->add_option("--stats-file", o->stats_file, "write the statistics there instead of standard error");
   if (layout) {
-    cli->add_flag("--fresh", o->fresh, "discard an existing image of this app instead of refusing to start");
+    cli->add_flag("--fresh", o->fresh,
+                  "discard an existing image of this app instead of refusing to start (the image of a run that "
+                  "exited is replaced without it)");
     cli->add_option("--heap-size", o->heap_size, "size of the persisted heap region, e.g. 1G (default 1G)");
     cli->add_option("--stack-size", o->stack_size, "stack size of each thread (default 2M)");
     cli->add_option("--ring-size", o->ring_size,

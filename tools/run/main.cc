@@ -58,7 +58,7 @@ EXAMPLES
 
 EXIT STATUS
   PROG's own exit status; 70 when respct could not start PROG (memnode
-  unreachable, bad secret, an existing image without --fresh, ...), with one
+  unreachable, bad secret, the image of a crashed run without --fresh, ...), with one
   line on standard error saying why; 2 for bad flags.)";
 
 }  // namespace
@@ -83,7 +83,6 @@ int main(int argc, char** argv) {
       return respct::Status::InvalidArgument("--drop-unrestorable applies to a recovery: give --recover too");
     if (recover) return respct::launch::RecoverProgram(&o, 0, "respct-run");
     if (resume) return respct::launch::ResumeOrStart(&o, "respct-run");
-    auto launch = respct::launch::PrepareLaunch(&o, "respct-run");
-    return launch.ok() ? respct::launch::ExecProgram(launch.value()) : launch.status();
+    return respct::launch::StartProgram(&o, "respct-run");
   });
 }
