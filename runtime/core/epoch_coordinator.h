@@ -79,7 +79,7 @@ class CheckpointClient {
 };
 
 struct CoordinatorOptions {
-  int epoch_ms = 10;          // interval between checkpoint attempts
+  int epoch_ms = 10;          // interval between the starts of checkpoint attempts
   int quiesce_timeout_ms = 0; // 0: DefaultQuiesceMs(epoch_ms)
   int stop_signal = 0;        // 0: SIGRTMIN + 6
   // Who owns the code at a pc (RestartPoint::Install). Null: the program.
@@ -118,7 +118,9 @@ class EpochCoordinator {
   int quiesce_timeout_ms() const { return quiesce_timeout_ms_; }
 
  private:
+  static constexpr uint64_t kReadyPollNs = 1'000'000;  // see Loop
   void Loop();
+  bool SleepUntil(uint64_t until_ns);
   // True when every slot is quiescent; else signals the running ones and
   // notes the first slot that is not in *straggler.
   bool ScanQuiescent(uint32_t gen, uint32_t* signals_sent, Straggler* straggler);
