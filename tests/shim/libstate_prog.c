@@ -9,12 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counting_main.h"
+
 long libstate_add(long t);
 pid_t libstate_startup_pid(void);
 
-static long g_iterations;
-static long g_done[16];
-static pthread_mutex_t g_mu[16];
+static long g_done[kMaxCountingThreads];
+static pthread_mutex_t g_mu[kMaxCountingThreads];
 
 static void* worker(void* arg) {
   const long t = (long)arg;
@@ -52,26 +53,6 @@ static long total(long threads) {
   return s;
 }
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: libstate_prog THREADS ITERATIONS\n");
-    return 2;
-  }
-  const long threads = atol(argv[1]);
-  g_iterations = atol(argv[2]);
-  if (threads < 1 || threads > 16 || g_iterations < 1) return 2;
-  for (long t = 0; t < threads; ++t) pthread_mutex_init(&g_mu[t], NULL);
-  pthread_t th[16];
-  for (long t = 0; t < threads; ++t) pthread_create(&th[t], NULL, worker, (void*)t);
-  for (;;) {
-    const long n = total(threads);
-    if (n >= threads * g_iterations) break;
-    printf("libstate_prog: progress n=%ld\n", n);
-    fflush(stdout);
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  for (long t = 0; t < threads; ++t) pthread_join(th[t], NULL);
-  printf("libstate_prog: total=%ld ok\n", total(threads));
-  return 0;
-}
+static void setup(long t) { pthread_mutex_init(&g_mu[t], NULL); }
+
+int main(int argc, char** argv) { return RunCounting(argc, argv, "libstate_prog", setup, worker, total); }

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "counting_main.h"
+
 #define PAGE 4096
 #define A_BYTES (4u << 20)
 #define B_BYTES (2u << 20)
@@ -33,8 +35,7 @@ struct owned {
   uint64_t* c;
 };
 
-static struct owned g_owned[16];
-static long g_iterations;
+static struct owned g_owned[kMaxCountingThreads];
 
 static void die(const char* what, long t, long at, uint64_t got, uint64_t want) {
   fprintf(stderr, "mmap_prog: thread %ld: %s at word %ld: %llu, expected %llu\n", t, what, at,
@@ -127,26 +128,4 @@ static long total(long threads) {
   return s;
 }
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: mmap_prog THREADS ITERATIONS\n");
-    return 2;
-  }
-  const long threads = atol(argv[1]);
-  g_iterations = atol(argv[2]);
-  if (threads < 1 || threads > 16 || g_iterations < 1) return 2;
-  for (long t = 0; t < threads; ++t) setup(t);
-  pthread_t th[16];
-  for (long t = 0; t < threads; ++t) pthread_create(&th[t], NULL, worker, (void*)t);
-  for (;;) {
-    const long n = total(threads);
-    if (n >= threads * g_iterations) break;
-    printf("mmap_prog: progress n=%ld\n", n);
-    fflush(stdout);
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  for (long t = 0; t < threads; ++t) pthread_join(th[t], NULL);
-  printf("mmap_prog: total=%ld ok\n", total(threads));
-  return 0;
-}
+int main(int argc, char** argv) { return RunCounting(argc, argv, "mmap_prog", setup, worker, total); }
