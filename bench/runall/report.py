@@ -45,9 +45,16 @@ def write(ctx, results, results_path):
         f"Run time {results['wall_s'] / 60:.1f} min.",
         "",
     ]
-    for r in results.get("reruns", []):
+    # A figure's sections come from its latest run: an earlier run again of
+    # the same figures no longer stands behind any section.
+    reruns = results.get("reruns", [])
+    for i, r in enumerate(reruns):
+        later = {f for rr in reruns[i + 1:] for f in rr["figures"]}
+        figures = [f for f in r["figures"] if f not in later]
+        if not figures:
+            continue
         out += [f"Run again on {r['date']} with `{r['command']}` (revision {r['revision']}, load average "
-                f"{r['load_before']['1m']} before, {r['load_after']['1m']} after): {', '.join(r['figures'])}; "
+                f"{r['load_before']['1m']} before, {r['load_after']['1m']} after): {', '.join(figures)}; "
                 "those sections are from that run.", ""]
     if results["quick"]:
         out += ["*Quick mode (CI): it checks that the harness runs; its numbers are not the evaluation.*", ""]
