@@ -192,19 +192,11 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
       } else if (Status st = t->ReadImage(r.id, off, buf.data(), n); !st.ok()) {
         return fail(st.Annotate("read the image"));
       }
-      // Zero pages stay holes; each run of other pages is one write.
-      for (size_t p = 0; p < n;) {
-        auto zero = [&](size_t at) { return std::memcmp(buf.data() + at, kZero, std::min(kPageSize, n - at)) == 0; };
-        if (zero(p)) {
-          p += kPageSize;
-          continue;
-        }
-        size_t end = p + kPageSize;
-        while (end < n && !zero(end)) end += kPageSize;
-        const size_t len = std::min(end, n) - p;
+      for (size_t p = 0; p < n; p += kPageSize) {
+        const size_t len = std::min<size_t>(kPageSize, n - p);
+        if (std::memcmp(buf.data() + p, kZero, len) == 0) continue;  // stays a hole
         if (pwrite(fd, buf.data() + p, len, static_cast<off_t>(r.file_offset + off + p)) != static_cast<ssize_t>(len))
           return fail(Status::FromErrno("write " + o.path, errno));
-        p = end;
       }
       done += n;
       out.bytes += n;
