@@ -2,8 +2,18 @@
 // (runtime/kernel/process_attrs.h, signals.h): the working directory, the
 // umask, resource limits and interval timers.
 //
+// And the setuid family, which is never a restart point: glibc's
+// __nptl_setxid signals every thread and waits for each to apply the change,
+// holding its stack-list lock and a global command (libc's own data, not
+// restored) across those system calls. A memcached image taken while its main
+// thread waited there (setgid, for -u) resumed waiting forever. The
+// credentials themselves are not recorded: a recovered process has those of
+// whoever runs respct-recover.
+//
 // May run before init (nothing is recorded then) and in a signal handler
-// (chdir, umask, alarm, setitimer; the recording only stores).
+// (chdir, umask, alarm, setitimer; the recording only stores; the setuid
+// family only counts the thread's unparkable depth).
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -30,6 +40,21 @@ Next<int (*)(__rlimit_resource_t, const rlimit64*)> next_setrlimit64("setrlimit6
 Next<int (*)(pid_t, enum __rlimit_resource, const rlimit64*, rlimit64*)> next_prlimit64("prlimit64");
 Next<unsigned (*)(unsigned)> next_alarm("alarm");
 Next<int (*)(int, const itimerval*, itimerval*)> next_setitimer("setitimer");
+Next<int (*)(uid_t)> next_setuid("setuid");
+Next<int (*)(gid_t)> next_setgid("setgid");
+Next<int (*)(uid_t)> next_seteuid("seteuid");
+Next<int (*)(gid_t)> next_setegid("setegid");
+Next<int (*)(uid_t, uid_t)> next_setreuid("setreuid");
+Next<int (*)(gid_t, gid_t)> next_setregid("setregid");
+Next<int (*)(uid_t, uid_t, uid_t)> next_setresuid("setresuid");
+Next<int (*)(gid_t, gid_t, gid_t)> next_setresgid("setresgid");
+Next<int (*)(size_t, const gid_t*)> next_setgroups("setgroups");
+
+template <typename Fn, typename... Args>
+int Unparkable(Next<Fn>& next, Args... args) {
+  respct::core::UnparkableScope scope;
+  return next.get()(args...);
+}
 
 void Limit(int resource, const rlimit64& value) {
   FdChanged([&](KernelObjects& k) { kernel::RecordRlimit(k.table().header(), resource, value); });
@@ -90,3 +115,13 @@ RESPCT_EXPORT unsigned alarm(unsigned seconds) {
   FdChanged([&](KernelObjects& k) { kernel::RecordItimer(k.table().header(), ITIMER_REAL, v); });
   return r;
 }
+
+RESPCT_EXPORT int setuid(uid_t uid) { return Unparkable(next_setuid, uid); }
+RESPCT_EXPORT int setgid(gid_t gid) { return Unparkable(next_setgid, gid); }
+RESPCT_EXPORT int seteuid(uid_t uid) { return Unparkable(next_seteuid, uid); }
+RESPCT_EXPORT int setegid(gid_t gid) { return Unparkable(next_setegid, gid); }
+RESPCT_EXPORT int setreuid(uid_t r, uid_t e) { return Unparkable(next_setreuid, r, e); }
+RESPCT_EXPORT int setregid(gid_t r, gid_t e) { return Unparkable(next_setregid, r, e); }
+RESPCT_EXPORT int setresuid(uid_t r, uid_t e, uid_t s) { return Unparkable(next_setresuid, r, e, s); }
+RESPCT_EXPORT int setresgid(gid_t r, gid_t e, gid_t s) { return Unparkable(next_setresgid, r, e, s); }
+RESPCT_EXPORT int setgroups(size_t n, const gid_t* groups) { return Unparkable(next_setgroups, n, groups); }

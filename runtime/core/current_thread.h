@@ -22,6 +22,9 @@ struct CurrentThread {
   // Program signal handlers running on this thread that interrupted code
   // where it may not park (RestartPoint::EnterProgramHandler).
   uint32_t unsafe_handler_depth = 0;
+  // > 0 while the thread is inside a libc call that cannot be resumed from
+  // its middle although it makes system calls (UnparkableScope).
+  uint32_t unparkable_depth = 0;
   // Program signal handlers running on this thread, unsafe or not.
   uint32_t program_handler_depth = 0;
   // A program handler ran on this thread since it entered its current
@@ -40,6 +43,18 @@ class RuntimeScope {
   ~RuntimeScope() { --t_current.in_runtime; }
   RuntimeScope(const RuntimeScope&) = delete;
   RuntimeScope& operator=(const RuntimeScope&) = delete;
+};
+
+// Marks a libc call during which the thread must not park: one whose state
+// spans its system calls and lives where a recovery does not restore it (the
+// setuid family: preload/process_calls.cc). A checkpoint waits for the call to
+// end, or is abandoned at its bound. Async-signal-safe.
+class UnparkableScope {
+ public:
+  UnparkableScope() { ++t_current.unparkable_depth; }
+  ~UnparkableScope() { --t_current.unparkable_depth; }
+  UnparkableScope(const UnparkableScope&) = delete;
+  UnparkableScope& operator=(const UnparkableScope&) = delete;
 };
 
 }  // namespace respct::core

@@ -45,6 +45,7 @@ StopRefusal ClassifyStop(const CurrentThread& ct, const ucontext_t* uc, ParkKind
   if (ct.in_runtime != 0) return kRefusalInRuntime;
   if (ct.on_fiber) return kRefusalOnFiber;
   if (ct.unsafe_handler_depth != 0) return kRefusalUnsafeHandler;
+  if (ct.unparkable_depth != 0) return kRefusalUnparkableCall;
   const auto sp = static_cast<uint64_t>(uc->uc_mcontext.gregs[REG_RSP]);
   if (sp < ct.slot->stack_lo || sp >= ct.slot->stack_hi) return kRefusalOnAltStack;
   *kind = kParkSignal;
@@ -78,6 +79,7 @@ const char* StopRefusalName(uint32_t refusal) {
     case kRefusalInUnwinder: return "inside libgcc_s (unwinding)";
     case kRefusalOnAltStack: return "on an alternate signal stack";
     case kRefusalUnsafeHandler: return "in a signal handler that interrupted libc or respct";
+    case kRefusalUnparkableCall: return "in a libc call that cannot be resumed from its middle (setuid family)";
   }
   return "unknown";
 }

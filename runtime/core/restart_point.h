@@ -170,6 +170,7 @@ enum StopRefusal : uint32_t {
   kRefusalInUnwinder,    // inside libgcc_s (exception unwinding)
   kRefusalOnAltStack,    // on an alternate signal stack
   kRefusalUnsafeHandler, // in a program signal handler that interrupted one of the above
+  kRefusalUnparkableCall,// in a libc call marked UnparkableScope (setuid family)
 };
 const char* StopRefusalName(uint32_t refusal);
 

@@ -28,6 +28,13 @@ TEST_P(MemoryTest, SharedLibraryDataSurvivesTwoKills) {
   SurvivesTwoKills(GetParam(), "libstate", {LIBSTATE_PROG, "2", "40000"}, "libstate_prog: total=80000 ok");
 }
 
+// Not memory but the same harness: threads that keep calling setgid (which
+// glibc runs across every thread, holding its own locks) are never parked
+// inside it, so each recovered run goes on.
+TEST_P(MemoryTest, ThreadsCallingSetgidSurviveTwoKills) {
+  SurvivesTwoKills(GetParam(), "setxid", {SETXID_PROG, "3", "15000"}, "setxid_prog: total=45000 ok");
+}
+
 TEST_P(MemoryTest, PythonThreadsSurviveTwoKills) {
   if (access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "/usr/bin/python3 is not installed";
   SurvivesTwoKills(GetParam(), "python", {"/usr/bin/python3", THREADS_COUNT_PY, "2500"},
