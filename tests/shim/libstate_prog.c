@@ -9,13 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "counting_main.h"
+#include "thread_counters.h"
 
 long libstate_add(long t);
 pid_t libstate_startup_pid(void);
-
-static long g_done[kMaxCountingThreads];
-static pthread_mutex_t g_mu[kMaxCountingThreads];
 
 static void* worker(void* arg) {
   const long t = (long)arg;
@@ -43,16 +40,4 @@ static void* worker(void* arg) {
   }
 }
 
-static long total(long threads) {
-  long s = 0;
-  for (long t = 0; t < threads; ++t) {
-    pthread_mutex_lock(&g_mu[t]);
-    s += g_done[t];
-    pthread_mutex_unlock(&g_mu[t]);
-  }
-  return s;
-}
-
-static void setup(long t) { pthread_mutex_init(&g_mu[t], NULL); }
-
-int main(int argc, char** argv) { return RunCounting(argc, argv, "libstate_prog", setup, worker, total); }
+int main(int argc, char** argv) { return RunCounting(argc, argv, "libstate_prog", CountersSetup, worker, CountersTotal); }
