@@ -83,6 +83,18 @@ def load(ctx, server, port, seconds):
     return out
 
 
+def stop(proc):
+    """SIGTERM; returns what it wrote to stderr. A server still there after
+    60 s is killed and the run fails."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=60)[1] or ""
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise CommandFailed(f"{proc.args[0]} did not stop on SIGTERM")
+
+
 def one_run(ctx, server, respct, mn, rep, seconds):
     port = free_port()
     argv = server_argv(server, port)
@@ -99,13 +111,7 @@ def one_run(ctx, server, respct, mn, rep, seconds):
         wait_listening(port, proc)
         rates = load(ctx, server, port, seconds)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise CommandFailed(f"{server} did not stop on SIGTERM")
+        stop(proc)
     life = time.monotonic() - t0
     epochs = None
     if respct:
@@ -176,16 +182,6 @@ def wait_answers(port, proc, key, timeout):
             pass
         time.sleep(0.005)
     raise CommandFailed(f"memcached on port {port} did not answer within {timeout} s")
-
-
-def stop(proc):
-    """SIGTERM, then SIGKILL after 60 s; returns what it wrote to stderr."""
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.communicate(timeout=60)[1] or ""
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.communicate()[1] or ""
 
 
 def recovery_run(ctx, mn, rep, fill_bytes):
