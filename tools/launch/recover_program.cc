@@ -26,18 +26,24 @@ Result<Secret> MemnodeSecret(const RunOptions& o) {
   return secret;
 }
 
+// What the memnode holds of the app (ProbeImage with the run's memnode,
+// secret and app name).
+Result<ImageProbe> ProbeApp(const RunOptions& o) {
+  auto secret = MemnodeSecret(o);
+  if (!secret.ok()) return secret.status();
+  ImageFetchOptions probe_options;
+  probe_options.memnode = o.memnode;
+  probe_options.secret = secret.value();
+  probe_options.app = o.app();
+  return ProbeImage(probe_options);
+}
+
 // Whether the memnode holds the image of a run of the app that exited (its
 // committed epoch in *epoch). A memnode that cannot be asked (unreachable,
 // another secret) counts as no: the shim then says in one line why it cannot
 // start.
 bool HoldsFinishedRun(const RunOptions& o, uint64_t* epoch) {
-  auto secret = MemnodeSecret(o);
-  if (!secret.ok()) return false;
-  ImageFetchOptions probe_options;
-  probe_options.memnode = o.memnode;
-  probe_options.secret = secret.value();
-  probe_options.app = o.app();
-  auto probe = ProbeImage(probe_options);
+  auto probe = ProbeApp(o);
   if (!probe.ok() || !probe->present || probe->committed_epoch == 0 || !probe->exited) return false;
   *epoch = probe->committed_epoch;
   return true;
@@ -48,13 +54,7 @@ bool HoldsFinishedRun(const RunOptions& o, uint64_t* epoch) {
 Status ResumeOrStart(RunOptions* o, const char* tool) {
   auto launch = PrepareLaunch(o, tool);  // starts the embedded memnode if need be
   if (!launch.ok()) return launch.status();
-  auto secret = MemnodeSecret(*o);
-  if (!secret.ok()) return secret.status();
-  ImageFetchOptions probe_options;
-  probe_options.memnode = o->memnode;
-  probe_options.secret = secret.value();
-  probe_options.app = o->app();
-  auto probe = ProbeImage(probe_options);
+  auto probe = ProbeApp(*o);
   if (!probe.ok()) return probe.status();
   if (probe->present && probe->committed_epoch != 0 && !probe->exited)
     return RecoverProgram(o, 0, tool);  // says "resuming app ... at epoch N"
