@@ -182,7 +182,7 @@ int OnObject(dl_phdr_info* info, size_t, void* data) {
   ReadDynamic(info, &obj);
   st->objects.push_back(std::move(obj));
   if (is_exe) {
-    const VaddrSpan globals = PersistedGlobalsSpan(info->dlpi_phdr, info->dlpi_phnum);
+    const VaddrSpan globals = st->objects.back().globals;
     for (int i = 0; i < info->dlpi_phnum; ++i) {
       const ElfW(Phdr)& ph = info->dlpi_phdr[i];
       if (ph.p_type == PT_TLS) {
