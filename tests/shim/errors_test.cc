@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -86,10 +85,8 @@ TEST(WriterHandover, SecondRunOfALiveAppIsRefusedAndARunRightAfterAKillAttaches)
   Child first(dir.path(), "first",
               RespctRun(mn.shm_url(), mn.secret_path(), app, {},
                         {BANK_BIN, "--transfers", "100000000", "--work-ns", "1000"}));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (CommittedEpoch(mn, app) < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_GE(CommittedEpoch(mn, app), 1u) << "the first run never committed; memnode: " << mn.LogTail();
+  ASSERT_GE(WaitForEpoch(mn, app, 1, std::chrono::seconds(30)), 1u)
+      << "the first run never committed; memnode: " << mn.LogTail();
 
   const ChildResult second =
       RunChild(dir.path(), "second", RespctRun(mn.shm_url(), mn.secret_path(), app, {"--fresh"}, kShortBank));
@@ -127,10 +124,8 @@ TEST(ExistingImage, FinishedRunIsReplacedCrashedRunIsKept) {
   Child killed(dir.path(), "killed",
                RespctRun(mn.shm_url(), mn.secret_path(), crashed, {},
                          {BANK_BIN, "--transfers", "100000000", "--work-ns", "1000"}));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (CommittedEpoch(mn, crashed) < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  ASSERT_GE(CommittedEpoch(mn, crashed), 1u) << "the killed run never committed; memnode: " << mn.LogTail();
+  ASSERT_GE(WaitForEpoch(mn, crashed, 1, std::chrono::seconds(30)), 1u)
+      << "the killed run never committed; memnode: " << mn.LogTail();
   killed.Kill();
   const ChildResult refused =
       RunChild(dir.path(), "refused", RespctRun(mn.shm_url(), mn.secret_path(), crashed, {}, kShortBank));
@@ -153,10 +148,7 @@ TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {
   const std::string app = UniqueApp("lost");
   Child child(dir.path(), "respct", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, bank));
   // A few committed epochs first, so there is something on the pool to keep.
-  uint64_t before = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while ((before = CommittedEpoch(mn, app)) < 3 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const uint64_t before = WaitForEpoch(mn, app, 3, std::chrono::seconds(30));
   ASSERT_GE(before, 3u) << "the app never committed 3 epochs; memnode: " << mn.LogTail();
   mn.Kill();
 

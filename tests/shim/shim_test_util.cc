@@ -257,12 +257,17 @@ std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std
   return argv;
 }
 
-uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+uint64_t WaitForEpoch(const test::MemnodeProcess& mn, const std::string& app, uint64_t at_least,
+                      std::chrono::seconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
   uint64_t e = 0;
-  while ((e = CommittedEpoch(mn, app)) <= after + 2 && std::chrono::steady_clock::now() < deadline)
+  while ((e = CommittedEpoch(mn, app)) < at_least && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return e;
+}
+
+uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after) {
+  return WaitForEpoch(mn, app, after + 3, std::chrono::seconds(60));
 }
 
 long FirstProgress(const std::string& out) {

@@ -125,6 +125,10 @@ uint64_t CommittedEpoch(const test::MemnodeProcess& mn, const std::string& app);
 std::vector<std::string> RespctRecover(const test::MemnodeProcess& mn, const std::string& url,
                                        const std::string& app, const std::vector<std::string>& program);
 
+// Waits (at most `bound`) until the memnode has committed epoch `at_least` or
+// a later one for `app`; returns the last epoch seen.
+uint64_t WaitForEpoch(const test::MemnodeProcess& mn, const std::string& app, uint64_t at_least,
+                      std::chrono::seconds bound);
 // Waits (at most 60 s) until the memnode has committed an epoch more than two
 // beyond `after` for `app`; returns the last epoch seen.
 uint64_t WaitForEpochBeyond(const test::MemnodeProcess& mn, const std::string& app, uint64_t after);
