@@ -133,6 +133,7 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
     c.test_delay_slot = slot;
     c.test_delay_ms = ms;
   }
+  if (const char* v = Env("RESPCT_TEST_KILL_AT_EXIT")) c.test_kill_at_exit = std::string(v) == "1";
   if (const char* v = Env("RESPCT_LOG")) {
     const std::string l = v;
     if (l == "error") c.log_level = 0;

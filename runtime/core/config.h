@@ -65,6 +65,10 @@ struct RuntimeConfig {
   // all are back. -1: none.
   int test_delay_slot = -1;
   int test_delay_ms = 0;
+  // Test hook (RESPCT_TEST_KILL_AT_EXIT=1): the process kills itself with
+  // SIGKILL once its final checkpoint is committed, before glibc's own
+  // exit-time cleanup, so a test can see what that image promises.
+  bool test_kill_at_exit = false;
   int log_level = 1;  // 0 error, 1 warn, 2 info, 3 debug
   bool disabled = false;
 };

@@ -20,6 +20,7 @@
 #include "runtime/core/meta_region.h"
 #include "runtime/core/park_fiber.h"
 #include "runtime/core/program_signals.h"
+#include "runtime/core/program_streams.h"
 #include "runtime/kernel/signals.h"
 #include "runtime/core/shim_log.h"
 #include "runtime/core/thread_keys.h"
@@ -764,6 +765,8 @@ void Runtime::Shutdown() {
     RuntimeScope scope;
     coordinator_->Stop();
   }
+  // Before the image is marked as a finished run (program_streams.h).
+  FlushProgramStreams();
   if (RestartPoint::MayPark()) {
     // An application thread called exit(): it waits, quiescent, on its fiber
     // while the final round runs there.
@@ -780,6 +783,7 @@ void Runtime::Shutdown() {
   RuntimeScope scope;
   if (!replicator_->failed() && !replicator_->WaitIdle(RemainingExitWaitMs()))
     ShimLog(kLogWarn, "last epoch not committed: memnode %s unreachable", config_.memnode.c_str());
+  if (config_.test_kill_at_exit) raise(SIGKILL);
   replicator_->Stop(0);
   EmitStats();
 }

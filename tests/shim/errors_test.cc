@@ -4,12 +4,15 @@
 //                      "respct:" line naming the cause) or rejects its flags (2).
 //   WriterHandover.*   one writer per app: a second run is refused, a run
 //                      right after a kill -9 of the first attaches.
-//   ExistingImage.*    a finished run's image is replaced, a crashed one's kept.
+//   ExistingImage.*    a finished run's image is replaced, a crashed one's kept;
+//                      a finished image implies the run's output is out.
 //   MemnodeLost.*      kill -9 of the memnode mid-run: the program finishes
 //                      with the native result and a warning; the memnode,
 //                      restarted on the same pool, still has the app at the
 //                      epoch it had committed (or later) and serves its image.
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <chrono>
 #include <cstring>
@@ -131,6 +134,30 @@ TEST(ExistingImage, FinishedRunIsReplacedCrashedRunIsKept) {
       RunChild(dir.path(), "refused", RespctRun(mn.shm_url(), mn.secret_path(), crashed, {}, kShortBank));
   EXPECT_EQ(refused.exit_code, 70) << refused.Describe();
   ExpectOneRespctLine(refused, "run respct-recover to resume it");
+}
+
+// The image of a finished run promises that the run's output was written:
+// exit() runs the final checkpoint before glibc flushes stdio, so the shim
+// flushes the streams first. Killed right after that checkpoint committed
+// (RESPCT_TEST_KILL_AT_EXIT), recovery_prog's result line, printf'ed into
+// fully buffered stdout (a file) just before main returned, must be out; it
+// was lost before.
+TEST(ExistingImage, FinishedRunsOutputIsOutBeforeItsImageSaysSo) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("exitflush");
+  const std::vector<std::string> prog = {RECOVERY_PROG, "2", "1000"};
+  const ChildResult r = RunChild(dir.path(), "run", RespctRun(mn.shm_url(), mn.secret_path(), app, {}, prog),
+                                 WithEnv("RESPCT_TEST_KILL_AT_EXIT", "1"));
+  ASSERT_EQ(r.signal, SIGKILL) << "the test hook did not kill the run at exit" << r.Describe();
+  EXPECT_NE(r.out.find("recovery_prog: total=2000 ok"), std::string::npos)
+      << "the finished run's buffered result was never written" << r.Describe();
+  // And the image is that of a finished run: a plain start replaces it.
+  const ChildResult again = RunChild(dir.path(), "again", RespctRun(mn.shm_url(), mn.secret_path(), app, {}, prog));
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_NE(again.err.find("replacing the image of app '" + app + "'"), std::string::npos) << again.Describe();
 }
 
 TEST(MemnodeLost, ProgramFinishesAndPoolSurvives) {
