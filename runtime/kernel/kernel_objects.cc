@@ -26,6 +26,7 @@
 #include "runtime/kernel/memfd.h"
 #include "runtime/kernel/pipe.h"
 #include "runtime/kernel/process_attrs.h"
+#include "runtime/kernel/stdio_streams.h"
 #include "runtime/kernel/regular_file.h"
 #include "runtime/base/runtime_fds.h"
 #include "runtime/kernel/signalfd.h"
@@ -216,6 +217,7 @@ int KernelObjects::HighestRecordedFd() const {
 
 void KernelObjects::CaptureUnderPause() {
   ApplyCorrections();
+  CaptureStdio(&table_.header()->stdio);
   if (heap_ == nullptr) return;
   CaptureContext ctx{&table_, heap_, scratch_[0], scratch_[1]};
   const int h = table_.highest();
@@ -552,6 +554,8 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
       close(fd);
   }
   g_placeholders.clear();
+
+  RestoreStdio(h->stdio, heap_, &report->warnings);
 
   SignalsRecreated sig;
   RESPCT_RETURN_IF_ERROR(RecreateSignals(h, options.trampoline, options.own_signals.data(),

@@ -19,7 +19,7 @@
 // Layout (little-endian, at Layout::kernel_base(); every struct trivially
 // copyable, no pointers except into the persisted heap):
 //   KernelStateHeader   kKernelHeaderBytes: magic, version, process attributes,
-//                       signal dispositions, interval timers
+//                       signal dispositions, interval timers, stdio streams
 //   FdRecord            [kMaxFds] indexed by descriptor number, from
 //                       kKernelHeaderBytes
 //
@@ -34,6 +34,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+
+#include "runtime/kernel/stdio_streams.h"
 
 namespace respct::kernel {
 
@@ -129,6 +131,7 @@ struct KernelStateHeader {
   ProcessAttributes process;
   SignalDisposition signals[kMaxSignals];
   TimerValue itimers[3];      // ITIMER_REAL, _VIRTUAL, _PROF as of the epoch
+  StdioState stdio;           // glibc's standard streams as of the epoch (stdio_streams.h)
 };
 static_assert(sizeof(KernelStateHeader) <= kKernelHeaderBytes);
 

@@ -58,6 +58,43 @@ TEST(RecoveryKernelObjects, OpenFileAndSignalHandlerAreRestored) {
   EXPECT_NE(r.err.find("restored 1 fd: 1 file; 1 signal handler"), std::string::npos) << r.Describe();
 }
 
+// glibc's streams live in libc's data, which a recovery does not restore
+// (runtime/kernel/stdio_streams.h): stdout's line buffering and the partial
+// line in its buffer, and an fopen'ed stream only exit flushes, must come back.
+TEST(RecoveryStdio, BufferingPendingBytesAndOpenStreamsComeBack) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  test::MemnodeProcess mn(MemnodeOptions());
+  ASSERT_TRUE(Started(mn));
+  const std::string app = UniqueApp("stdio");
+  const std::vector<std::string> prog = {STDIO_PROG, dir.path()};
+  Child run(dir.path(), "run", RespctRun(mn.tcp_url(), mn.secret_path(), app, {}, prog));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ReadFile(dir / "run.err").find("stdio_prog: ready") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_NE(ReadFile(dir / "run.err").find("stdio_prog: ready"), std::string::npos) << "stdio_prog never got ready";
+  // An epoch captured after "ready" holds the streams as set up.
+  WaitForEpochBeyond(mn, app, CommittedEpoch(mn, app));
+  run.Kill();
+  ASSERT_EQ(run.Wait().signal, SIGKILL);
+  EXPECT_EQ(ReadFile(dir / "stdio_prog.file"), "") << "the fopen'ed stream was flushed before the kill";
+
+  Child again(dir.path(), "recover", RespctRecover(mn, mn.tcp_url(), app, prog));
+  WriteFile(dir / "go1", "");
+  // Line-buffered again: the completed line is out while the program runs.
+  const auto line_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ReadFile(dir / "recover.out").find('\n') == std::string::npos &&
+         std::chrono::steady_clock::now() < line_deadline && !again.Exited())
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(ReadFile(dir / "recover.out"), "stdio_prog: part-rest\n")
+      << "stdout lost its line buffering or the bytes it held";
+  WriteFile(dir / "go2", "");
+  const ChildResult r = again.Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(ReadFile(dir / "stdio_prog.file"), "stdio_prog: file line\n") << "exit did not flush the fopen'ed stream";
+}
+
 TEST(RecoveryErrors, FinishedProgramHasNothingToResume) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
