@@ -29,6 +29,7 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->image_ = options.image;
   c->kernel_ = options.kernel;
   c->stall_ = options.stall;
+  c->on_captured_ = options.on_captured;
   auto tracker = dirty::DirtyTracker::Create(options.tracker);
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
@@ -142,6 +143,7 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   sample_.bytes_by_pages = pages_written * kPageSize;
   sample_.bytes_shipped = d.bytes_shipped;
   sample_.records = d.records;
+  if (on_captured_) on_captured_(epoch);
   return true;
 }
 

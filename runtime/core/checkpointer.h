@@ -50,6 +50,9 @@ class Checkpointer final : public CheckpointClient {
     kernel::KernelObjects* kernel = nullptr;
     // Told of every captured and abandoned round (may be null).
     StallReport* stall = nullptr;
+    // Called under the pause once epoch N is captured (output commit: what
+    // the program sends from now on belongs to epoch N+1). May be empty.
+    std::function<void(uint64_t)> on_captured;
   };
 
   static Result<std::unique_ptr<Checkpointer>> Create(const Options& options, std::vector<RegionMapping> regions,
@@ -91,6 +94,7 @@ class Checkpointer final : public CheckpointClient {
   const RecoveryImage* image_ = nullptr;
   kernel::KernelObjects* kernel_ = nullptr;
   StallReport* stall_ = nullptr;
+  std::function<void(uint64_t)> on_captured_;
   MetaHeader* meta_ = nullptr;
   ThreadRegistry* registry_ = nullptr;
   Replicator* replicator_ = nullptr;

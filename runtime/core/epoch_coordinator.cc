@@ -64,6 +64,17 @@ Status EpochCoordinator::Start(uint64_t first_epoch) {
   return Status::OK();
 }
 
+void EpochCoordinator::RequestRound() {
+  if (round_wanted_.exchange(true, std::memory_order_acq_rel)) return;
+  stop_word_.fetch_add(1);
+  FutexWakeAll(FutexWord(stop_word_), false);
+}
+
+void EpochCoordinator::Nudge() {
+  stop_word_.fetch_add(1);
+  FutexWakeAll(FutexWord(stop_word_), false);
+}
+
 void EpochCoordinator::Stop() {
   if (!thread_.joinable()) return;
   stopping_.store(true);
@@ -72,14 +83,17 @@ void EpochCoordinator::Stop() {
   thread_.join();
 }
 
-// Sleeps until the monotonic time `until_ns`, or less when Stop() bumps the
-// word; false once stopping.
-bool EpochCoordinator::SleepUntil(uint64_t until_ns) {
+// Sleeps until the monotonic time `until_ns`, or less: when a round is wanted
+// (`for_round`), or for one wake of the word (Stop, RequestRound, Nudge)
+// otherwise. False once stopping.
+bool EpochCoordinator::SleepUntil(uint64_t until_ns, bool for_round) {
+  const uint32_t entered = stop_word_.load();
   for (;;) {
     if (stopping_.load()) return false;
     const uint32_t seen = stop_word_.load();
     const uint64_t now = MonotonicNs();
     if (now >= until_ns) return true;
+    if (for_round ? round_wanted_.load(std::memory_order_acquire) : seen != entered) return true;
     const uint64_t left = until_ns - now;
     timespec rel{static_cast<time_t>(left / 1'000'000'000u), static_cast<long>(left % 1'000'000'000u)};
     sync::detail::RawFutexSyscall(FutexWord(stop_word_), FUTEX_WAIT_PRIVATE, seen, &rel, 0);
@@ -94,18 +108,23 @@ void EpochCoordinator::Loop() {
   // restarts from now instead of bursting to catch up.
   const uint64_t interval_ns = uint64_t(options_.epoch_ms) * 1'000'000u;
   uint64_t due = MonotonicNs() + interval_ns;
-  while (SleepUntil(due)) {
+  while (SleepUntil(due, true)) {
     const uint64_t now = MonotonicNs();
-    due = now - due > interval_ns ? now + interval_ns : due + interval_ns;
+    if (round_wanted_.exchange(false, std::memory_order_acq_rel) && now < due) {
+      // A round on demand (output waiting): the schedule starts again from it.
+      due = now + interval_ns;
+    } else {
+      due = now - due > interval_ns ? now + interval_ns : due + interval_ns;
+    }
     if (options_.on_tick != nullptr) options_.on_tick();
     if (intervals_to_skip_ > 0) {
       --intervals_to_skip_;
       continue;
     }
-    // The previous epoch still shipping: look again every millisecond rather
-    // than give up the whole interval.
+    // The previous epoch still shipping: look again every millisecond (or
+    // when a commit nudges) rather than give up the whole interval.
     while (!client_->ReadyForCheckpoint() && MonotonicNs() + kReadyPollNs < due)
-      if (!SleepUntil(MonotonicNs() + kReadyPollNs)) return;
+      if (!SleepUntil(MonotonicNs() + kReadyPollNs, false)) return;
     if (!client_->ReadyForCheckpoint()) continue;
     const uint64_t epoch = next_epoch_.load(std::memory_order_relaxed);
     if (RunRound(epoch).outcome == RoundResult::kCaptured) {

@@ -111,6 +111,11 @@ class EpochCoordinator {
   // of the round (the exit path runs it on the thread's fiber, kBlocked), or the
   // round waits for it in vain and is abandoned.
   RoundResult RunRound(uint64_t epoch);
+  // Asks for the next round now instead of at the next interval (output is
+  // waiting for a commit). Any thread; not async-signal-safe.
+  void RequestRound();
+  // Wakes a coordinator waiting for the previous epoch to ship (it has).
+  void Nudge();
 
   uint64_t next_epoch() const { return next_epoch_.load(std::memory_order_relaxed); }
   const CoordinatorOptions& options() const { return options_; }
@@ -120,7 +125,7 @@ class EpochCoordinator {
  private:
   static constexpr uint64_t kReadyPollNs = 1'000'000;  // see Loop
   void Loop();
-  bool SleepUntil(uint64_t until_ns);
+  bool SleepUntil(uint64_t until_ns, bool for_round);
   // True when every slot is quiescent; else signals the running ones and
   // notes the first slot that is not in *straggler.
   bool ScanQuiescent(uint32_t gen, uint32_t* signals_sent, Straggler* straggler);
@@ -133,6 +138,7 @@ class EpochCoordinator {
   int stop_signal_ = 0;
   int quiesce_timeout_ms_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> round_wanted_{false};
   std::atomic<uint64_t> next_epoch_{1};
   std::thread thread_;
   std::atomic<uint32_t> stop_word_{0};

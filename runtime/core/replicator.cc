@@ -150,12 +150,14 @@ void Replicator::Loop() {
               static_cast<unsigned long long>(epoch), st.message().c_str(),
               static_cast<unsigned long long>(committed_epoch_.load()));
       failed_.store(true, std::memory_order_release);
+      if (on_commit_) on_commit_(committed_epoch_.load(), true);
       cv_.notify_all();
       cv_.wait(l, [this] { return stopping_; });
       return;
     }
     if (done) {
       committed_epoch_.store(epoch, std::memory_order_release);
+      if (on_commit_) on_commit_(epoch, false);
       busy_.store(false, std::memory_order_release);
       backoff_ms = 50;
       cv_.notify_all();

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,10 @@ class Replicator {
   // The first connection: failing it means the application must not start.
   Status Connect();
   const AttachInfo& attach_info() const { return attach_info_; }
+  // Told on the ship thread of each commit (`epoch` and all before it are
+  // committed), and once with `never` true if shipping stopped for good.
+  // Set before Start.
+  void set_on_commit(std::function<void(uint64_t epoch, bool never)> f) { on_commit_ = std::move(f); }
   void Start();
   // Ships what is pending (bounded wait), then stops the thread.
   void Stop(int drain_timeout_ms);
@@ -87,6 +92,7 @@ class Replicator {
   static constexpr uint64_t kPrefaultSlice = 4ull << 20;
   bool ring_warm_ = false;
   std::atomic<bool> failed_{false};
+  std::function<void(uint64_t, bool)> on_commit_;
   std::thread thread_;
 };
 
