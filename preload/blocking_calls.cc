@@ -13,7 +13,9 @@
 #include <poll.h>
 #include <semaphore.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
 #include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/file.h>
@@ -24,6 +26,7 @@
 
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
+#include "runtime/core/output_calls.h"
 #include "runtime/core/program_signals.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/kernel/socket_record.h"
@@ -46,6 +49,9 @@ inline auto Interruptible(Call&& call) {
     return decltype(call())(-1);
   });
 }
+
+using respct::core::DrainBeforeUnheldCall;
+using respct::core::SendOrHold;
 
 inline void KernelWrites(void* addr, size_t len) { respct::core::RestartPoint::KernelWrites(addr, len); }
 
@@ -105,6 +111,8 @@ Next<pid_t (*)(pid_t, int*, int, struct rusage*)> next_wait4("wait4");
 Next<int (*)(idtype_t, id_t, siginfo_t*, int)> next_waitid("waitid");
 Next<int (*)(int, mmsghdr*, unsigned, int, timespec*)> next_recvmmsg("recvmmsg");
 Next<int (*)(int, mmsghdr*, unsigned, int)> next_sendmmsg("sendmmsg");
+Next<ssize_t (*)(int, int, off_t*, size_t)> next_sendfile("sendfile");
+Next<ssize_t (*)(int, loff_t*, int, loff_t*, size_t, unsigned)> next_splice("splice");
 Next<int (*)(int, int)> next_flock("flock");
 Next<int (*)(clockid_t, int, const timespec*, timespec*)> next_clock_nanosleep("clock_nanosleep");
 Next<unsigned (*)(unsigned)> next_sleep("sleep");
@@ -121,7 +129,8 @@ RESPCT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   return Blocking([&] { return next_read.get()(fd, buf, n); });
 }
 RESPCT_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
-  return Blocking([&] { return next_write.get()(fd, buf, n); });
+  const iovec v{const_cast<void*>(buf), n};
+  return SendOrHold(fd, &v, 1, nullptr, 0, 0, [&] { return next_write.get()(fd, buf, n); });
 }
 RESPCT_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   KernelWrites(buf, n);
@@ -137,7 +146,7 @@ RESPCT_EXPORT ssize_t readv(int fd, const iovec* iov, int n) {
   return Blocking([&] { return next_readv.get()(fd, iov, n); });
 }
 RESPCT_EXPORT ssize_t writev(int fd, const iovec* iov, int n) {
-  return Blocking([&] { return next_writev.get()(fd, iov, n); });
+  return SendOrHold(fd, iov, n, nullptr, 0, 0, [&] { return next_writev.get()(fd, iov, n); });
 }
 RESPCT_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   KernelWrites(buf, n);
@@ -153,13 +162,22 @@ RESPCT_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
   return Blocking([&] { return next_recvmsg.get()(fd, msg, flags); });
 }
 RESPCT_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  return Blocking([&] { return next_send.get()(fd, buf, n, flags); });
+  const iovec v{const_cast<void*>(buf), n};
+  return SendOrHold(fd, &v, 1, nullptr, 0, flags, [&] { return next_send.get()(fd, buf, n, flags); });
 }
 RESPCT_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t alen) {
-  return Blocking([&] { return next_sendto.get()(fd, buf, n, flags, addr, alen); });
+  const iovec v{const_cast<void*>(buf), n};
+  return SendOrHold(fd, &v, 1, addr, alen, flags, [&] { return next_sendto.get()(fd, buf, n, flags, addr, alen); });
 }
 RESPCT_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
-  return Blocking([&] { return next_sendmsg.get()(fd, msg, flags); });
+  // Descriptors and other ancillary data cannot wait for a commit (they are
+  // valid now): what is held goes first, then the message, unheld.
+  if (msg->msg_controllen != 0) {
+    DrainBeforeUnheldCall(fd);
+    return Blocking([&] { return next_sendmsg.get()(fd, msg, flags); });
+  }
+  return SendOrHold(fd, msg->msg_iov, static_cast<int>(msg->msg_iovlen), static_cast<const sockaddr*>(msg->msg_name),
+                    msg->msg_namelen, flags, [&] { return next_sendmsg.get()(fd, msg, flags); });
 }
 RESPCT_EXPORT int accept(int fd, sockaddr* addr, socklen_t* alen) {
   KernelWritesAddr(addr, alen);
@@ -278,8 +296,33 @@ RESPCT_EXPORT int recvmmsg(int fd, mmsghdr* msgs, unsigned n, int flags, timespe
 }
 RESPCT_EXPORT int sendmmsg(int fd, mmsghdr* msgs, unsigned n, int flags) {
   for (unsigned i = 0; i < n; ++i) KernelWritesObject(&msgs[i].msg_len);
-  return Blocking([&] { return next_sendmmsg.get()(fd, msgs, n, flags); });
+  if (respct::core::HoldingThread() == nullptr) return Blocking([&] { return next_sendmmsg.get()(fd, msgs, n, flags); });
+  // Held or not, message by message, as sendmsg takes each.
+  unsigned sent = 0;
+  for (; sent < n; ++sent) {
+    const ssize_t r = sendmsg(fd, &msgs[sent].msg_hdr, flags);
+    if (r < 0) return sent == 0 ? -1 : static_cast<int>(sent);
+    msgs[sent].msg_len = static_cast<unsigned>(r);
+  }
+  return static_cast<int>(sent);
 }
 RESPCT_EXPORT int flock(int fd, int op) {
   return Blocking([&] { return next_flock.get()(fd, op); });
+}
+
+// The kernel moves these bytes itself, so they cannot be held: what is held on
+// the destination goes first, then the call (unheld: README, output commit).
+RESPCT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
+  if (offset != nullptr) KernelWritesObject(offset);
+  DrainBeforeUnheldCall(out_fd);
+  return Blocking([&] { return next_sendfile.get()(out_fd, in_fd, offset, count); });
+}
+RESPCT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t* offset, size_t count) {
+  return sendfile(out_fd, in_fd, offset, count);
+}
+RESPCT_EXPORT ssize_t splice(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, size_t len, unsigned flags) {
+  if (off_in != nullptr) KernelWritesObject(off_in);
+  if (off_out != nullptr) KernelWritesObject(off_out);
+  DrainBeforeUnheldCall(fd_out);
+  return Blocking([&] { return next_splice.get()(fd_in, off_in, fd_out, off_out, len, flags); });
 }

@@ -24,6 +24,7 @@
 
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
+#include "runtime/core/output_calls.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/kernel/epoll.h"
 #include "runtime/kernel/eventfd.h"
@@ -100,6 +101,7 @@ FILE* FileOpened(FILE* f, const char* path, const char* mode) {
 }
 
 void Closing(int fd) {
+  respct::core::CloseHeld(fd);  // output commit: held bytes still go out, then the close
   FdChanged([&](KernelObjects& k) { k.RecordClose(fd, InProgramSignalHandler()); });
 }
 
@@ -226,6 +228,7 @@ RESPCT_EXPORT int dup2(int fd, int to) {
     errno = EBUSY;
     return -1;
   }
+  if (fd != to) respct::core::CloseHeld(to);
   const int r = next_dup2.get()(fd, to);
   if (r >= 0) FdChanged([&](KernelObjects& k) { k.RecordDup(fd, r, 0, InProgramSignalHandler()); });
   return r;
@@ -237,6 +240,7 @@ RESPCT_EXPORT int dup3(int fd, int to, int flags) {
     errno = EBUSY;
     return -1;
   }
+  respct::core::CloseHeld(to);
   const int r = next_dup3.get()(fd, to, flags);
   if (r >= 0)
     FdChanged([&](KernelObjects& k) {

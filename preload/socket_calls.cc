@@ -1,6 +1,7 @@
 // Socket calls the kernel-object layer records (runtime/core/fd_recording.h):
 // making, binding and listening sockets, their options, socket pairs. accept
 // and connect, which may block, are in blocking_calls.cc and record there.
+// shutdown waits behind held output (runtime/core/output_calls.h).
 //
 // May run before init and in a signal handler (socket, bind, listen, accept,
 // connect, socketpair, setsockopt are async-signal-safe): so is the recording.
@@ -8,6 +9,7 @@
 
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
+#include "runtime/core/output_calls.h"
 #include "runtime/kernel/socket_pair.h"
 #include "runtime/kernel/socket_record.h"
 
@@ -27,6 +29,7 @@ Next<int (*)(int, int, int, int*)> next_socketpair("socketpair");
 Next<int (*)(int, const sockaddr*, socklen_t)> next_bind("bind");
 Next<int (*)(int, int)> next_listen("listen");
 Next<int (*)(int, int, int, const void*, socklen_t)> next_setsockopt("setsockopt");
+Next<int (*)(int, int)> next_shutdown("shutdown");
 
 }  // namespace
 
@@ -63,4 +66,9 @@ RESPCT_EXPORT int setsockopt(int fd, int level, int name, const void* value, soc
   const int r = next_setsockopt.get()(fd, level, name, value, len);
   if (r == 0) FdChanged([&](KernelObjects& k) { kernel::RecordSetsockopt(&k.table(), fd, level, name, value, len); });
   return r;
+}
+
+RESPCT_EXPORT int shutdown(int fd, int how) {
+  if (respct::core::ShutdownHeld(fd, how)) return 0;
+  return next_shutdown.get()(fd, how);
 }

@@ -2,9 +2,12 @@
 a memnode of the harness's own over shm) against the same server
 natively, driven by their own load generators: memcaslap with 4
 connections, 90% get / 10% set (64-byte keys, 128-byte values), and
-redis-benchmark with 4 connections (GET and SET, random keys). Each run of a
-server under respct also reports, from the shim's --stats JSON at exit,
-epochs committed and abandoned per second of the server's life.
+redis-benchmark with 4 connections (GET and SET, random keys). Under respct
+each server runs twice: with output commit (the default: every reply waits
+until the epoch that produced it is committed) and with --output-commit off.
+Each run with output commit also reports, from the shim's --stats JSON at
+exit, epochs committed and abandoned per second of the server's life and the
+time replies were held (p50, p99).
 
 Recovery: memcached (4 threads, -m 1400) under respct is filled with 1 GiB of
 items (1,000-byte values, noreply sets over one connection; 64 MiB with
@@ -95,14 +98,14 @@ def stop(proc):
         raise CommandFailed(f"{proc.args[0]} did not stop on SIGTERM")
 
 
-def one_run(ctx, server, respct, mn, rep, seconds):
+def one_run(ctx, server, respct, mn, rep, seconds, output_commit="on"):
     port = free_port()
     argv = server_argv(server, port)
     stats = os.path.join(ctx.scratch, f"servers-{server}-{rep}.json")
     if respct:
         argv = [ctx.binary("bin/respct-run"), "--memnode", mn.shm_url, "--secret-file", mn.secret_file,
-                "--app", f"bench-{server}", "--fresh", "--epoch-ms", "10", "--stats=json", "--stats-file", stats,
-                "--"] + argv
+                "--app", f"bench-{server}", "--fresh", "--epoch-ms", "10", "--output-commit", output_commit,
+                "--stats=json", "--stats-file", stats, "--"] + argv
     log("$ " + " ".join(argv))
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -117,7 +120,7 @@ def one_run(ctx, server, respct, mn, rep, seconds):
     if respct:
         data = json.load(open(stats))
         epochs = {"committed_per_s": data["epochs_committed"] / life, "abandoned_per_s": data["epochs_abandoned"] / life,
-                  "tracker": data.get("tracker")}
+                  "tracker": data.get("tracker"), "held": data.get("output_commit")}
     return rates, epochs
 
 
@@ -277,7 +280,7 @@ def run_figure(ctx):
             if not os.path.exists(binary) or subprocess.run(["which", gen], capture_output=True).returncode != 0:
                 rows.append({"server": server, "skipped": f"{binary} or {gen} not installed"})
                 continue
-            native, under, committed, abandoned = {}, {}, [], []
+            native, under, unheld, committed, abandoned, p50, p99 = {}, {}, {}, [], [], [], []
             for rep in range(ctx.reps):
                 r, _ = one_run(ctx, server, False, mn, rep, seconds)
                 for k, v in r.items():
@@ -287,13 +290,23 @@ def run_figure(ctx):
                     under.setdefault(k, []).append(v)
                 committed.append(e["committed_per_s"])
                 abandoned.append(e["abandoned_per_s"])
+                if e["held"]:
+                    p50.append(e["held"]["held_p50_us"] / 1000)
+                    p99.append(e["held"]["held_p99_us"] / 1000)
+                r, _ = one_run(ctx, server, True, mn, rep, seconds, output_commit="off")
+                for k, v in r.items():
+                    unheld.setdefault(k, []).append(v)
             for op in native:
                 ratios = [u / n for u, n in zip(under[op], native[op])]
+                ratios_off = [u / n for u, n in zip(unheld[op], native[op])]
                 row = {"server": server, "op": op, "native_ops_s": summary(native[op]),
                        "respct_ops_s": summary(under[op]), "ratio": summary(ratios),
+                       "respct_off_ops_s": summary(unheld[op]), "ratio_output_commit_off": summary(ratios_off),
+                       "held_p50_ms": summary(p50), "held_p99_ms": summary(p99),
                        "epochs_committed_per_s": summary(committed), "epochs_abandoned_per_s": summary(abandoned)}
                 rows.append(row)
-                headline.append(f"{server} {op} {row['ratio']['median']:.2f}")
+                headline.append(f"{server} {op} {row['ratio']['median']:.2f} "
+                                f"(output commit off {row['ratio_output_commit_off']['median']:.2f})")
             commands.append(gen)
         recovery, recovery_table = (run_recovery(ctx, mn) if os.path.exists("/usr/bin/memcached")
                                     else (None, ["memcached recovery: skipped (memcached not installed)"]))
@@ -301,14 +314,18 @@ def run_figure(ctx):
         headline.append(f"memcached {recovery['fill_bytes'] >> 20} MiB recovered in "
                         f"{recovery['recover_s']['median']:.2f} s "
                         f"({recovery['recover_over_refill']['median']:.2f} of a native start and refill)")
-    table = ["| server | load | native ops/s | respct ops/s | respct / native | epochs committed/s | abandoned/s |",
-             "|---|---|---|---|---|---|---|"]
+    table = ["| server | load | native ops/s | respct ops/s | respct / native | reply held p50 / p99, ms | "
+             "output commit off: respct / native | epochs committed/s | abandoned/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "skipped" in r:
-            table.append(f"| {r['server']} | skipped: {r['skipped']} | | | | | |")
+            table.append(f"| {r['server']} | skipped: {r['skipped']} | | | | | | | |")
             continue
+        held = (f"{r['held_p50_ms']['median']:.2f} / {r['held_p99_ms']['median']:.2f}" if r['held_p50_ms']['n']
+                else "-")
         table.append(f"| {r['server']} | {r['op']} | {r['native_ops_s']['median']:.0f} | "
-                     f"{r['respct_ops_s']['median']:.0f} | {spread(r['ratio'])} | "
+                     f"{r['respct_ops_s']['median']:.0f} | {spread(r['ratio'])} | {held} | "
+                     f"{spread(r['ratio_output_commit_off'])} | "
                      f"{spread(r['epochs_committed_per_s'], 1)} | {spread(r['epochs_abandoned_per_s'], 1)} |")
     return {"name": "servers", "title": "memcached and redis throughput under respct (10 ms epochs, shm) / native",
             "goal": "", "goal_met": None,

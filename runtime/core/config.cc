@@ -98,6 +98,12 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
     else if (s == "json") c.stats = StatsFormat::kJson;
     else return BadValue("RESPCT_STATS", s, "expected off, text or json");
   }
+  if (const char* v = Env("RESPCT_OUTPUT_COMMIT")) {
+    const std::string s = v;
+    if (s == "on" || s == "1") c.output_commit = true;
+    else if (s == "off" || s == "0") c.output_commit = false;
+    else return BadValue("RESPCT_OUTPUT_COMMIT", s, "expected on or off");
+  }
   if (const char* v = Env("RESPCT_STATS_FILE")) c.stats_file = v;
   if (const char* v = Env("RESPCT_FRESH")) c.fresh = std::string(v) == "1";
   if (const char* v = Env("RESPCT_BASE")) {

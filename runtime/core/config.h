@@ -48,6 +48,10 @@ struct RuntimeConfig {
   int quiesce_ms = 0;
   std::string tracker = "auto";
   Granularity granularity = Granularity::kLine;
+  // Output commit (RESPCT_OUTPUT_COMMIT=on|off): bytes sent towards other
+  // processes are held until the epoch that produced them is committed
+  // (runtime/core/held_output.h).
+  bool output_commit = true;
   StatsFormat stats = StatsFormat::kOff;
   std::string stats_file;
   bool fresh = false;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "runtime/core/app_heap.h"
@@ -320,6 +321,12 @@ Status Runtime::StartCheckpointing() {
     return kernel::kKernelHeaderBytes + size_t(kernel_->table().highest() + 1) * kernel::kFdRecordBytes;
   });
   copt.kernel = kernel_.get();
+  if (config_.output_commit) {
+    held_output_ = std::make_unique<HeldOutput>(HeldOutputOptions{}, kernel_.get(), [this] {
+      if (coordinator_ != nullptr) coordinator_->RequestRound();
+    });
+    copt.on_captured = [h = held_output_.get()](uint64_t epoch) { h->EpochCaptured(epoch); };
+  }
   stall_ = std::make_unique<StallReport>(registry_.get(), &stats_, MonotonicNs());
   copt.stall = stall_.get();
   copt.in_use.emplace_back(kStackRegion, [this] {
@@ -362,6 +369,20 @@ Status Runtime::StartCheckpointing() {
     if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
       rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
   });
+  if (held_output_ != nullptr) {
+    replicator_->set_on_commit([this](uint64_t epoch, bool never) {
+      if (never) {
+        ShimLog(kLogWarn, "output is no longer held: no epoch can commit any more");
+        held_output_->ReleaseEverything();
+      } else {
+        held_output_->Committed(epoch);
+      }
+      // A round on demand may be waiting for this commit.
+      coordinator_->Nudge();
+    });
+    RESPCT_RETURN_IF_ERROR(held_output_->Start(replicator_->committed_epoch() + 1));
+    SetActiveHeldOutput(held_output_.get());
+  }
   replicator_->Start();
   ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
           config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,
@@ -784,6 +805,11 @@ void Runtime::Shutdown() {
   if (!replicator_->failed() && !replicator_->WaitIdle(RemainingExitWaitMs()))
     ShimLog(kLogWarn, "last epoch not committed: memnode %s unreachable", config_.memnode.c_str());
   if (config_.test_kill_at_exit) raise(SIGKILL);
+  if (held_output_ != nullptr) {
+    // Committed, or never will be: the program is ending either way.
+    held_output_->ReleaseEverything();
+    held_output_->Stop(RemainingExitWaitMs());
+  }
   replicator_->Stop(0);
   EmitStats();
 }
@@ -797,10 +823,30 @@ void Runtime::EmitStats() {
              "\",\"epoch_ms\":" + std::to_string(config_.epoch_ms) + ",\"granularity\":\"" +
              GranularityName(config_.granularity) + "\",\"last_committed_epoch\":" +
              std::to_string(replicator_->committed_epoch()) + ",\"stalls\":" + stall_->Json();
+    if (held_output_ != nullptr) {
+      const HeldOutputStats o = held_output_->Stats();
+      header += ",\"output_commit\":{\"bytes_held\":" + std::to_string(o.bytes_held) +
+                ",\"calls_held\":" + std::to_string(o.calls_held) + ",\"early_epochs\":" +
+                std::to_string(o.early_epochs) + ",\"held_p50_us\":" + std::to_string(o.held_p50_ns / 1000) +
+                ",\"held_p99_us\":" + std::to_string(o.held_p99_ns / 1000) + ",\"held_max_us\":" +
+                std::to_string(o.held_max_ns / 1000) + ",\"waits\":" + std::to_string(o.waits) +
+                ",\"eagain\":" + std::to_string(o.eagain) + ",\"resets\":" + std::to_string(o.reset) + "}";
+    }
   } else {
     header = "app " + config_.app + ", tracker " + std::string(checkpointer_->tracker_name()) + ", epoch " +
              std::to_string(config_.epoch_ms) + " ms, last committed epoch " +
              std::to_string(replicator_->committed_epoch());
+    if (held_output_ != nullptr) {
+      const HeldOutputStats o = held_output_->Stats();
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    "\n  output commit: %llu bytes in %llu calls held, p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
+                    "%llu early epochs",
+                    static_cast<unsigned long long>(o.bytes_held), static_cast<unsigned long long>(o.calls_held),
+                    o.held_p50_ns / 1e6, o.held_p99_ns / 1e6, o.held_max_ns / 1e6,
+                    static_cast<unsigned long long>(o.early_epochs));
+      header += line;
+    }
   }
   std::string report = stats_.Report(json, json, header);
   if (!json) {
@@ -824,6 +870,8 @@ void Runtime::DisableInChild() {
   Runtime* rt = g_active.exchange(nullptr);
   if (rt == nullptr) return;
   kernel::SetActiveKernel(nullptr);
+  // What the parent holds is the parent's to send.
+  SetActiveHeldOutput(nullptr);
   // The child's only thread is the one that forked; the coordinator and
   // replication threads did not come along. Nothing must try to park.
   sync::InstallSafepointHooks({});

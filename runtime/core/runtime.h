@@ -30,6 +30,7 @@
 #include "runtime/core/stall_report.h"
 #include "runtime/core/thread_registry.h"
 #include "runtime/kernel/kernel_objects.h"
+#include "runtime/core/held_output.h"
 
 namespace respct::core {
 
@@ -128,6 +129,7 @@ class Runtime {
   std::unique_ptr<EpochCoordinator> coordinator_;
   std::unique_ptr<Recovery> recovery_;
   std::unique_ptr<kernel::KernelObjects> kernel_;
+  std::unique_ptr<HeldOutput> held_output_;  // null: output commit off
   std::unique_ptr<StallReport> stall_;
   std::vector<int> own_signals_;
   // A recovery's threads: how many are recreated and restored, and whether

@@ -149,7 +149,7 @@ TEST_P(ResumeTest, SupervisorLoopResumesMemcachedAfterEachKill) {
     resumed = ResumedEpoch(sup.Err(next));
     ASSERT_GT(resumed, 0u) << "run " << next << " did not resume:\n" << sup.Err(next);
     const VerifyResult v =
-        Verify(ServerKind::kMemcached, port, load.Records(), load.NeverSent(), sampler, resumed, kept);
+        Verify(ServerKind::kMemcached, port, load.Records(), load.NeverSent(), sampler, resumed, true, kept);
     std::cout << "memcached --resume after kill " << kill_no << ": resumed epoch " << resumed << "; "
               << v.Describe() << "\n";
     EXPECT_TRUE(v.ok()) << v.Describe() << "\n" << shimtest::Tail(sup.Err(next));

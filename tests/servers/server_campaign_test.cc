@@ -193,9 +193,10 @@ TEST_P(ServerCampaign, KillsAtRandomInstantsUnderLoad) {
       start({"--fresh"});
       continue;
     }
-    // Resumed: the R+2 rule over this round's keys, and every key found before.
+    // Resumed: every acknowledged key of this round (output commit) and every key found before.
     // Cold: nothing is required, and whatever is found must be right (none expected).
-    VerifyResult v = Verify(kind, port, records, never_sent, *sampler, fresh ? 0 : epoch, fresh ? std::vector<KeyRecord>{} : kept);
+    VerifyResult v = Verify(kind, port, records, never_sent, *sampler, fresh ? 0 : epoch, true,
+                            fresh ? std::vector<KeyRecord>{} : kept);
     if (fresh && v.present != 0) v.error += (v.error.empty() ? "" : "; ") + std::string("a fresh start holds keys");
     if (!v.ok() || !Answers(kind, port)) {
       keep_logs("kill " + std::to_string(k) + (fresh ? " (cold)" : " (resumed at epoch " + std::to_string(epoch) + ")") +

@@ -18,6 +18,11 @@
 // not, but if present it has its value; keys never sent are absent; and the
 // server's own count (memcached's curr_items, redis's DBSIZE) equals the
 // number of keys found.
+//
+// With output commit (respct's default) the rule is stronger and needs no
+// sampler: an acknowledgement leaves the server only once the epoch whose
+// state holds the key is committed, and a recovery resumes the last committed
+// epoch, so every acknowledged key must be present.
 #pragma once
 
 #include <sys/types.h>
@@ -50,6 +55,9 @@ const char* MemnodeName(MemnodeKind k);
 struct ServerCase {
   ServerKind server;
   MemnodeKind memnode;
+  bool output_commit = true;  // respct's default; off: replies leave before their epoch commits
+  // "--output-commit on|off", for respct-run and respct-recover.
+  std::vector<std::string> OutputCommitFlags() const { return {"--output-commit", output_commit ? "on" : "off"}; }
 };
 inline auto AllServerCases() {
   return testing::Values(ServerCase{ServerKind::kMemcached, MemnodeKind::kEmbeddedShm},
@@ -57,9 +65,11 @@ inline auto AllServerCases() {
                          ServerCase{ServerKind::kRedis, MemnodeKind::kEmbeddedShm},
                          ServerCase{ServerKind::kRedis, MemnodeKind::kTcp});
 }
-// "memcached_shm", "redis_tcp", ...: the test-name suffix of a case.
+// "memcached_shm", "redis_tcp", ..., "memcached_shm_output_commit_off": the
+// test-name suffix of a case.
 inline std::string ServerCaseName(const testing::TestParamInfo<ServerCase>& i) {
-  return std::string(ServerName(i.param.server)) + "_" + MemnodeName(i.param.memnode);
+  return std::string(ServerName(i.param.server)) + "_" + MemnodeName(i.param.memnode) +
+         (i.param.output_commit ? "" : "_output_commit_off");
 }
 // The server's binary on PATH (/usr/bin/memcached, /usr/bin/redis-server), empty when not installed.
 std::string ServerBinary(ServerKind k);
@@ -77,7 +87,8 @@ class TestMemnode {
   // respct-run [--memnode URL --secret-file F] --app APP --epoch-ms 10 EXTRA -- PROGRAM
   std::vector<std::string> RunArgv(const std::string& app, const std::vector<std::string>& extra,
                                    const std::vector<std::string>& program) const;
-  std::vector<std::string> RecoverArgv(const std::string& app, const std::vector<std::string>& program) const;
+  std::vector<std::string> RecoverArgv(const std::string& app, const std::vector<std::string>& program,
+                                       const std::vector<std::string>& extra = {}) const;
   // Environment for both (RESPCT_STATE_DIR of the embedded memnode).
   shimtest::ChildOptions ChildEnv(int timeout_s) const;
   // The embedded memnode exists once a respct-run has started it: waits (bounded) for its ready file.
@@ -162,13 +173,14 @@ struct VerifyResult {
 };
 
 // Checks what the server on `port` holds against `records` (see the top of
-// this file); `resumed_epoch` is the epoch the recovery resumed. Records
-// with `always_required` set are required whatever their ack time (keys a
-// previous recovery found: the image keeps them). `extra_present` counts
-// keys known present that are not in `records`, for the count check.
+// this file); `resumed_epoch` is the epoch the recovery resumed (0: a fresh
+// start, nothing required). `output_commit`: the server ran with it, so every
+// acknowledged key is required; else the R+2 rule. Records in
+// `always_required` are required whatever their ack time (keys a previous
+// recovery found: the image keeps them).
 VerifyResult Verify(ServerKind kind, uint16_t port, const std::vector<KeyRecord>& records,
                     const std::vector<std::string>& never_sent, const EpochSampler& sampler, uint64_t resumed_epoch,
-                    const std::vector<KeyRecord>& always_required = {});
+                    bool output_commit, const std::vector<KeyRecord>& always_required = {});
 
 // Keys of `records` that `Verify` found present (for the next round's always_required).
 std::vector<KeyRecord> PresentKeys(ServerKind kind, uint16_t port, const std::vector<KeyRecord>& records);

@@ -29,6 +29,13 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
                   "(full: a full image per epoch, the baseline incremental shipping is measured against)")
       ->check(CLI::IsMember({"line", "page", "full"}))
       ->capture_default_str();
+  cli->add_option("--output-commit", o->output_commit,
+                  "on: bytes the program sends to other processes (sockets, inherited pipes and terminals) are "
+                  "held until the epoch that produced them is committed, so no client sees a reply a crash can "
+                  "take back (each reply waits about one pause and one commit); off: sent at once "
+                  "(RESPCT_OUTPUT_COMMIT)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   cli->add_option("--stats", o->stats, "print statistics at exit (and on SIGUSR2): text or json")
       ->expected(0, 1)
       ->default_str("text")
@@ -83,6 +90,7 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
   env.emplace_back("RESPCT_EPOCH_MS", std::to_string(o->epoch_ms));
   env.emplace_back("RESPCT_TRACKER", o->tracker);
   env.emplace_back("RESPCT_GRANULARITY", o->granularity);
+  env.emplace_back("RESPCT_OUTPUT_COMMIT", o->output_commit);
   if (o->stats_on) env.emplace_back("RESPCT_STATS", o->stats.empty() ? "text" : o->stats);
   if (!o->stats_file.empty()) env.emplace_back("RESPCT_STATS_FILE", o->stats_file);
   if (o->fresh) env.emplace_back("RESPCT_FRESH", "1");

@@ -15,7 +15,7 @@
 namespace respct::launch {
 
 struct RunOptions {
-  std::string memnode, app_name, secret_file, tracker = "auto", granularity = "line", stats, stats_file, library,
+  std::string memnode, app_name, secret_file, tracker = "auto", granularity = "line", output_commit = "on", stats, stats_file, library,
       heap_size, stack_size, ring_size, log_level;
   int epoch_ms = 10;
   unsigned max_threads = 0;

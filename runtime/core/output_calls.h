@@ -1,0 +1,81 @@
+// How the preload layer's interposed output calls reach output commit
+// (runtime/core/held_output.h), in one place so that preload/ stays a
+// forwarding layer. A call on a descriptor that is held is taken by the hold
+// as runtime code (no round can capture the thread meanwhile, so the epoch it
+// reads is the one whose capture holds the state behind the bytes); a call
+// that must wait for room waits on the park fiber, where rounds and commits go
+// on. Everything else — output commit off, a runtime thread, a program signal
+// handler, a thread respct does not manage, a descriptor not held — is the
+// call itself, as a blocking restart point.
+//
+// Not async-signal-safe: in a program signal handler the call passes through.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "runtime/core/current_thread.h"
+#include "runtime/core/restart_point.h"
+#include "runtime/core/held_output.h"
+
+namespace respct::core {
+
+inline HeldOutput* HoldingThread() {
+  HeldOutput* h = ActiveHeldOutput();
+  if (h == nullptr || t_current.in_runtime != 0 || t_current.program_handler_depth != 0 || t_current.slot == nullptr)
+    return nullptr;
+  return h;
+}
+
+// write/writev/send/sendto/sendmsg: `call` is the real one.
+template <typename Call>
+inline ssize_t SendOrHold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen, int msg_flags,
+                          Call&& call) {
+  if (HeldOutput* h = HoldingThread()) [[unlikely]] {
+    for (;;) {
+      ssize_t r;
+      {
+        RuntimeScope scope;
+        if (!h->Holds(fd)) break;
+        r = h->Hold(fd, iov, iovcnt, to, tolen, msg_flags);
+      }
+      if (r != HeldOutput::kMustWait) return r;
+      RestartPoint::Blocking([&] {
+        h->WaitForRoom(fd);
+        return 0;
+      });
+    }
+  }
+  return RestartPoint::Blocking(static_cast<Call&&>(call));
+}
+
+// A call on `fd` that cannot be held (sendmsg carrying descriptors, sendfile,
+// splice) first lets what is held go, to keep the order.
+inline void DrainBeforeUnheldCall(int fd) {
+  HeldOutput* h = HoldingThread();
+  if (h == nullptr || !h->Pending(fd)) return;
+  RestartPoint::Blocking([&] {
+    h->WaitForEmpty(fd);
+    return 0;
+  });
+}
+
+// close(fd), or dup2/dup3 onto it, with bytes held: they still go out, in
+// order, and the descriptor is closed after them (a duplicate of the
+// runtime's keeps it meanwhile). The caller then closes `fd` as usual.
+inline void CloseHeld(int fd) {
+  HeldOutput* h = ActiveHeldOutput();
+  if (h == nullptr || t_current.in_runtime != 0 || !h->Pending(fd)) return;
+  RuntimeScope scope;
+  (void)h->HoldClose(fd);
+}
+
+// shutdown(fd, how) with bytes held: queued behind them. True: done (returns 0).
+inline bool ShutdownHeld(int fd, int how) {
+  HeldOutput* h = ActiveHeldOutput();
+  if (h == nullptr || t_current.in_runtime != 0 || !h->Pending(fd)) return false;
+  RuntimeScope scope;
+  return h->HoldShutdown(fd, how);
+}
+
+}  // namespace respct::core
