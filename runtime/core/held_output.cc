@@ -63,13 +63,19 @@ struct HeldOutput::Segment {
   char* data() { return reinterpret_cast<char*>(this + 1); }
 };
 
+// Locks: `lock` guards the list and `bytes`; `io` is held by the releaser
+// across each write and by HoldClose while it moves `fd` to a duplicate, so
+// a write never goes to a number the program has closed (and perhaps reused).
+// Order: io, then lock.
 struct HeldOutput::Queue {
   SpinLock lock;
+  SpinLock io;
   int fd = -1;             // where the bytes go (a duplicate once closed)
   bool socket = false;
   bool stream = true;
   bool in_active = false;  // under active_mu_
   std::atomic<bool> broken{false};
+  uint64_t version = 0;    // of the kernel record it was made for (FdInfo::version)
   Segment* head = nullptr;
   Segment* tail = nullptr;
   std::atomic<size_t> bytes{0};
@@ -196,12 +202,13 @@ bool HeldOutput::Holds(int fd) {
     cls = Classify(fd);
     f.version.store(version, std::memory_order_relaxed);
     f.cls.store(static_cast<uint8_t>(cls), std::memory_order_release);
-    // An idle queue of this number now serves what the record describes (a
-    // new connection after a reset one).
-    if (Queue* q = f.queue.load(std::memory_order_acquire); q != nullptr) {
+    // An idle queue made for another object at this number now serves the
+    // one the record describes (a new connection after a reset one).
+    if (Queue* q = f.queue.load(std::memory_order_acquire); q != nullptr && q->version != version) {
       std::lock_guard<SpinLock> l(q->lock);
       if (q->head == nullptr) {
         q->broken.store(false);
+        q->version = version;
         SetKind(q);
       }
     }
@@ -224,6 +231,7 @@ HeldOutput::Queue* HeldOutput::QueueFor(int fd, bool create) {
   if (q != nullptr || !create) return q;
   q = new Queue;
   q->fd = fd;
+  q->version = f.version.load(std::memory_order_relaxed);
   SetKind(q);
   {
     std::lock_guard<std::mutex> g(active_mu_);
@@ -331,6 +339,7 @@ bool HeldOutput::HoldClose(int fd) {
   FdInfo& f = fds_[fd];
   Queue* q = f.queue.load(std::memory_order_acquire);
   if (q == nullptr) return false;
+  std::lock_guard<SpinLock> io(q->io);
   std::lock_guard<SpinLock> l(q->lock);
   if (q->head == nullptr) return false;  // nothing waiting: an ordinary close
   const int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -390,6 +399,7 @@ bool HeldOutput::Drain(Queue* q, uint64_t committed, uint64_t now_ns) {
     }
     if (s == nullptr || s->epoch > committed) return true;
     bool done = false;
+    std::unique_lock<SpinLock> io(q->io);
     if (s->kind == Segment::kData) {
       if (q->broken.load()) {
         done = true;
@@ -432,6 +442,7 @@ bool HeldOutput::Drain(Queue* q, uint64_t committed, uint64_t now_ns) {
       q->fd = -1;
       done = true;
     }
+    io.unlock();
     if (!done) continue;
     const size_t len = s->kind == Segment::kData ? s->len : 0;
     if (s->kind == Segment::kData && !q->broken.load()) Sample(now_ns - std::min(now_ns, s->enqueued_ns));

@@ -514,7 +514,7 @@ Status KernelObjects::Recreate(const RecreateOptions& options, RecreateReport* r
     }
   }
 
-  RecreateContext ctx{&table_};
+  RecreateContext ctx{&table_, &report->warnings};
   RestoreTally tally;
   for (int phase = 0; phase < 2; ++phase) {
     for (auto& [id, o] : objects) {

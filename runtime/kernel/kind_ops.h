@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/base/status.h"
 #include "runtime/kernel/fd_table.h"
@@ -41,6 +42,7 @@ struct CaptureContext {
 // Recovery, on the original thread before any program thread exists.
 struct RecreateContext {
   FdTable* table;
+  std::vector<std::string>* warnings;  // one line each, said by the recovery
 };
 
 struct KindOps {

@@ -26,15 +26,21 @@ size_t LinkPath(int fd, char* out, size_t cap) {
 }
 
 bool Seekable(uint32_t type) { return type == S_IFREG || type == S_IFDIR || type == S_IFBLK; }
+bool WritableFile(const FileRecord& f) { return f.file_type == S_IFREG && (f.open_flags & O_ACCMODE) != O_RDONLY; }
 
 void Capture(CaptureContext&, int fd, FdRecord* r) {
   FileRecord* f = r->As<FileRecord>();
   if (!Seekable(f->file_type)) return;
   const off_t off = lseek(fd, 0, SEEK_CUR);
   if (off >= 0) f->offset = static_cast<uint64_t>(off);
+  struct stat st {};
+  if (WritableFile(*f) && fstat(fd, &st) == 0) {
+    f->size = static_cast<uint64_t>(st.st_size);
+    f->size_known = 1;
+  }
 }
 
-Status Recreate(RecreateContext&, const FdRecord* const* members, int count, int* new_fds) {
+Status Recreate(RecreateContext& ctx, const FdRecord* const* members, int count, int* new_fds) {
   for (int i = 0; i < count; ++i) {
     const FdRecord& r = *members[i];
     const FileRecord* f = r.As<FileRecord>();
@@ -61,6 +67,17 @@ Status Recreate(RecreateContext&, const FdRecord* const* members, int count, int
     if (fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) != f->file_type) {
       close(fd);
       return Status::FailedPrecondition(std::string(f->path) + " is not the same kind of file any more");
+    }
+    if (WritableFile(*f) && f->size_known != 0 && static_cast<uint64_t>(st.st_size) > f->size) {
+      if (ftruncate(fd, static_cast<off_t>(f->size)) != 0) {
+        const int err = errno;
+        close(fd);
+        return Status::FromErrno(std::string("cut ") + f->path + " back to its size at the epoch", err);
+      }
+      ctx.warnings->push_back(std::string("file ") + f->path + ": cut back to its size at the epoch (" +
+                              std::to_string(f->size) + " bytes; " +
+                              std::to_string(static_cast<uint64_t>(st.st_size) - f->size) +
+                              " written after it removed)");
     }
     if (Seekable(f->file_type) && lseek(fd, static_cast<off_t>(f->offset), SEEK_SET) < 0) {
       const int err = errno;

@@ -10,8 +10,13 @@
 //   refusal naming it: a program resumed without a file it holds would fail
 //   in ways it never expects. A FIFO opened for writing is opened without
 //   waiting for a reader.
-//   What the file contains is not rolled back to the epoch: bytes written
-//   after it stay (DESIGN §9: output commit covers that).
+//   A regular file open for writing is also cut back to its size at the
+//   epoch when it has grown since (bytes the lost epoch wrote, which the
+//   resumed program writes again from its offset or never meant to write:
+//   after a recovery the file holds no more than the program believes it
+//   wrote); each cut is named in a warning. Bytes the lost epoch overwrote
+//   inside the old size stay as they are now, and a file shared with other
+//   writers loses what they appended after the epoch too.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +33,11 @@ struct FileRecord {
   uint32_t path_too_long;
   uint32_t path_len;
   char path[kMaxPathBytes];
+  // Regular files open for writing: st_size as of the epoch (size_known 0:
+  // not captured yet, or an image from before this field).
+  uint32_t size_known;
+  uint32_t reserved;
+  uint64_t size;
 };
 
 // `path` as the program gave it, relative to `dirfd` (AT_FDCWD or a

@@ -4,10 +4,13 @@
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +19,7 @@
 #include "runtime/kernel/memfd.h"
 #include "runtime/kernel/timerfd.h"
 #include "runtime/kernel/pipe.h"
+#include "runtime/kernel/regular_file.h"
 #include "runtime/kernel/socket_record.h"
 
 namespace respct::kernel {
@@ -28,10 +32,11 @@ std::unique_ptr<FdRecord> NewRecord(FdKind kind) {
   return r;
 }
 
-int RecreateOne(const FdRecord& r) {
+int RecreateOne(const FdRecord& r, std::vector<std::string>* warnings = nullptr) {
   const KindOps* ops = OpsFor(r.kind);
   if (ops == nullptr) return -1;
-  RecreateContext ctx{nullptr};
+  std::vector<std::string> ignored;
+  RecreateContext ctx{nullptr, warnings != nullptr ? warnings : &ignored};
   const FdRecord* members[1] = {&r};
   int fd = -1;
   const Status st = ops->recreate(ctx, members, 1, &fd);
@@ -121,6 +126,36 @@ TEST(PipeKind, BufferedBytesThenEndOfFile) {
   EXPECT_EQ(read(fd, buf, sizeof buf), 0);
   close(fd);
   EXPECT_EQ(OpsFor(FdKind::kPipe)->describe(*r), "pipe read end #0 (16 B buffered)");
+}
+
+// A file open for writing that grew after the epoch comes back cut to its
+// size at the epoch, at the epoch's offset, and the cut is said.
+TEST(FileKind, WritableFileIsCutBackToItsSizeAtTheEpoch) {
+  char path[] = "/tmp/respct-filekind-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "epoch-bytes", 11), 11);
+  void* region = mmap(nullptr, KernelRegionBytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(region, MAP_FAILED);
+  FdTable table(reinterpret_cast<uintptr_t>(region));
+  table.Format();
+  RecordFileOpen(&table, fd, AT_FDCWD, path, O_RDWR | O_CREAT);
+  CaptureContext cctx{&table, nullptr};
+  OpsFor(FdKind::kFile)->capture(cctx, fd, table.at(fd));  // the epoch
+  ASSERT_EQ(write(fd, "-lost", 5), 5);                      // after it
+  close(fd);
+  std::vector<std::string> warnings;
+  const int again = RecreateOne(*table.at(fd), &warnings);
+  ASSERT_GE(again, 0);
+  struct stat st {};
+  ASSERT_EQ(fstat(again, &st), 0);
+  EXPECT_EQ(st.st_size, 11);
+  EXPECT_EQ(lseek(again, 0, SEEK_CUR), 11);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("5 written after it removed"), std::string::npos) << warnings[0];
+  close(again);
+  unlink(path);
+  munmap(region, KernelRegionBytes());
 }
 
 TEST(RestoreTally, CountsDescriptorsByCategoryWithBufferedBytes) {
