@@ -4,7 +4,9 @@
 // call is issued again). Each one forwards to libc's own function; calls
 // through which the kernel writes into application memory first tell the
 // dirty tracker (KernelWrites), since a write-protected page would otherwise
-// fail the call with EFAULT under the mprotect tracker.
+// fail the call with EFAULT under the mprotect tracker. Reads and writes of
+// regular files are plain calls instead (BlockingUnlessRegularFile), and
+// writes towards other processes may be held (output_calls.h).
 //
 // May run in a signal handler (read and write are async-signal-safe) and
 // before init: RestartPoint::Blocking calls straight through for a thread the
@@ -50,6 +52,7 @@ inline auto Interruptible(Call&& call) {
   });
 }
 
+using respct::core::BlockingUnlessRegularFile;
 using respct::core::DrainBeforeUnheldCall;
 using respct::core::SendOrHold;
 
@@ -126,7 +129,7 @@ Next<pid_t (*)(int*)> next_wait("wait");
 
 RESPCT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   KernelWrites(buf, n);
-  return Blocking([&] { return next_read.get()(fd, buf, n); });
+  return BlockingUnlessRegularFile(fd, [&] { return next_read.get()(fd, buf, n); });
 }
 RESPCT_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
   const iovec v{const_cast<void*>(buf), n};
@@ -134,16 +137,16 @@ RESPCT_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
 }
 RESPCT_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   KernelWrites(buf, n);
-  return Blocking([&] { return next_pread.get()(fd, buf, n, off); });
+  return BlockingUnlessRegularFile(fd, [&] { return next_pread.get()(fd, buf, n, off); });
 }
 RESPCT_EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) { return pread(fd, buf, n, off); }
 RESPCT_EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  return Blocking([&] { return next_pwrite.get()(fd, buf, n, off); });
+  return BlockingUnlessRegularFile(fd, [&] { return next_pwrite.get()(fd, buf, n, off); });
 }
 RESPCT_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) { return pwrite(fd, buf, n, off); }
 RESPCT_EXPORT ssize_t readv(int fd, const iovec* iov, int n) {
   KernelWritesIov(iov, n);
-  return Blocking([&] { return next_readv.get()(fd, iov, n); });
+  return BlockingUnlessRegularFile(fd, [&] { return next_readv.get()(fd, iov, n); });
 }
 RESPCT_EXPORT ssize_t writev(int fd, const iovec* iov, int n) {
   return SendOrHold(fd, iov, n, nullptr, 0, 0, [&] { return next_writev.get()(fd, iov, n); });

@@ -14,9 +14,13 @@
 // pipe, socket, accept) only stores into the mapped kernel region.
 #pragma once
 
+#include <sys/stat.h>
+
 #include "runtime/base/runtime_fds.h"
 #include "runtime/core/current_thread.h"
+#include "runtime/core/restart_point.h"
 #include "runtime/kernel/kernel_objects.h"
+#include "runtime/kernel/regular_file.h"
 
 namespace respct::core {
 
@@ -66,5 +70,27 @@ inline void FdChanged(Record&& record) {
 // Whether the program may act on `fd`: the runtime's descriptors are not
 // the program's to close, dup over or use.
 inline bool ProgramMayUse(int fd) { return CallerIsRuntime() || !runtime_fds::Owned(fd); }
+
+// Whether `fd` is a regular file the program opened (its record says so).
+inline bool RegularFileFd(int fd) {
+  kernel::KernelObjects* k = kernel::ActiveKernel();
+  if (k == nullptr) return false;
+  const kernel::FdRecord* r = k->table().at(fd);
+  return r != nullptr && r->kind == kernel::FdKind::kFile &&
+         r->As<kernel::FileRecord>()->file_type == S_IFREG;
+}
+
+// Reads and writes of a regular file are not restart points: they never wait
+// indefinitely, and run on the park fiber while a capture is under way one
+// could complete between the capture's look at the file (size, offset) and
+// the image's "blocked in this call, issue it again": a recovery would then
+// append the same bytes twice, or read past data the offset says was read.
+// Run where the thread stands, a capture waits for the call to return.
+// Every other descriptor's call is a blocking restart point.
+template <typename Call>
+inline auto BlockingUnlessRegularFile(int fd, Call&& call) -> decltype(call()) {
+  if (RegularFileFd(fd)) return call();
+  return RestartPoint::Blocking(static_cast<Call&&>(call));
+}
 
 }  // namespace respct::core

@@ -6,7 +6,8 @@
 // that must wait for room waits on the park fiber, where rounds and commits go
 // on. Everything else — output commit off, a runtime thread, a program signal
 // handler, a thread respct does not manage, a descriptor not held — is the
-// call itself, as a blocking restart point.
+// call itself: a blocking restart point, or for a regular file a plain call
+// (fd_recording.h says why).
 //
 // Not async-signal-safe: in a program signal handler the call passes through.
 #pragma once
@@ -15,6 +16,7 @@
 #include <sys/uio.h>
 
 #include "runtime/core/current_thread.h"
+#include "runtime/core/fd_recording.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/core/held_output.h"
 
@@ -46,7 +48,7 @@ inline ssize_t SendOrHold(int fd, const iovec* iov, int iovcnt, const sockaddr* 
       });
     }
   }
-  return RestartPoint::Blocking(static_cast<Call&&>(call));
+  return BlockingUnlessRegularFile(fd, static_cast<Call&&>(call));
 }
 
 // A call on `fd` that cannot be held (sendmsg carrying descriptors, sendfile,
