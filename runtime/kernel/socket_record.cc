@@ -77,6 +77,15 @@ void RecordListen(FdTable* table, int fd, int backlog) {
   Change(table, fd, [&](SocketRecord* s) {
     s->backlog = backlog;
     s->state = kSocketListening;
+    // The connections this listener accepts inherit SO_REUSEADDR, and a
+    // recovery can bind the port again while those of the killed process
+    // linger in TIME_WAIT only if they have it (a TIME_WAIT socket without it
+    // refuses even a binder that sets it). Servers set it for their own
+    // restarts; one that did not is given it, which changes nothing else for
+    // a listener (two listeners on one port still conflict).
+    const int on = 1;
+    if ((s->domain == AF_INET || s->domain == AF_INET6) && s->type == SOCK_STREAM)
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     socklen_t got = sizeof s->local;
     if (getsockname(fd, reinterpret_cast<sockaddr*>(&s->local), &got) == 0) s->local_len = got;
   });
@@ -155,13 +164,16 @@ Status RecreateBoundSocket(const FdRecord& r, int* fd_out) {
     if (setsockopt(fd, o.level, o.name, o.value, o.length) != 0)
       return fail("setsockopt(" + std::to_string(o.level) + ", " + std::to_string(o.name) + ")");
   }
+  const int on = 1;
+  if (s->state == kSocketListening && (s->domain == AF_INET || s->domain == AF_INET6) && s->type == SOCK_STREAM)
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as RecordListen gave it
   if (s->state >= kSocketBound && s->local_len != 0) {
     const auto* addr = reinterpret_cast<const sockaddr*>(&s->local);
     if (bind(fd, addr, s->local_len) != 0) {
-      // A TCP port whose old connections linger in TIME_WAIT: the listener
+      // A TCP port whose old connections linger in TIME_WAIT: a bound socket
       // of a killed process may bind again (what SO_REUSEADDR allows), and
       // the program's own setting is put back afterwards.
-      int on = 1, was = 0;
+      int was = 0;
       socklen_t wl = sizeof was;
       if (errno != EADDRINUSE || s->domain == AF_UNIX ||
           getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &was, &wl) != 0 ||
