@@ -133,7 +133,7 @@ RESPCT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
 }
 RESPCT_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
   const iovec v{const_cast<void*>(buf), n};
-  return SendOrHold(fd, &v, 1, nullptr, 0, 0, [&] { return next_write.get()(fd, buf, n); });
+  return SendOrHold(fd, &v, 1, nullptr, 0, [&] { return next_write.get()(fd, buf, n); });
 }
 RESPCT_EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
   KernelWrites(buf, n);
@@ -149,7 +149,7 @@ RESPCT_EXPORT ssize_t readv(int fd, const iovec* iov, int n) {
   return BlockingUnlessRegularFile(fd, [&] { return next_readv.get()(fd, iov, n); });
 }
 RESPCT_EXPORT ssize_t writev(int fd, const iovec* iov, int n) {
-  return SendOrHold(fd, iov, n, nullptr, 0, 0, [&] { return next_writev.get()(fd, iov, n); });
+  return SendOrHold(fd, iov, n, nullptr, 0, [&] { return next_writev.get()(fd, iov, n); });
 }
 RESPCT_EXPORT ssize_t recv(int fd, void* buf, size_t n, int flags) {
   KernelWrites(buf, n);
@@ -166,11 +166,11 @@ RESPCT_EXPORT ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 }
 RESPCT_EXPORT ssize_t send(int fd, const void* buf, size_t n, int flags) {
   const iovec v{const_cast<void*>(buf), n};
-  return SendOrHold(fd, &v, 1, nullptr, 0, flags, [&] { return next_send.get()(fd, buf, n, flags); });
+  return SendOrHold(fd, &v, 1, nullptr, 0, [&] { return next_send.get()(fd, buf, n, flags); });
 }
 RESPCT_EXPORT ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t alen) {
   const iovec v{const_cast<void*>(buf), n};
-  return SendOrHold(fd, &v, 1, addr, alen, flags, [&] { return next_sendto.get()(fd, buf, n, flags, addr, alen); });
+  return SendOrHold(fd, &v, 1, addr, alen, [&] { return next_sendto.get()(fd, buf, n, flags, addr, alen); });
 }
 RESPCT_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
   // Descriptors and other ancillary data cannot wait for a commit (they are
@@ -180,7 +180,7 @@ RESPCT_EXPORT ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
     return Blocking([&] { return next_sendmsg.get()(fd, msg, flags); });
   }
   return SendOrHold(fd, msg->msg_iov, static_cast<int>(msg->msg_iovlen), static_cast<const sockaddr*>(msg->msg_name),
-                    msg->msg_namelen, flags, [&] { return next_sendmsg.get()(fd, msg, flags); });
+                    msg->msg_namelen, [&] { return next_sendmsg.get()(fd, msg, flags); });
 }
 RESPCT_EXPORT int accept(int fd, sockaddr* addr, socklen_t* alen) {
   KernelWritesAddr(addr, alen);

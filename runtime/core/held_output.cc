@@ -242,21 +242,12 @@ HeldOutput::Queue* HeldOutput::QueueFor(int fd, bool create) {
   return q;
 }
 
-ssize_t HeldOutput::Hold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen, int msg_flags) {
+ssize_t HeldOutput::Hold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen) {
   Queue* q = QueueFor(fd, true);
   size_t total = 0;
   for (int i = 0; i < iovcnt; ++i) total += iov[i].iov_len;
   const size_t held = q->bytes.load(std::memory_order_acquire);
-  if (held > 0 && held + total > options_.fd_bound) {
-    const int fl = fcntl(fd, F_GETFL);
-    if ((msg_flags & MSG_DONTWAIT) != 0 || (fl >= 0 && (fl & O_NONBLOCK) != 0)) {
-      std::lock_guard<std::mutex> g(stats_mu_);
-      ++stats_.eagain;
-      errno = EAGAIN;
-      return -1;
-    }
-    return kMustWait;
-  }
+  if (held > 0 && held + total > options_.fd_bound) return kMustWait;
   auto* s = static_cast<Segment*>(std::malloc(sizeof(Segment) + total));
   if (s == nullptr) {
     errno = ENOBUFS;

@@ -26,10 +26,13 @@
 // keeps a duplicate of the descriptor in the runtime's reserved range until
 // its bytes are out, so the number is free for the program at once.
 //
-// Back-pressure: a descriptor holding more than `fd_bound` bytes makes a
-// non-blocking call fail with EAGAIN and a blocking one wait (on the park
-// fiber: rounds, hence commits, go on meanwhile). epoll and poll still report
-// the kernel's writability (documented limit).
+// Back-pressure: a descriptor holding more than `fd_bound` bytes makes the
+// next call wait for room (on the park fiber: rounds, hence commits, go on
+// meanwhile), non-blocking or not: the wait lasts about one commit. EAGAIN
+// would be a lie the kernel never takes back: epoll and poll report the
+// socket writable (its buffer is empty), so a level-triggered event loop
+// would spin and an edge-triggered one would wait for an edge that never
+// comes.
 //
 // Not async-signal-safe: a program signal handler's writes pass through
 // unheld (the interposers check). Program-side calls take a per-queue spin
@@ -63,8 +66,7 @@ struct HeldOutputStats {
   uint64_t bytes_held = 0;     // total bytes that went through the hold
   uint64_t calls_held = 0;
   uint64_t early_epochs = 0;   // rounds asked for because output was waiting
-  uint64_t waits = 0;          // blocking calls that waited for room
-  uint64_t eagain = 0;         // non-blocking calls refused for room
+  uint64_t waits = 0;          // calls that waited for room
   uint64_t reset = 0;          // queues ended by a write error (peer gone)
   uint64_t held_p50_ns = 0, held_p99_ns = 0, held_max_ns = 0;  // enqueue to written
   uint64_t samples = 0;
@@ -96,13 +98,11 @@ class HeldOutput {
   // Whether `fd` is held now (cached per descriptor, checked against the
   // version of its kernel record).
   bool Holds(int fd);
-  // Holds the bytes of one call. Returns the call's result (bytes accepted)
-  // or -1 with errno (EAGAIN), or -2: the caller must wait (WaitForRoom on
-  // the fiber) and try again.
+  // Holds the bytes of one call. Returns the call's result (bytes accepted),
+  // -1 with errno (ENOBUFS: no memory for them), or kMustWait: the caller
+  // must wait (WaitForRoom on the fiber) and try again.
   static constexpr ssize_t kMustWait = -2;
-  // `msg_flags`: the call's (MSG_DONTWAIT makes it non-blocking, as does the
-  // descriptor's O_NONBLOCK).
-  ssize_t Hold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen, int msg_flags);
+  ssize_t Hold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen);
   // Block (the caller runs them on the park fiber) until `fd` has room, or
   // holds nothing.
   void WaitForRoom(int fd) { WaitUntil(fd, options_.fd_bound / 2); }

@@ -31,15 +31,14 @@ inline HeldOutput* HoldingThread() {
 
 // write/writev/send/sendto/sendmsg: `call` is the real one.
 template <typename Call>
-inline ssize_t SendOrHold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen, int msg_flags,
-                          Call&& call) {
+inline ssize_t SendOrHold(int fd, const iovec* iov, int iovcnt, const sockaddr* to, socklen_t tolen, Call&& call) {
   if (HeldOutput* h = HoldingThread()) [[unlikely]] {
     for (;;) {
       ssize_t r;
       {
         RuntimeScope scope;
         if (!h->Holds(fd)) break;
-        r = h->Hold(fd, iov, iovcnt, to, tolen, msg_flags);
+        r = h->Hold(fd, iov, iovcnt, to, tolen);
       }
       if (r != HeldOutput::kMustWait) return r;
       RestartPoint::Blocking([&] {

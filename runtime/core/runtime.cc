@@ -830,7 +830,7 @@ void Runtime::EmitStats() {
                 std::to_string(o.early_epochs) + ",\"held_p50_us\":" + std::to_string(o.held_p50_ns / 1000) +
                 ",\"held_p99_us\":" + std::to_string(o.held_p99_ns / 1000) + ",\"held_max_us\":" +
                 std::to_string(o.held_max_ns / 1000) + ",\"waits\":" + std::to_string(o.waits) +
-                ",\"eagain\":" + std::to_string(o.eagain) + ",\"resets\":" + std::to_string(o.reset) + "}";
+                ",\"resets\":" + std::to_string(o.reset) + "}";
     }
   } else {
     header = "app " + config_.app + ", tracker " + std::string(checkpointer_->tracker_name()) + ", epoch " +

@@ -1,0 +1,82 @@
+/* stream_server: a non-blocking sender driven by epoll, the way event loops
+ * write: it accepts one connection, makes it non-blocking, and writes
+ * RECORDS numbered 64-byte records in 64 KiB writes, waiting for EPOLLOUT
+ * whenever a write falls short or fails with EAGAIN; then shutdown(SHUT_WR)
+ * and close, which must reach the client after the last record.
+ *
+ *   stream_server PORT_FILE RECORDS lt|et
+ * Writes the listening port to PORT_FILE; "et" registers the socket
+ * edge-triggered (EPOLLET). Prints "stream_server: sent=N ok".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RECORD 64
+#define CHUNK (64 * 1024)
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: stream_server PORT_FILE RECORDS lt|et\n");
+    return 2;
+  }
+  const long records = atol(argv[2]);
+  const int edge = strcmp(argv[3], "et") == 0;
+  const int l = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t alen = sizeof a;
+  if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
+      getsockname(l, (struct sockaddr *)&a, &alen) != 0) {
+    perror("stream_server: listen");
+    return 1;
+  }
+  FILE *f = fopen(argv[1], "w");
+  fprintf(f, "%d\n", ntohs(a.sin_port));
+  fclose(f);
+  const int c = accept(l, NULL, NULL);
+  if (c < 0) {
+    perror("stream_server: accept");
+    return 1;
+  }
+  fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
+  const int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLOUT | (edge ? EPOLLET : 0), .data.u64 = 0x5eed};
+  epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+  static char buf[CHUNK];
+  long next = 0;    /* next record to put in buf */
+  size_t have = 0;  /* bytes of buf not yet written */
+  size_t off = 0;
+  while (next < records || have > 0) {
+    if (have == 0) {
+      off = 0;
+      while (have + RECORD <= CHUNK && next < records) {
+        snprintf(buf + have, RECORD + 1, "%062ld\n", next++);
+        have += RECORD;
+      }
+    }
+    const ssize_t n = write(c, buf + off, have);
+    if (n > 0) {
+      off += (size_t)n;
+      have -= (size_t)n;
+      if (have == 0 || !edge) continue;  /* edge-triggered: write until EAGAIN */
+    } else if (n < 0 && errno != EAGAIN) {
+      perror("stream_server: write");
+      return 1;
+    }
+    struct epoll_event got;
+    if (epoll_wait(ep, &got, 1, 30000) != 1 || got.data.u64 != 0x5eed) {
+      fprintf(stderr, "stream_server: no EPOLLOUT in 30 s\n");
+      return 1;
+    }
+  }
+  shutdown(c, SHUT_WR);
+  close(c);
+  printf("stream_server: sent=%ld ok\n", records);
+  return 0;
+}
