@@ -1,14 +1,16 @@
-"""servers: Debian's memcached and redis-server under respct (10 ms epochs,
-a memnode of the harness's own over shm) against the same server
+"""servers: Debian's memcached and redis-server under respct (a memnode of
+the harness's own over shm) against the same server
 natively, driven by their own load generators: memcaslap with 4
 connections, 90% get / 10% set (64-byte keys, 128-byte values), and
 redis-benchmark with 4 connections (GET and SET, random keys). Under respct
-each server runs twice: with output commit (the default: every reply waits
-until the epoch that produced it is committed; redis-benchmark then sends a
-tenth of the requests, 20,000) and with --output-commit off.
-Each run with output commit also reports, from the shim's --stats JSON at
-exit, epochs committed and abandoned per second of the server's life and the
-time replies were held (p50, p99).
+each server runs with output commit (the default: every reply waits until
+the epoch that produced it is committed; redis-benchmark then sends a tenth
+of the requests, 20,000) at 10, 5 and 1 ms epochs, and with --output-commit
+off at 10 ms. Latency: redis-benchmark's own p50/p99; for memcached the mean
+by Little's law (4 connections / ops per second), as memcaslap prints no
+percentiles. Each run under respct also reports, from the shim's --stats
+JSON at exit, epochs committed and abandoned per second of the server's life
+and, with output commit, the time replies were held (p50, p99).
 
 Recovery: memcached (4 threads, -m 1400) under respct is filled with 1 GiB of
 items (1,000-byte values, noreply sets over one connection; 64 MiB with
@@ -75,15 +77,16 @@ def load(ctx, server, port, seconds, held):
         m = re.findall(r"TPS: (\d+)", proc.stdout)
         if not m:
             raise CommandFailed("memcaslap printed no TPS: " + proc.stdout[-300:])
-        return {"90% get": float(m[-1])}
+        tps = float(m[-1])
+        return {"90% get": {"ops_s": tps, "p50_ms": None, "p99_ms": None, "mean_ms": 4 / tps * 1000}}
     n = str((20000 if ctx.quick else 200000) // (10 if held else 1))
     proc, _ = run(["redis-benchmark", "-p", str(port), "-c", "4", "-n", n, "-r", "100000", "-t", "set,get", "--csv"],
                   timeout=600)
     out = {}
     for line in proc.stdout.splitlines():
         f = [x.strip('"') for x in line.split(",")]
-        if len(f) >= 2 and f[0] in ("SET", "GET"):
-            out[f[0]] = float(f[1])
+        if len(f) >= 7 and f[0] in ("SET", "GET"):
+            out[f[0]] = {"ops_s": float(f[1]), "mean_ms": float(f[2]), "p50_ms": float(f[4]), "p99_ms": float(f[6])}
     if not out:
         raise CommandFailed("redis-benchmark printed no rates: " + proc.stdout[-300:])
     return out
@@ -101,13 +104,18 @@ def stop(proc):
         raise CommandFailed(f"{proc.args[0]} did not stop on SIGTERM")
 
 
-def one_run(ctx, server, respct, mn, rep, seconds, output_commit="on"):
+# (label, under respct, output commit, epoch ms): the runs of each repetition.
+CONFIGS = [("native", False, None, None), ("held 10 ms", True, "on", 10), ("held 5 ms", True, "on", 5),
+           ("held 1 ms", True, "on", 1), ("unheld 10 ms", True, "off", 10)]
+
+
+def one_run(ctx, server, respct, mn, rep, seconds, output_commit="on", epoch_ms=10):
     port = free_port()
     argv = server_argv(server, port)
     stats = os.path.join(ctx.scratch, f"servers-{server}-{rep}.json")
     if respct:
         argv = [ctx.binary("bin/respct-run"), "--memnode", mn.shm_url, "--secret-file", mn.secret_file,
-                "--app", f"bench-{server}", "--fresh", "--epoch-ms", "10", "--output-commit", output_commit,
+                "--app", f"bench-{server}", "--fresh", "--epoch-ms", str(epoch_ms), "--output-commit", output_commit,
                 "--stats=json", "--stats-file", stats, "--"] + argv
     log("$ " + " ".join(argv))
     t0 = time.monotonic()
@@ -283,33 +291,37 @@ def run_figure(ctx):
             if not os.path.exists(binary) or subprocess.run(["which", gen], capture_output=True).returncode != 0:
                 rows.append({"server": server, "skipped": f"{binary} or {gen} not installed"})
                 continue
-            native, under, unheld, committed, abandoned, p50, p99 = {}, {}, {}, [], [], [], []
+            per = {c[0]: {} for c in CONFIGS}    # label -> op -> [result of each rep]
+            epochs = {c[0]: [] for c in CONFIGS}  # label -> [epoch/held stats of each rep]
             for rep in range(ctx.reps):
-                r, _ = one_run(ctx, server, False, mn, rep, seconds)
-                for k, v in r.items():
-                    native.setdefault(k, []).append(v)
-                r, e = one_run(ctx, server, True, mn, rep, seconds)
-                for k, v in r.items():
-                    under.setdefault(k, []).append(v)
-                committed.append(e["committed_per_s"])
-                abandoned.append(e["abandoned_per_s"])
-                if e["held"]:
-                    p50.append(e["held"]["held_p50_us"] / 1000)
-                    p99.append(e["held"]["held_p99_us"] / 1000)
-                r, _ = one_run(ctx, server, True, mn, rep, seconds, output_commit="off")
-                for k, v in r.items():
-                    unheld.setdefault(k, []).append(v)
-            for op in native:
-                ratios = [u / n for u, n in zip(under[op], native[op])]
-                ratios_off = [u / n for u, n in zip(unheld[op], native[op])]
-                row = {"server": server, "op": op, "native_ops_s": summary(native[op]),
-                       "respct_ops_s": summary(under[op]), "ratio": summary(ratios),
-                       "respct_off_ops_s": summary(unheld[op]), "ratio_output_commit_off": summary(ratios_off),
-                       "held_p50_ms": summary(p50), "held_p99_ms": summary(p99),
-                       "epochs_committed_per_s": summary(committed), "epochs_abandoned_per_s": summary(abandoned)}
+                for label, respct, oc, ms in CONFIGS:
+                    r, e = one_run(ctx, server, respct, mn, rep, seconds, oc or "on", ms or 10)
+                    for op, v in r.items():
+                        per[label].setdefault(op, []).append(v)
+                    if e:
+                        epochs[label].append(e)
+            for op in per["native"]:
+                native = [v["ops_s"] for v in per["native"][op]]
+                row = {"server": server, "op": op, "native_ops_s": summary(native), "configs": {}}
+                for label, respct, _, _ in CONFIGS:
+                    runs = per[label][op]
+                    cfg = {"ops_s": summary([v["ops_s"] for v in runs]),
+                           "ratio": summary([v["ops_s"] / n for v, n in zip(runs, native)]),
+                           "mean_ms": summary([v["mean_ms"] for v in runs]),
+                           "p50_ms": summary([v["p50_ms"] for v in runs if v["p50_ms"] is not None]),
+                           "p99_ms": summary([v["p99_ms"] for v in runs if v["p99_ms"] is not None])}
+                    if respct:
+                        e = epochs[label]
+                        cfg["epochs_committed_per_s"] = summary([x["committed_per_s"] for x in e])
+                        cfg["epochs_abandoned_per_s"] = summary([x["abandoned_per_s"] for x in e])
+                        held = [x["held"] for x in e if x["held"]]
+                        cfg["held_p50_ms"] = summary([h["held_p50_us"] / 1000 for h in held])
+                        cfg["held_p99_ms"] = summary([h["held_p99_us"] / 1000 for h in held])
+                    row["configs"][label] = cfg
                 rows.append(row)
-                headline.append(f"{server} {op} {row['ratio']['median']:.2f} "
-                                f"(output commit off {row['ratio_output_commit_off']['median']:.2f})")
+                c = row["configs"]
+                headline.append(f"{server} {op} {c['held 10 ms']['ratio']['median']:.2f} "
+                                f"(output commit off {c['unheld 10 ms']['ratio']['median']:.2f})")
             commands.append(gen)
         recovery, recovery_table = (run_recovery(ctx, mn) if os.path.exists("/usr/bin/memcached")
                                     else (None, ["memcached recovery: skipped (memcached not installed)"]))
@@ -317,23 +329,35 @@ def run_figure(ctx):
         headline.append(f"memcached {recovery['fill_bytes'] >> 20} MiB recovered in "
                         f"{recovery['recover_s']['median']:.2f} s "
                         f"({recovery['recover_over_refill']['median']:.2f} of a native start and refill)")
-    table = ["| server | load | native ops/s | respct ops/s | respct / native | reply held p50 / p99, ms | "
-             "output commit off: respct / native | epochs committed/s | abandoned/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    labels = [c[0] for c in CONFIGS if c[1]]
+    table = ["| server | load | native ops/s | " + " | ".join(f"{l}: respct / native" for l in labels) + " |",
+             "|---|---|---|" + "---|" * len(labels)]
+    latency = ["| server | load | " + " | ".join(f"{c[0]}: p50 / p99 (mean), ms" for c in CONFIGS) +
+               " | reply held p50 / p99, ms (held 10 ms) | epochs committed/s (held 10 ms / unheld) |",
+               "|---|---|" + "---|" * (len(CONFIGS) + 2)]
+
+    def lat(cfg):
+        if cfg["p50_ms"]["n"]:
+            return f"{cfg['p50_ms']['median']:.3f} / {cfg['p99_ms']['median']:.3f}"
+        return f"({cfg['mean_ms']['median']:.3f})"
+
     for r in rows:
         if "skipped" in r:
-            table.append(f"| {r['server']} | skipped: {r['skipped']} | | | | | | | |")
+            table.append(f"| {r['server']} | skipped: {r['skipped']} |" + " |" * (len(labels) + 1))
             continue
-        held = (f"{r['held_p50_ms']['median']:.2f} / {r['held_p99_ms']['median']:.2f}" if r['held_p50_ms']['n']
-                else "-")
-        table.append(f"| {r['server']} | {r['op']} | {r['native_ops_s']['median']:.0f} | "
-                     f"{r['respct_ops_s']['median']:.0f} | {spread(r['ratio'])} | {held} | "
-                     f"{spread(r['ratio_output_commit_off'])} | "
-                     f"{spread(r['epochs_committed_per_s'], 1)} | {spread(r['epochs_abandoned_per_s'], 1)} |")
-    return {"name": "servers", "title": "memcached and redis throughput under respct (10 ms epochs, shm) / native",
+        c = r["configs"]
+        table.append(f"| {r['server']} | {r['op']} | {r['native_ops_s']['median']:.0f} | " +
+                     " | ".join(spread(c[l]["ratio"]) for l in labels) + " |")
+        h = c["held 10 ms"]
+        held = f"{h['held_p50_ms']['median']:.2f} / {h['held_p99_ms']['median']:.2f}" if h["held_p50_ms"]["n"] else "-"
+        latency.append(f"| {r['server']} | {r['op']} | " + " | ".join(lat(c[x[0]]) for x in CONFIGS) +
+                       f" | {held} | {spread(h['epochs_committed_per_s'], 0)} / "
+                       f"{spread(c['unheld 10 ms']['epochs_committed_per_s'], 0)} |")
+    table += [""] + latency
+    return {"name": "servers", "title": "memcached and redis throughput and latency under respct (shm) / native",
             "goal": "", "goal_met": None,
             "command": ["memcaslap -T 2 -c 4 -F (90% get) / redis-benchmark -c 4 -t set,get", f"{seconds} s",
-                        f"x{ctx.reps}"],
+                        "output commit on at 10, 5, 1 ms and off at 10 ms", f"x{ctx.reps}"],
             "wall_s": round(time.monotonic() - t0, 1),
             "headline": "respct / native: " + ", ".join(headline) if headline else "skipped",
             "rows": rows, "recovery": recovery,
