@@ -4,6 +4,7 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -333,6 +334,14 @@ bool HeldOutput::HoldClose(int fd) {
   std::lock_guard<SpinLock> io(q->io);
   std::lock_guard<SpinLock> l(q->lock);
   if (q->head == nullptr) return false;  // nothing waiting: an ordinary close
+  // The duplicate keeps the open file description alive, and with it the
+  // descriptor's entries in the program's epoll sets (epoll forgets a file
+  // only when its last descriptor closes): they would go on reporting events
+  // under the closed number, which the program may reuse at once (found by
+  // the incr campaign: a worker kept reading a number another worker had
+  // just accepted a client on). They go now, as the close would take them.
+  for (const int32_t set : kernel_->table().header()->epoll_sets)
+    if (set >= 0) epoll_ctl(set, EPOLL_CTL_DEL, fd, nullptr);
   const int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dup_fd < 0) return false;  // the close goes ahead; what is queued goes to a closed number (lost)
   auto* s = static_cast<Segment*>(std::malloc(sizeof(Segment)));

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/kernel/epoll.h"
 #include "runtime/kernel/kernel_objects.h"
 #include "runtime/kernel/pipe.h"
 #include "runtime/kernel/socket_record.h"
@@ -151,6 +153,30 @@ TEST_F(HeldOutputTest, CloseAndShutdownGoOutAfterTheBytes) {
   held_->EpochCaptured(1);
   held_->Committed(1);
   EXPECT_EQ(Receive(2000), "last words<EOF>");
+}
+
+// The duplicate that carries a held close must not keep the descriptor in
+// the program's epoll sets: epoll would go on reporting the closed number.
+TEST_F(HeldOutputTest, AHeldCloseTakesTheDescriptorOutOfEpollSetsAtOnce) {
+  Start();
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  ASSERT_GE(ep, 0);
+  kernel::RecordEpollCreate(&kernel_->table(), ep, EPOLL_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLOUT;
+  ev.data.fd = client_;
+  ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, client_, &ev), 0);
+  epoll_event got{};
+  ASSERT_EQ(epoll_wait(ep, &got, 1, 0), 1) << "the socket is writable";
+  Send("bytes");
+  ASSERT_TRUE(held_->HoldClose(client_));
+  close(client_);
+  client_ = -1;
+  EXPECT_EQ(epoll_wait(ep, &got, 1, 0), 0) << "epoll still reports the closed descriptor";
+  held_->EpochCaptured(1);
+  held_->Committed(1);
+  EXPECT_EQ(Receive(2000), "bytes<EOF>");
+  close(ep);
 }
 
 TEST_F(HeldOutputTest, APeerThatResetEndsTheQueueAndTheKernelReportsIt) {

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -72,21 +73,27 @@ class IncrClient {
   IncrClient(const IncrClient&) = delete;
   IncrClient& operator=(const IncrClient&) = delete;
   bool ok() const { return fd_ >= 0; }
-  // The answer to `request`, or -1 (the server went away).
+  // The answer to `request`, or -1 (the server went away, or answered
+  // something else: last() says what).
   long Ask(const std::string& request) {
     const std::string line = request + "\n";
+    last_ = "(send failed)";
     if (send(fd_, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size())) return -1;
-    std::string got;
+    last_.clear();
     char c;
-    while (read(fd_, &c, 1) == 1) {
-      if (c == '\n') return got.empty() || got[0] < '0' || got[0] > '9' ? -1 : std::stol(got);
-      got += c;
+    ssize_t n;
+    while ((n = read(fd_, &c, 1)) == 1) {
+      if (c == '\n') return last_.empty() || last_[0] < '0' || last_[0] > '9' ? -1 : std::stol(last_);
+      last_ += c;
     }
+    last_ += n == 0 ? "(end of stream)" : std::string("(") + std::strerror(errno) + ")";
     return -1;
   }
+  const std::string& last() const { return last_; }
 
  private:
   int fd_ = -1;
+  std::string last_;
 };
 
 // Client threads INCRementing random keys until the server goes away;
@@ -110,7 +117,9 @@ class IncrLoad {
           if (v < 0) return;
           std::lock_guard<std::mutex> g(*mu);
           // Sent after `before` was answered: it must come after it.
-          if (v <= before) ++regressions_;
+          if (v <= before && regressions_++ == 0)
+            first_regression_ = "INCR " + std::to_string(k) + " answered " + std::to_string(v) + " after " +
+                                std::to_string(before) + " had been";
           (*acked)[k] = std::max((*acked)[k], v);
           ++answers_;
         }
@@ -124,11 +133,13 @@ class IncrLoad {
   }
   uint64_t answers() const { return answers_.load(); }
   uint64_t regressions() const { return regressions_.load(); }
+  const std::string& first_regression() const { return first_regression_; }  // after Join
 
  private:
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> answers_{0}, regressions_{0};
+  std::string first_regression_;  // under the caller's mutex
 };
 
 // Waits (bounded) until the server on `port` answers a GET.
@@ -200,7 +211,8 @@ TEST_P(IncrCampaign, NoAcknowledgedIncrementIsLostAcrossKills) {
       ASSERT_EQ(killed.signal, SIGKILL) << killed.Describe();
       load.Join();
       answers += load.answers();
-      ASSERT_EQ(load.regressions(), 0u) << "an INCR was answered a value not above one answered before it was sent";
+      ASSERT_EQ(load.regressions(), 0u) << "an INCR was answered a value not above one answered before it was sent: "
+                                        << load.first_regression();
     }
     const std::string tag = "recover" + std::to_string(kill_no);
     const auto t0 = std::chrono::steady_clock::now();
@@ -210,12 +222,16 @@ TEST_P(IncrCampaign, NoAcknowledgedIncrementIsLostAcrossKills) {
     recovery_ms_max = std::max(
         recovery_ms_max, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     // What the recovered server holds, before any new increment.
+    auto server_log = [&] {
+      return std::string(proc->Exited() ? "\nthe recovered server has exited" : "") + "\n" +
+             shimtest::Tail(ReadFile(dir / (tag + ".err"))) + shimtest::Tail(ReadFile(dir / (tag + ".out")));
+    };
     const auto lines = ReadJournal(journal);
     IncrClient c(port);
-    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(c.ok()) << server_log();
     for (int k = 0; k < kKeys; ++k) {
       const long now = c.Ask("GET " + std::to_string(k));
-      ASSERT_GE(now, 0) << "GET " << k << " got no answer";
+      ASSERT_GE(now, 0) << "GET " << k << " got no answer: '" << c.last() << "'" << server_log();
       EXPECT_GE(now, acked[k]) << "key " << k << ": " << acked[k] << " was acknowledged before the kill, the "
                                << "recovered server has " << now;
       const auto it = lines.find(k);
