@@ -313,11 +313,17 @@ RESPCT_EXPORT int flock(int fd, int op) {
   return Blocking([&] { return next_flock.get()(fd, op); });
 }
 
-// The kernel moves these bytes itself, so they cannot be held: what is held on
-// the destination goes first, then the call (unheld: README, output commit).
+// Onto a held descriptor the bytes are read and held as a write
+// (CopyAndHold); elsewhere the kernel moves them.
 RESPCT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
   if (offset != nullptr) KernelWritesObject(offset);
-  DrainBeforeUnheldCall(out_fd);
+  if (respct::core::HeldDestination(out_fd))
+    return respct::core::CopyAndHold(out_fd, count, [&](char* buf, size_t n) -> ssize_t {
+      if (offset == nullptr) return read(in_fd, buf, n);
+      const ssize_t r = pread(in_fd, buf, n, *offset);
+      if (r > 0) *offset += r;
+      return r;
+    });
   return Blocking([&] { return next_sendfile.get()(out_fd, in_fd, offset, count); });
 }
 RESPCT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t* offset, size_t count) {
@@ -326,6 +332,12 @@ RESPCT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t* offset, size_t co
 RESPCT_EXPORT ssize_t splice(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, size_t len, unsigned flags) {
   if (off_in != nullptr) KernelWritesObject(off_in);
   if (off_out != nullptr) KernelWritesObject(off_out);
-  DrainBeforeUnheldCall(fd_out);
+  if (off_out == nullptr && respct::core::HeldDestination(fd_out))
+    return respct::core::CopyAndHold(fd_out, len, [&](char* buf, size_t n) -> ssize_t {
+      if (off_in == nullptr) return read(fd_in, buf, n);
+      const ssize_t r = pread(fd_in, buf, n, *off_in);
+      if (r > 0) *off_in += r;
+      return r;
+    });
   return Blocking([&] { return next_splice.get()(fd_in, off_in, fd_out, off_out, len, flags); });
 }

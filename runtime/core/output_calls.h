@@ -14,6 +14,10 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include "runtime/core/current_thread.h"
 #include "runtime/core/fd_recording.h"
@@ -50,8 +54,48 @@ inline ssize_t SendOrHold(int fd, const iovec* iov, int iovcnt, const sockaddr* 
   return BlockingUnlessRegularFile(fd, static_cast<Call&&>(call));
 }
 
-// A call on `fd` that cannot be held (sendmsg carrying descriptors, sendfile,
-// splice) first lets what is held go, to keep the order.
+// Whether a call onto `fd` is to be held (sendfile, splice: they decide
+// before reading their source).
+inline bool HeldDestination(int fd) {
+  HeldOutput* h = HoldingThread();
+  if (h == nullptr) return false;
+  RuntimeScope scope;
+  return h->Holds(fd);
+}
+
+// sendfile or splice onto a held descriptor: the kernel would move the bytes
+// itself, out of reach of the hold, so they are read from the source here
+// (`read_source(buf, n)`, through the interposed read or pread: reading a
+// pipe stays a restart point) and held as a write of them. At most 1 MiB per
+// call, as the kernel's calls may also move less than asked.
+template <typename Read>
+inline ssize_t CopyAndHold(int out_fd, size_t count, Read&& read_source) {
+  constexpr size_t kChunk = size_t{1} << 20;
+  const size_t n = count < kChunk ? count : kChunk;
+  char* buf;
+  {
+    RuntimeScope scope;  // the runtime's memory, not the persisted heap
+    buf = static_cast<char*>(std::malloc(n == 0 ? 1 : n));
+  }
+  if (buf == nullptr) {
+    errno = ENOMEM;
+    return -1;
+  }
+  ssize_t r = read_source(buf, n);
+  if (r > 0) {
+    const iovec v{buf, static_cast<size_t>(r)};
+    const ssize_t held = SendOrHold(out_fd, &v, 1, nullptr, 0, [&] { return ::write(out_fd, buf, v.iov_len); });
+    if (held < 0) r = held;
+  }
+  {
+    RuntimeScope scope;
+    std::free(buf);
+  }
+  return r;
+}
+
+// A call on `fd` that cannot be held (sendmsg carrying descriptors) first
+// lets what is held go, to keep the order.
 inline void DrainBeforeUnheldCall(int fd) {
   HeldOutput* h = HoldingThread();
   if (h == nullptr || !h->Pending(fd)) return;

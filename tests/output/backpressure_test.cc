@@ -1,7 +1,8 @@
 // Back-pressure and order of held output with non-blocking sockets and epoll
 // (held_output.h): stream_server writes 64 MiB of numbered records to one
 // client through a non-blocking socket driven by epoll, level- or
-// edge-triggered, far more than a descriptor may hold (4 MiB), so its writes
+// edge-triggered, or with sendfile(2) from a file (whose bytes the hold
+// reads and keeps like a write's), far more than a descriptor may hold (4 MiB), so its writes
 // wait for room again and again. The client must receive every record, in
 // order, then the end of the stream (the held shutdown and close come after
 // the bytes), and the server must end on its own: an EAGAIN from the hold
@@ -87,7 +88,7 @@ TEST_P(Backpressure, EveryRecordArrivesInOrderThenTheEnd) {
   EXPECT_GE(*waits, 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Triggers, Backpressure, testing::Values("lt", "et"),
+INSTANTIATE_TEST_SUITE_P(Triggers, Backpressure, testing::Values("lt", "et", "sendfile"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

@@ -4,9 +4,11 @@
  * whenever a write falls short or fails with EAGAIN; then shutdown(SHUT_WR)
  * and close, which must reach the client after the last record.
  *
- *   stream_server PORT_FILE RECORDS lt|et
+ *   stream_server PORT_FILE RECORDS lt|et|sendfile
  * Writes the listening port to PORT_FILE; "et" registers the socket
- * edge-triggered (EPOLLET). Prints "stream_server: sent=N ok".
+ * edge-triggered (EPOLLET); "sendfile" puts the records in a temporary file
+ * first and sends it with sendfile(2), level-triggered. Prints
+ * "stream_server: sent=N ok".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,7 +51,32 @@ int main(int argc, char **argv) {
   const int ep = epoll_create1(0);
   struct epoll_event ev = {.events = EPOLLOUT | (edge ? EPOLLET : 0), .data.u64 = 0x5eed};
   epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
-  static char buf[CHUNK];
+  static char buf[CHUNK + 1];  /* + the NUL snprintf ends the last record with */
+  if (strcmp(argv[3], "sendfile") == 0) {
+    FILE *t = tmpfile();
+    for (long i = 0; i < records; ++i) fprintf(t, "%063ld\n", i);
+    fflush(t);
+    const int in = fileno(t);
+    off_t at = 0;
+    const off_t size = (off_t)records * RECORD;
+    while (at < size) {
+      const ssize_t n = sendfile(c, in, &at, (size_t)(size - at));
+      if (n < 0 && errno != EAGAIN) {
+        perror("stream_server: sendfile");
+        return 1;
+      }
+      if (n > 0) continue;
+      struct epoll_event got;
+      if (epoll_wait(ep, &got, 1, 30000) != 1) {
+        fprintf(stderr, "stream_server: no EPOLLOUT in 30 s\n");
+        return 1;
+      }
+    }
+    shutdown(c, SHUT_WR);
+    close(c);
+    printf("stream_server: sent=%ld ok\n", records);
+    return 0;
+  }
   long next = 0;    /* next record to put in buf */
   size_t have = 0;  /* bytes of buf not yet written */
   size_t off = 0;
@@ -56,7 +84,7 @@ int main(int argc, char **argv) {
     if (have == 0) {
       off = 0;
       while (have + RECORD <= CHUNK && next < records) {
-        snprintf(buf + have, RECORD + 1, "%062ld\n", next++);
+        snprintf(buf + have, RECORD + 1, "%063ld\n", next++);
         have += RECORD;
       }
     }
