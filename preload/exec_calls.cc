@@ -3,14 +3,16 @@
 // it runs without respct, and nothing at exit would say so (no statistics, no
 // final epoch). One warning says it before the exec, so a wrapper script (a
 // pyenv shim, a shell script ending in `exec`) is not taken for a protected
-// run. The call itself is libc's.
+// run. What output commit still holds is sent first (output_calls.h): nobody
+// would send it after the exec. The call itself is libc's.
 //
 // May run before init: yes (nothing is said then). In a signal handler: execve
 // is async-signal-safe and the warning is one write(2) — but only on the
-// first exec, which a handler rarely is.
+// first exec, which a handler rarely is; the held output is left then.
 #include <unistd.h>
 
 #include "preload/libc_next.h"
+#include "runtime/core/output_calls.h"
 #include "runtime/core/runtime.h"
 #include "runtime/core/shim_log.h"
 
@@ -28,6 +30,7 @@ Next<int (*)(int, char* const[], char* const[])> next_fexecve("fexecve");
 
 void SayExec(const char* what) {
   if (respct::core::Runtime::Active() == nullptr) return;
+  respct::core::ReleaseHeldOutputBeforeExec();
   respct::core::ShimLog(respct::core::kLogWarn,
                         "the program execs %s: it runs WITHOUT respct from here (this app's image ends at its "
                         "last committed epoch); run that program under respct-run itself",

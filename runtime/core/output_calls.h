@@ -123,4 +123,17 @@ inline bool ShutdownHeld(int fd, int how) {
   return h->HoldShutdown(fd, how);
 }
 
+// Before an exec: the new program runs without respct and nothing would ever
+// send what this one holds, so everything goes now (committed or not: the
+// image ends here anyway), and output commit is off from here on, exec
+// failing or not.
+inline void ReleaseHeldOutputBeforeExec() {
+  HeldOutput* h = ActiveHeldOutput();
+  if (h == nullptr || t_current.in_runtime != 0 || t_current.program_handler_depth != 0) return;
+  RuntimeScope scope;
+  SetActiveHeldOutput(nullptr);
+  h->ReleaseEverything();
+  h->Stop(2000);
+}
+
 }  // namespace respct::core
