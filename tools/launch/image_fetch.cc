@@ -102,14 +102,26 @@ Result<ImageProbe> ProbeImage(const ImageFetchOptions& o) {
   core::MetaHeader m;
   std::memcpy(&m, meta.data(), sizeof m);
   if (m.magic != core::kMetaMagic) return Status::Corruption("app '" + o.app + "': the image's meta header is not initialised");
+  auto threads = LiveThreadsInMeta(meta.data(), meta.size());
+  if (!threads.ok()) return threads.status().Annotate("app '" + o.app + "'");
+  out.exited = m.exited == core::kMetaExitedMark || *threads == 0;
+  return out;
+}
+
+Result<uint32_t> LiveThreadsInMeta(const uint8_t* meta, size_t size) {
+  core::MetaHeader m;
+  if (size < sizeof m) return Status::Corruption("the image's meta region is shorter than its header");
+  std::memcpy(&m, meta, sizeof m);
+  if (uint64_t{m.max_threads} * sizeof(core::ThreadSlot) > size - std::min(size, core::MetaSlotsOffset()))
+    return Status::Corruption("the image's meta header says " + std::to_string(m.max_threads) +
+                              " thread slots, more than its meta region (" + std::to_string(size) + " bytes) holds");
   uint32_t threads = 0;
-  for (uint32_t i = 0; i < m.max_threads && core::MetaSlotsOffset() + (i + 1) * sizeof(core::ThreadSlot) <= meta.size(); ++i) {
+  for (uint32_t i = 0; i < m.max_threads; ++i) {
     core::ThreadSlot s;
-    std::memcpy(&s, meta.data() + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
+    std::memcpy(&s, meta + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
     if (s.state != core::kSlotFree && s.state != core::kSlotExited) ++threads;
   }
-  out.exited = m.exited == core::kMetaExitedMark || threads == 0;
-  return out;
+  return threads;
 }
 
 Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
@@ -148,11 +160,9 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
                                       std::to_string(m.version) + ", this one reads " +
                                       std::to_string(core::kMetaVersion) + ")");
   std::memcpy(out.at_random, m.at_random, sizeof out.at_random);
-  for (uint32_t i = 0; i < m.max_threads; ++i) {
-    core::ThreadSlot s;
-    std::memcpy(&s, meta.data() + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
-    if (s.state != core::kSlotFree && s.state != core::kSlotExited) ++out.threads;
-  }
+  auto threads = LiveThreadsInMeta(meta.data(), meta.size());
+  if (!threads.ok()) return threads.status().Annotate("app '" + o.app + "'");
+  out.threads = *threads;
 
   core::RecoveryImageHeader h{};
   h.magic = core::kRecoveryImageMagic;
