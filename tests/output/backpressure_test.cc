@@ -47,14 +47,8 @@ TEST_P(Backpressure, EveryRecordArrivesInOrderThenTheEnd) {
                                    {STREAM_SERVER, dir / "port", std::to_string(kRecords), GetParam()}));
   const uint16_t port = shimtest::WaitForPort(dir / "port");
   ASSERT_NE(port, 0) << server.Wait().Describe();
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{30, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const int fd = shimtest::ConnectLoopback(port, 30);
+  ASSERT_GE(fd, 0);
   std::vector<char> buf(1 << 20);
   std::string partial;
   long next = 0;

@@ -54,19 +54,7 @@ constexpr int kClients = 4;
 // One connection to incr_server, requests one line at a time.
 class IncrClient {
  public:
-  explicit IncrClient(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
+  explicit IncrClient(uint16_t port) : fd_(shimtest::ConnectLoopback(port, 10)) {}
   ~IncrClient() {
     if (fd_ >= 0) close(fd_);
   }

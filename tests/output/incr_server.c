@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/shim/loopback_listener.h"
+
 #define KEYS 64
 #define MAX_CONNS 1024
 
@@ -139,19 +141,10 @@ int main(int argc, char **argv) {
     perror("incr_server: journal");
     return 1;
   }
-  g_listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t alen = sizeof a;
-  if (bind(g_listener, (struct sockaddr *)&a, sizeof a) != 0 || listen(g_listener, 128) != 0 ||
-      getsockname(g_listener, (struct sockaddr *)&a, &alen) != 0) {
-    perror("incr_server: listen");
-    return 1;
-  }
+  g_listener = listen_loopback(SOCK_NONBLOCK, 128, argv[1], "incr_server: listen");
+  if (g_listener < 0) return 1;
   pthread_t t[64];
   for (int i = 0; i < workers && i < 64; ++i) pthread_create(&t[i], NULL, worker, NULL);
-  FILE *f = fopen(argv[1], "w");
-  fprintf(f, "%d\n", ntohs(a.sin_port));
-  fclose(f);
   while (!g_stop) pause();
   for (int i = 0; i < workers && i < 64; ++i) pthread_join(t[i], NULL);
   printf("incr_server: served=%ld ok\n", g_served);

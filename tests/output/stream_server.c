@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/shim/loopback_listener.h"
+
 #define RECORD 64
 #define CHUNK (64 * 1024)
+
+#define TOKEN 0x5eed /* the socket's epoll data */
+
+/* Waits (30 s at most) for the socket's EPOLLOUT. */
+static int wait_writable(int ep) {
+  struct epoll_event got;
+  if (epoll_wait(ep, &got, 1, 30000) == 1 && got.data.u64 == TOKEN) return 1;
+  fprintf(stderr, "stream_server: no EPOLLOUT in 30 s\n");
+  return 0;
+}
+
+/* The end of the stream, after the last record. */
+static int finish(int c, long records) {
+  shutdown(c, SHUT_WR);
+  close(c);
+  printf("stream_server: sent=%ld ok\n", records);
+  return 0;
+}
 
 int main(int argc, char **argv) {
   if (argc != 4) {
@@ -31,17 +50,8 @@ int main(int argc, char **argv) {
   }
   const long records = atol(argv[2]);
   const int edge = strcmp(argv[3], "et") == 0;
-  const int l = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t alen = sizeof a;
-  if (bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 1) != 0 ||
-      getsockname(l, (struct sockaddr *)&a, &alen) != 0) {
-    perror("stream_server: listen");
-    return 1;
-  }
-  FILE *f = fopen(argv[1], "w");
-  fprintf(f, "%d\n", ntohs(a.sin_port));
-  fclose(f);
+  const int l = listen_loopback(0, 1, argv[1], "stream_server: listen");
+  if (l < 0) return 1;
   const int c = accept(l, NULL, NULL);
   if (c < 0) {
     perror("stream_server: accept");
@@ -49,7 +59,7 @@ int main(int argc, char **argv) {
   }
   fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK);
   const int ep = epoll_create1(0);
-  struct epoll_event ev = {.events = EPOLLOUT | (edge ? EPOLLET : 0), .data.u64 = 0x5eed};
+  struct epoll_event ev = {.events = EPOLLOUT | (edge ? EPOLLET : 0), .data.u64 = TOKEN};
   epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
   static char buf[CHUNK + 1];  /* + the NUL snprintf ends the last record with */
   if (strcmp(argv[3], "sendfile") == 0) {
@@ -65,17 +75,9 @@ int main(int argc, char **argv) {
         perror("stream_server: sendfile");
         return 1;
       }
-      if (n > 0) continue;
-      struct epoll_event got;
-      if (epoll_wait(ep, &got, 1, 30000) != 1) {
-        fprintf(stderr, "stream_server: no EPOLLOUT in 30 s\n");
-        return 1;
-      }
+      if (n <= 0 && !wait_writable(ep)) return 1;
     }
-    shutdown(c, SHUT_WR);
-    close(c);
-    printf("stream_server: sent=%ld ok\n", records);
-    return 0;
+    return finish(c, records);
   }
   long next = 0;    /* next record to put in buf */
   size_t have = 0;  /* bytes of buf not yet written */
@@ -97,14 +99,7 @@ int main(int argc, char **argv) {
       perror("stream_server: write");
       return 1;
     }
-    struct epoll_event got;
-    if (epoll_wait(ep, &got, 1, 30000) != 1 || got.data.u64 != 0x5eed) {
-      fprintf(stderr, "stream_server: no EPOLLOUT in 30 s\n");
-      return 1;
-    }
+    if (!wait_writable(ep)) return 1;
   }
-  shutdown(c, SHUT_WR);
-  close(c);
-  printf("stream_server: sent=%ld ok\n", records);
-  return 0;
+  return finish(c, records);
 }

@@ -1,5 +1,6 @@
-// A line-protocol client of pause_server (one request, one numeric answer:
-// the count of requests served) and the wait for the port it listens on.
+// The test servers' clients' side: a bounded loopback connection, the
+// line-protocol client of pause_server (one request, one numeric answer: the
+// count of requests served) and the wait for the port a server listens on.
 #pragma once
 
 #include <arpa/inet.h>
@@ -16,22 +17,27 @@
 
 namespace respct::shimtest {
 
+// A TCP connection to 127.0.0.1:`port` whose reads give up after
+// `recv_timeout_s` (every wait in a test has a bound); -1 if it fails.
+inline int ConnectLoopback(uint16_t port, int recv_timeout_s) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{recv_timeout_s, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A line-protocol client of pause_server: one request, one numeric answer.
 class CountClient {
  public:
-  explicit CountClient(uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
+  explicit CountClient(uint16_t port) : fd_(ConnectLoopback(port, 10)) {}
   ~CountClient() {
     if (fd_ >= 0) close(fd_);
   }
