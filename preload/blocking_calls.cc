@@ -313,17 +313,22 @@ RESPCT_EXPORT int flock(int fd, int op) {
   return Blocking([&] { return next_flock.get()(fd, op); });
 }
 
+// sendfile's and splice's source, read as the kernel would: at *offset
+// (advanced) when given, else at the descriptor's own offset.
+static ssize_t ReadSource(int fd, off_t* offset, char* buf, size_t n) {
+  if (offset == nullptr) return read(fd, buf, n);
+  const ssize_t r = pread(fd, buf, n, *offset);
+  if (r > 0) *offset += r;
+  return r;
+}
+
 // Onto a held descriptor the bytes are read and held as a write
 // (CopyAndHold); elsewhere the kernel moves them.
 RESPCT_EXPORT ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count) {
   if (offset != nullptr) KernelWritesObject(offset);
   if (respct::core::HeldDestination(out_fd))
-    return respct::core::CopyAndHold(out_fd, count, [&](char* buf, size_t n) -> ssize_t {
-      if (offset == nullptr) return read(in_fd, buf, n);
-      const ssize_t r = pread(in_fd, buf, n, *offset);
-      if (r > 0) *offset += r;
-      return r;
-    });
+    return respct::core::CopyAndHold(out_fd, count,
+                                     [&](char* buf, size_t n) { return ReadSource(in_fd, offset, buf, n); });
   return Blocking([&] { return next_sendfile.get()(out_fd, in_fd, offset, count); });
 }
 RESPCT_EXPORT ssize_t sendfile64(int out_fd, int in_fd, off_t* offset, size_t count) {
@@ -333,11 +338,7 @@ RESPCT_EXPORT ssize_t splice(int fd_in, loff_t* off_in, int fd_out, loff_t* off_
   if (off_in != nullptr) KernelWritesObject(off_in);
   if (off_out != nullptr) KernelWritesObject(off_out);
   if (off_out == nullptr && respct::core::HeldDestination(fd_out))
-    return respct::core::CopyAndHold(fd_out, len, [&](char* buf, size_t n) -> ssize_t {
-      if (off_in == nullptr) return read(fd_in, buf, n);
-      const ssize_t r = pread(fd_in, buf, n, *off_in);
-      if (r > 0) *off_in += r;
-      return r;
-    });
+    return respct::core::CopyAndHold(fd_out, len,
+                                     [&](char* buf, size_t n) { return ReadSource(fd_in, off_in, buf, n); });
   return Blocking([&] { return next_splice.get()(fd_in, off_in, fd_out, off_out, len, flags); });
 }
