@@ -55,7 +55,6 @@ Next<int (*)(int, int)> next_dup2("dup2");
 Next<int (*)(int, int, int)> next_dup3("dup3");
 Next<int (*)(int, int, ...)> next_fcntl("fcntl");
 Next<int (*)(int, unsigned long, ...)> next_ioctl("ioctl");
-Next<int (*)(int*)> next_pipe("pipe");
 Next<int (*)(int*, int)> next_pipe2("pipe2");
 Next<int (*)(unsigned, int)> next_eventfd("eventfd");
 Next<int (*)(int, int)> next_timerfd_create("timerfd_create");

@@ -327,7 +327,7 @@ Status Runtime::StartCheckpointing() {
     });
     copt.on_captured = [h = held_output_.get()](uint64_t epoch) { h->EpochCaptured(epoch); };
   }
-  stall_ = std::make_unique<StallReport>(registry_.get(), &stats_, MonotonicNs());
+  stall_ = std::make_unique<StallReport>(registry_->max_threads(), &stats_, MonotonicNs());
   copt.stall = stall_.get();
   copt.in_use.emplace_back(kStackRegion, [this] {
     uint32_t highest = 0;

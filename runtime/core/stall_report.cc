@@ -8,7 +8,6 @@
 
 #include "runtime/core/restart_point.h"
 #include "runtime/core/shim_log.h"
-#include "runtime/core/thread_registry.h"
 
 namespace respct::core {
 namespace {
@@ -65,8 +64,8 @@ std::string JsonEscape(const std::string& s) {
 
 }  // namespace
 
-StallReport::StallReport(ThreadRegistry* registry, const RuntimeStats* stats, uint64_t start_ns)
-    : registry_(registry), stats_(stats), start_ns_(start_ns), threads_(registry->max_threads()) {}
+StallReport::StallReport(uint32_t max_threads, const RuntimeStats* stats, uint64_t start_ns)
+    : stats_(stats), start_ns_(start_ns), threads_(max_threads) {}
 
 void StallReport::NoteAbandoned(const RoundResult& round, uint64_t) {
   ++abandoned_since_capture_;

@@ -23,15 +23,14 @@
 
 namespace respct::core {
 
-class ThreadRegistry;
-
 class StallReport {
  public:
   static constexpr uint64_t kStallNs = 2'000'000'000;
   static constexpr uint64_t kWarnEveryNs = 5'000'000'000;
   static constexpr uint64_t kFirstCommitNs = 2'000'000'000;
 
-  StallReport(ThreadRegistry* registry, const RuntimeStats* stats, uint64_t start_ns);
+  // `max_threads`: the thread table's slots (the per-thread counts).
+  StallReport(uint32_t max_threads, const RuntimeStats* stats, uint64_t start_ns);
 
   void NoteAbandoned(const RoundResult& round, uint64_t now_ns);
   void NoteCaptured(uint64_t now_ns);
@@ -49,7 +48,6 @@ class StallReport {
     uint64_t rounds_held = 0;
     Straggler last;
   };
-  ThreadRegistry* registry_;
   const RuntimeStats* stats_;
   uint64_t start_ns_;
   uint64_t last_capture_ns_ = 0;   // 0: none yet

@@ -52,8 +52,8 @@ struct alignas(64) ThreadCache {
 // is valid only if its generation matches, so a destroyed heap's index can be
 // reused without stale bindings pointing into unmapped memory.
 struct ThreadBinding {
-  ThreadCache* cache;   // nullptr with a matching generation: no slot was free
-  uint64_t generation;
+  ThreadCache* cache = nullptr;  // nullptr with a matching generation: no slot was free
+  uint64_t generation = 0;
 };
 
 inline constexpr unsigned kMaxHeapInstances = 8;
