@@ -24,20 +24,6 @@ std::string Addr(uint64_t a) {
   return buf;
 }
 
-const char* StateName(uint32_t s) {
-  switch (s) {
-    case kSlotFree: return "free";
-    case kSlotStarting: return "starting";
-    case kSlotRunning: return "running";
-    case kSlotParked: return "parked";
-    case kSlotBlocked: return "blocked";
-    case kSlotFrozen: return "frozen";
-    case kSlotFrozenStarting: return "frozen-starting";
-    case kSlotExited: return "exited";
-  }
-  return "unknown";
-}
-
 Status CheckIdentity(const MetaHeader& m, const LoadedProgram& p) {
   const std::string refuse = "the image cannot be resumed by this process: ";
   if (m.build_id_len != p.build_id.size() || std::memcmp(m.build_id, p.build_id.data(), m.build_id_len) != 0)
@@ -83,47 +69,6 @@ Status CheckIdentity(const MetaHeader& m, const LoadedProgram& p) {
   return Status::OK();
 }
 
-// A thread may park holding locks (restart_point.h); a depth beyond this
-// is a corrupted slot, not a program.
-constexpr uint32_t kMaxPlausibleLockDepth = 1u << 20;
-
-Status CheckThreads(const RecoveryImage& img) {
-  const MetaHeader& m = img.meta();
-  // Threads other than the one that called exit() may still look parked in
-  // the final image: the mark, not the thread table, says the program ended.
-  if (m.exited == kMetaExitedMark)
-    return Status::FailedPrecondition("the image is of a finished run (the program had exited)");
-  bool any = false;
-  for (uint32_t i = 0; i < m.max_threads; ++i) {
-    const ThreadSlot& s = img.slot(i);
-    const std::string which = "thread slot " + std::to_string(i) + " (" + StateName(s.state) + ")";
-    switch (s.state) {
-      case kSlotFree:
-      case kSlotExited:
-        break;
-      case kSlotStarting:
-      case kSlotFrozenStarting:
-        any = true;
-        break;
-      case kSlotParked:
-      case kSlotBlocked:
-      case kSlotFrozen:
-        any = true;
-        if (s.lock_depth > kMaxPlausibleLockDepth)
-          return Status::Corruption("the image's " + which + " claims " + std::to_string(s.lock_depth) +
-                                    " locks held");
-        if (s.fctx < s.stack_lo || s.fctx >= s.entry_sp || s.entry_sp > s.stack_hi)
-          return Status::Corruption("the image's " + which + " has a saved context outside its stack");
-        if (s.tls_size > kTlsImageMax) return Status::Corruption("the image's " + which + " has a bad TLS size");
-        break;
-      default:
-        return Status::Corruption("the image is not a restart point: " + which + " was not quiescent");
-    }
-  }
-  if (!any) return Status::FailedPrecondition("the image has no thread to resume (the program had exited)");
-  return Status::OK();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Recovery>> Recovery::Prepare(const RuntimeConfig& config, const LoadedProgram& program,
@@ -132,18 +77,8 @@ Result<std::unique_ptr<Recovery>> Recovery::Prepare(const RuntimeConfig& config,
   if (!img.ok()) return img.status();
   const MetaHeader& m = img->meta();
   RESPCT_RETURN_IF_ERROR(CheckIdentity(m, program));
-  RESPCT_RETURN_IF_ERROR(CheckThreads(img.value()));
-  layout->base = m.base;
-  layout->heap_size = m.heap_size;
-  layout->stack_size = m.stack_size;
-  layout->max_threads = m.max_threads;
-  const uint32_t expected[] = {kMetaRegion, kHeapRegion, kStackRegion};
-  for (uint32_t id : expected)
-    if (img->region(id) == nullptr)
-      return Status::Corruption(config.recover_image + ": no " + RegionName(id) + " region");
-  if (img->region(kMetaRegion)->size != layout->meta_size() || img->region(kHeapRegion)->size != layout->heap_size ||
-      img->region(kStackRegion)->size != layout->stacks_size())
-    return Status::Corruption(config.recover_image + ": region sizes do not match the image's layout");
+  RESPCT_RETURN_IF_ERROR(img->CheckResumable(config.recover_image));
+  *layout = img->ImageLayout();
   return std::unique_ptr<Recovery>(new Recovery(std::move(img.value())));
 }
 

@@ -100,4 +100,94 @@ void RecoveryImage::CopyOut(const RecoveryRegion& r, uint64_t offset, size_t len
   }
 }
 
+Layout RecoveryImage::ImageLayout() const {
+  const MetaHeader& m = meta();
+  Layout l;
+  l.base = m.base;
+  l.heap_size = m.heap_size;
+  l.stack_size = m.stack_size;
+  l.max_threads = m.max_threads;
+  return l;
+}
+
+namespace {
+
+const char* StateName(uint32_t s) {
+  switch (s) {
+    case kSlotFree: return "free";
+    case kSlotStarting: return "starting";
+    case kSlotRunning: return "running";
+    case kSlotParked: return "parked";
+    case kSlotBlocked: return "blocked";
+    case kSlotFrozen: return "frozen";
+    case kSlotFrozenStarting: return "frozen-starting";
+    case kSlotExited: return "exited";
+  }
+  return "unknown";
+}
+
+// A thread may park holding locks (restart_point.h); a depth beyond this
+// is a corrupted slot, not a program.
+constexpr uint32_t kMaxPlausibleLockDepth = 1u << 20;
+
+// [lo, lo+len) inside [begin, end), without overflow.
+bool Inside(uint64_t lo, uint64_t len, uint64_t begin, uint64_t end) {
+  return lo >= begin && lo <= end && len <= end - lo;
+}
+
+}  // namespace
+
+Status RecoveryImage::CheckResumable(const std::string& what) const {
+  const MetaHeader& m = meta();
+  // Threads other than the one that called exit() may still look parked in
+  // the final image: the mark, not the thread table, says the program ended.
+  if (m.exited == kMetaExitedMark)
+    return Status::FailedPrecondition("the image is of a finished run (the program had exited)");
+  const uint32_t expected[] = {kMetaRegion, kHeapRegion, kStackRegion};
+  for (uint32_t id : expected)
+    if (region(id) == nullptr) return Status::Corruption(what + ": no " + RegionName(id) + " region");
+  const Layout l = ImageLayout();
+  // The products below are checked against what the regions say before the
+  // layout's own arithmetic is trusted.
+  if (m.stack_size == 0 || m.stack_size % kPageSize != 0 || m.max_threads == 0 ||
+      region(kStackRegion)->size / m.stack_size != m.max_threads || region(kMetaRegion)->size != l.meta_size() ||
+      region(kHeapRegion)->size != l.heap_size || region(kStackRegion)->size != l.stacks_size())
+    return Status::Corruption(what + ": region sizes do not match the image's layout");
+  bool any = false;
+  for (uint32_t i = 0; i < m.max_threads; ++i) {
+    const ThreadSlot& s = slot(i);
+    const std::string which = "thread slot " + std::to_string(i) + " (" + StateName(s.state) + ")";
+    switch (s.state) {
+      case kSlotFree:
+      case kSlotExited:
+        break;
+      case kSlotStarting:
+      case kSlotFrozenStarting:
+        any = true;
+        break;
+      case kSlotParked:
+      case kSlotBlocked:
+      case kSlotFrozen: {
+        any = true;
+        if (s.lock_depth > kMaxPlausibleLockDepth)
+          return Status::Corruption("the image's " + which + " claims " + std::to_string(s.lock_depth) +
+                                    " locks held");
+        const uint64_t own_lo = l.stack_of(i);
+        const uint64_t own_hi = own_lo + l.stack_size;
+        if (s.stack_lo != own_lo || s.stack_hi != own_hi)
+          return Status::Corruption("the image's " + which + " claims a stack that is not its slot's");
+        if (s.fctx < s.stack_lo || s.fctx >= s.entry_sp || s.entry_sp > s.stack_hi)
+          return Status::Corruption("the image's " + which + " has a saved context outside its stack");
+        if (s.tls_size > kTlsImageMax || (s.tls_size != 0 && !Inside(s.tls_addr, s.tls_size, own_lo, own_hi)))
+          return Status::Corruption("the image's " + which + " has a bad TLS block");
+        break;
+      }
+      default:
+        return Status::Corruption("the image is not a restart point: " + which + " was not quiescent");
+    }
+  }
+  if (!any) return Status::FailedPrecondition("the image has no thread to resume (the program had exited)");
+  return Status::OK();
+}
+
 }  // namespace respct::core

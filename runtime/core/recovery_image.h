@@ -19,6 +19,7 @@
 #include <string>
 
 #include "runtime/base/status.h"
+#include "runtime/core/layout.h"
 #include "runtime/core/meta_region.h"
 
 namespace respct::core {
@@ -67,6 +68,16 @@ class RecoveryImage {
   int fd() const { return fd_; }
   const MetaHeader& meta() const;
   const ThreadSlot& slot(uint32_t i) const;
+  // The process layout the image was taken with (from its meta header).
+  Layout ImageLayout() const;
+
+  // Whether the image is one a recovery may resume, checked before a byte of
+  // it is copied anywhere (`what` names the image in messages): not of a
+  // finished run; the meta, heap and stack regions present with the sizes
+  // the meta header's layout gives; and every thread slot quiescent with a
+  // saved context, a stack and a TLS block inside that slot's own stack, so
+  // that restoring a thread never writes outside the stacks region.
+  Status CheckResumable(const std::string& what) const;
 
   // Copies image bytes [offset, offset+len) of a region into dst; bytes past
   // the stored prefix are zero.

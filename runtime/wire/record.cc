@@ -43,7 +43,9 @@ uint64_t EncodeDataRecord(void* dst, uint64_t ring_pos, uint64_t epoch, uint32_t
   h.checksum = RecordChecksum(h, data, len);
   auto* out = static_cast<uint8_t*>(dst);
   std::memcpy(out, &h, sizeof h);
-  std::memcpy(out + kRecordHeaderSize, data, len);
+  // An empty record may come with a null `data` (an empty vector's), which
+  // memcpy must not see even for 0 bytes (found by fuzz_session).
+  if (len != 0) std::memcpy(out + kRecordHeaderSize, data, len);
   const uint64_t end = RecordFootprint(len);
   std::memset(out + kRecordHeaderSize + len, 0, end - kRecordHeaderSize - len);
   return h.checksum;
