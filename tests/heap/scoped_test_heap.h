@@ -11,9 +11,9 @@
 
 namespace respct::heap {
 
-#if defined(__SANITIZE_THREAD__)
-// ThreadSanitizer (gcc 12's runtime) refuses mappings outside its application
-// ranges, and 0x2000'0000'0000 lies in its shadow gap. Its low range below
+#if defined(RESPCT_TSAN)
+// ThreadSanitizer (gcc 12's and clang 14's runtimes alike) refuses mappings
+// outside its application ranges, and 0x2000'0000'0000 lies in its shadow gap. Its low range below
 // 0x80'0000'0000 is free above 64 GiB, so tests step through it 7 GiB at a
 // time with heaps of at most 4 GiB.
 inline constexpr uintptr_t kTestHeapBase = 0x10'0000'0000;

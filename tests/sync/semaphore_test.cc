@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -18,9 +17,10 @@
 namespace respct::sync {
 namespace {
 
+// The waiter count in the word's high half, read atomically: the sleeper
+// updates the word concurrently (a plain read was a data race, found by TSan).
 uint32_t Waiters(sem_t* s) {
-  uint64_t d;
-  std::memcpy(&d, s, sizeof d);
+  const uint64_t d = std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(s)).load(std::memory_order_acquire);
   return static_cast<uint32_t>(d >> 32);
 }
 
