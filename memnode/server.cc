@@ -163,18 +163,23 @@ void Server::Accept(const Listener& l) {
 }
 
 void Server::AcceptRdma(const RdmaListener& l) {
-  auto ch = l.listener->Accept();
-  if (!ch.ok()) {
-    spdlog::warn("{}: {}", l.url, ch.status().message());
+  auto fd = l.listener->AcceptBootstrap();
+  if (!fd.ok()) {
+    spdlog::warn("{}: {}", l.url, fd.status().message());
     return;
   }
-  if (*ch == nullptr) return;  // nothing was pending
+  if (*fd < 0) return;  // nothing was pending
   if (conns_.size() >= opts_.max_connections) {
     spdlog::warn("refusing a connection on {}: {} connections open", l.url, conns_.size());
+    close(*fd);
     return;
   }
   spdlog::debug("rdma connection on {}", l.url);
-  StartSession(std::move(*ch), "rdma peer", false);
+  StartRdmaSession(*fd, l.url);
+}
+
+Server::Connection::~Connection() {
+  if (waker >= 0) close(waker);
 }
 
 void Server::StartSession(std::unique_ptr<FrameChannel> chan, const std::string& peer, bool unix_socket) {
@@ -183,6 +188,27 @@ void Server::StartSession(std::unique_ptr<FrameChannel> chan, const std::string&
   Connection* c = conn.get();
   conn->thread = std::thread([this, c, peer, unix_socket] {
     Session(c->chan.get(), pool_, &secret_, opts_.session, unix_socket, peer).Run();
+    c->done.store(true, std::memory_order_release);
+  });
+  conns_.push_back(std::move(conn));
+}
+
+void Server::StartRdmaSession(int fd, const std::string& url) {
+  auto conn = std::make_unique<Connection>();
+  conn->waker = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  Connection* c = conn.get();
+  conn->thread = std::thread([this, c, fd, url] {
+    auto ch = VerbsListener::Establish(fd);
+    FrameChannel* chan = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(c->mu);
+      if (ch.ok() && !c->stopping) {
+        c->chan = std::move(*ch);
+        chan = c->chan.get();
+      }
+    }
+    if (!ch.ok()) spdlog::warn("{}: {}", url, ch.status().message());
+    if (chan != nullptr) Session(chan, pool_, &secret_, opts_.session, false, "rdma peer").Run();
     c->done.store(true, std::memory_order_release);
   });
   conns_.push_back(std::move(conn));
@@ -232,8 +258,17 @@ void Server::Shutdown() {
     if (!l.path.empty()) unlink(l.path.c_str());
   }
   listeners_.clear();
-  // Wakes every session blocked on its channel; each then ends on its own.
-  for (auto& c : conns_) c->chan->Shutdown();
+  // Wakes every session blocked on its channel, and every rdma:// set-up
+  // still waiting for its client; each then ends on its own.
+  for (auto& c : conns_) {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->stopping = true;
+    if (c->chan != nullptr) {
+      c->chan->Shutdown();
+    } else if (c->waker >= 0) {
+      ::shutdown(c->waker, SHUT_RDWR);
+    }
+  }
   for (auto& c : conns_) c->thread.join();
   conns_.clear();
   rdma_listeners_.clear();

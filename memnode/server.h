@@ -63,10 +63,18 @@ class Server {
     std::unique_ptr<VerbsListener> listener;
     std::string url;
   };
+  // One client. An rdma:// connection starts without a channel: its thread
+  // sets the queue pair up first (VerbsListener::Establish), and until then
+  // `waker`, a duplicate of its bootstrap socket, is how Shutdown wakes it
+  // (a duplicate, because the set-up closes the original when it fails).
   struct Connection {
+    std::mutex mu;                       // chan (once the thread sets it) and stopping
     std::unique_ptr<FrameChannel> chan;
+    bool stopping = false;
+    int waker = -1;
     std::thread thread;
     std::atomic<bool> done{false};
+    ~Connection();
   };
 
   Status Listen(const std::string& url);
@@ -78,6 +86,9 @@ class Server {
   void Accept(const Listener& l);
   void AcceptRdma(const RdmaListener& l);
   void StartSession(std::unique_ptr<FrameChannel> chan, const std::string& peer, bool unix_socket);
+  // Sets the rdma:// connection of bootstrap socket `fd` up, then serves it,
+  // on a thread of its own.
+  void StartRdmaSession(int fd, const std::string& url);
   void ReapFinished();
   void Shutdown();
 

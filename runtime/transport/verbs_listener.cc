@@ -23,13 +23,17 @@ VerbsListener::~VerbsListener() {
   if (fd_ >= 0) close(fd_);
 }
 
-Result<std::unique_ptr<VerbsChannel>> VerbsListener::Accept() {
+Result<int> VerbsListener::AcceptBootstrap() {
   const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
   if (fd < 0) {
-    if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return std::unique_ptr<VerbsChannel>();
+    if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return -1;
     return Status::FromErrno("accept", errno);
   }
   TuneAcceptedTcp(fd);
+  return fd;
+}
+
+Result<std::unique_ptr<VerbsChannel>> VerbsListener::Establish(int fd) {
   auto ch = VerbsChannel::Accept(fd, kSetupTimeoutMs);
   if (!ch.ok()) return ch.status().Annotate("setting up an rdma:// connection");
   return std::move(*ch);

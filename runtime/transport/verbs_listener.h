@@ -1,7 +1,8 @@
 // VerbsListener: the memnode side of rdma://HOST:PORT. A TCP listening
 // socket for the bootstrap connections (verbs_connection.h); the memnode's
-// accept loop polls fd() and calls Accept, which sets up the queue pair of
-// one client and returns its VerbsChannel for a Session thread.
+// accept loop polls fd() and calls AcceptBootstrap, which only accepts; the
+// queue pair is set up by Establish on the connection's own thread, so a
+// client that connects and never speaks holds up nobody but itself.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,8 @@ namespace respct {
 
 class VerbsListener {
  public:
-  // Bound on a client's half of the set-up, so a silent client cannot hold
-  // the accept loop for long.
+  // Bound on a client's half of the set-up: a silent client's connection
+  // thread gives up after this long.
   static constexpr int kSetupTimeoutMs = 5000;
 
   // Binds and listens; fails with one line when there is no RDMA device.
@@ -28,9 +29,12 @@ class VerbsListener {
   int fd() const { return fd_; }
   // The bootstrap port bound (the kernel's choice when 0 was asked for).
   uint16_t port() const { return port_; }
-  // Accepts one bootstrap connection and sets its queue pair up. nullptr
-  // when nothing was pending; an error concerns that client only.
-  Result<std::unique_ptr<VerbsChannel>> Accept();
+  // Accepts one bootstrap connection without waiting: its descriptor, or -1
+  // when nothing was pending. An error concerns that client only.
+  Result<int> AcceptBootstrap();
+  // Sets up the queue pair of an accepted bootstrap connection (takes `fd`,
+  // whatever the outcome), waiting at most kSetupTimeoutMs for the client.
+  static Result<std::unique_ptr<VerbsChannel>> Establish(int fd);
 
  private:
   VerbsListener() = default;
