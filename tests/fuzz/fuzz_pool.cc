@@ -24,10 +24,9 @@
 
 #include "memnode/app.h"
 #include "memnode/pool.h"
-#include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
-#include "runtime/wire/ring_cursor.h"
 #include "tests/fuzz/fuzz_workdir.h"
+#include "tests/fuzz/ring_epoch.h"
 #include "tests/fuzz/scripted_channel.h"
 
 namespace respct::fuzz {
@@ -42,28 +41,19 @@ void Require(bool ok, const char* what) {
   std::abort();
 }
 
-// One epoch of data records placed in an app's ring as a tcp client would.
+// One epoch of one data record, placed in an app's ring as a tcp client would.
 Status CommitEpoch(memnode::App* app, uint32_t region, uint64_t offset, uint8_t fill, bool apply) {
   const memnode::AppPosition p = app->Position();
-  wire::RingCursor cursor(p.ring_capacity, p.ring_tail, p.ring_applied);
-  const uint64_t epoch = p.committed_epoch + 1;
-  const std::vector<uint8_t> data(700, fill);
-  wire::RingCursor::Placement at;
-  if (!cursor.Place(wire::RecordFootprint(data.size()), &at)) return Status::ResourceExhausted("ring full");
-  if (at.pad_len != 0) {
-    std::vector<uint8_t> pad(wire::kRecordHeaderSize);
-    wire::EncodePadRecord(pad.data(), at.pad_pos, epoch, at.pad_len);
-    RESPCT_RETURN_IF_ERROR(app->RingWrite(at.pad_pos, pad.data(), pad.size()));
-  }
-  std::vector<uint8_t> rec(wire::RecordFootprint(data.size()));
-  wire::EpochChecksum sum;
-  sum.Add(wire::EncodeDataRecord(rec.data(), at.pos, epoch, region, offset, data.data(),
-                                 static_cast<uint32_t>(data.size())));
-  RESPCT_RETURN_IF_ERROR(app->RingWrite(at.pos, rec.data(), rec.size()));
-  cursor.Advance(at);
-  const wire::CommitMsg m{epoch, p.ring_tail, cursor.tail(), 1, data.size(), sum.Digest()};
+  RingEpoch writer;
+  writer.Start(p.ring_capacity, p.ring_tail, p.ring_applied, p.committed_epoch + 1);
+  Status placed;
+  const bool room = writer.Add(region, offset, std::vector<uint8_t>(700, fill), [&](uint64_t pos, const auto& rec) {
+    if (placed.ok()) placed = app->RingWrite(pos, rec.data(), rec.size());
+  });
+  if (!room) return Status::ResourceExhausted("ring full");
+  RESPCT_RETURN_IF_ERROR(placed);
   wire::CommitAckMsg ack;
-  RESPCT_RETURN_IF_ERROR(app->Commit(m, nullptr, &ack));
+  RESPCT_RETURN_IF_ERROR(app->Commit(writer.Commit(), nullptr, &ack));
   if (!apply) return Status::OK();
   wire::RingProgressMsg progress;
   return app->ApplyCommitted(&progress);

@@ -34,10 +34,9 @@
 #include "memnode/pool.h"
 #include "memnode/session.h"
 #include "runtime/transport/secret.h"
-#include "runtime/wire/checksum.h"
 #include "runtime/wire/record.h"
-#include "runtime/wire/ring_cursor.h"
 #include "tests/fuzz/fuzz_workdir.h"
+#include "tests/fuzz/ring_epoch.h"
 #include "tests/fuzz/scripted_channel.h"
 
 namespace respct::fuzz {
@@ -116,33 +115,24 @@ class ScriptedClient {
         break;
       case wire::MsgType::kAttachOk: {
         const auto ok = FromBytes<wire::AttachOkMsg>(p);
-        cursor_ = wire::RingCursor(ok.ring_capacity, ok.ring_tail, ok.ring_applied);
-        StartEpoch(ok.committed_epoch + 1);
+        writer_.Start(ok.ring_capacity, ok.ring_tail, ok.ring_applied, ok.committed_epoch + 1);
+        capacity_ = ok.ring_capacity;
         if (fd >= 0) MapStaging(fd, ok.ring_capacity);
         break;
       }
       case wire::MsgType::kCommitAck: {
         const auto ack = FromBytes<wire::CommitAckMsg>(p);
-        cursor_.Reset(ack.ring_tail, ack.ring_applied);
-        StartEpoch(ack.epoch + 1);
+        writer_.Start(capacity_, ack.ring_tail, ack.ring_applied, ack.epoch + 1);
         break;
       }
       case wire::MsgType::kRingProgress: {
         const auto progress = FromBytes<wire::RingProgressMsg>(p);
-        cursor_.SetApplied(progress.ring_applied);
+        writer_.SetApplied(progress.ring_applied);
         break;
       }
       default:
         break;
     }
-  }
-
-  void StartEpoch(uint64_t epoch) {
-    epoch_ = epoch;
-    first_pos_ = cursor_.tail();
-    sum_ = wire::EpochChecksum();
-    count_ = 0;
-    bytes_ = 0;
   }
 
   void MapStaging(int fd, uint64_t capacity) {
@@ -196,7 +186,7 @@ class ScriptedClient {
         return true;
       }
       default: {
-        const uint64_t pos = cursor_.tail() + static_cast<int16_t>(in_.U16()) * int64_t{64};
+        const uint64_t pos = writer_.tail() + static_cast<int16_t>(in_.U16()) * int64_t{64};
         const std::vector<uint8_t> bytes = in_.Take(in_.U16());
         chan_.Deliver(wire::MsgType::kRingWrite, Payload(wire::RingWriteMsg{pos}, bytes.data(), bytes.size()));
         return true;
@@ -213,26 +203,14 @@ class ScriptedClient {
     const uint32_t region = RegionId();
     const uint64_t size = region == kRegionIds[1] ? kRegionSizes[1] : kRegionSizes[0];
     const uint64_t offset = in_.U32() % (size + 128);
-    std::vector<uint8_t> data = in_.Take(in_.U16() % 4096);
-    if (cursor_.capacity() == 0) return;  // not attached: nothing to place
-    wire::RingCursor::Placement at;
-    if (!cursor_.Place(wire::RecordFootprint(data.size()), &at)) return;  // ring full
-    if (at.pad_len != 0) {
-      std::vector<uint8_t> pad(wire::kRecordHeaderSize);
-      wire::EncodePadRecord(pad.data(), at.pad_pos, epoch_, at.pad_len);
-      PlaceRecord(at.pad_pos, pad);
-    }
-    std::vector<uint8_t> rec(wire::RecordFootprint(data.size()));
-    sum_.Add(wire::EncodeDataRecord(rec.data(), at.pos, epoch_, region, offset, data.data(),
-                                    static_cast<uint32_t>(data.size())));
-    PlaceRecord(at.pos, rec);
-    cursor_.Advance(at);
-    ++count_;
-    bytes_ += data.size();
+    const std::vector<uint8_t> data = in_.Take(in_.U16() % 4096);
+    if (!writer_.attached()) return;  // nothing to place
+    // A full ring places nothing: the script goes on.
+    (void)writer_.Add(region, offset, data, [this](uint64_t pos, const auto& rec) { PlaceRecord(pos, rec); });
   }
 
   void Commit() {
-    wire::CommitMsg msg{epoch_, first_pos_, cursor_.tail(), count_, bytes_, sum_.Digest()};
+    wire::CommitMsg msg = writer_.Commit();
     const uint8_t flip = in_.U8();
     if (flip < sizeof msg) reinterpret_cast<uint8_t*>(&msg)[flip] ^= in_.U8() | 1;
     chan_.Deliver(wire::MsgType::kCommit, Payload(msg));
@@ -242,12 +220,8 @@ class ScriptedClient {
   const int mode_;
   std::string app_;
   ScriptedChannel chan_;
-  wire::RingCursor cursor_;
-  uint64_t epoch_ = 1;
-  uint64_t first_pos_ = 0;
-  wire::EpochChecksum sum_;
-  uint64_t count_ = 0;
-  uint64_t bytes_ = 0;
+  RingEpoch writer_;
+  uint64_t capacity_ = 0;
   uint8_t* staging_ = nullptr;
   uint64_t staging_size_ = 0;
 };
