@@ -112,20 +112,6 @@ Layout RecoveryImage::ImageLayout() const {
 
 namespace {
 
-const char* StateName(uint32_t s) {
-  switch (s) {
-    case kSlotFree: return "free";
-    case kSlotStarting: return "starting";
-    case kSlotRunning: return "running";
-    case kSlotParked: return "parked";
-    case kSlotBlocked: return "blocked";
-    case kSlotFrozen: return "frozen";
-    case kSlotFrozenStarting: return "frozen-starting";
-    case kSlotExited: return "exited";
-  }
-  return "unknown";
-}
-
 // A thread may park holding locks (restart_point.h); a depth beyond this
 // is a corrupted slot, not a program.
 constexpr uint32_t kMaxPlausibleLockDepth = 1u << 20;
@@ -156,7 +142,8 @@ Status RecoveryImage::CheckResumable(const std::string& what) const {
   bool any = false;
   for (uint32_t i = 0; i < m.max_threads; ++i) {
     const ThreadSlot& s = slot(i);
-    const std::string which = "thread slot " + std::to_string(i) + " (" + StateName(s.state) + ")";
+    const char* state = SlotStateName(s.state);
+    const std::string which = "thread slot " + std::to_string(i) + " (" + (state != nullptr ? state : "unknown") + ")";
     switch (s.state) {
       case kSlotFree:
       case kSlotExited:

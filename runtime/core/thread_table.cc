@@ -11,6 +11,20 @@ bool IsQuiescent(SlotState s) {
   return s == kSlotFree || s == kSlotExited || s == kSlotFrozen || s == kSlotFrozenStarting;
 }
 
+const char* SlotStateName(uint32_t s) {
+  switch (s) {
+    case kSlotFree: return "free";
+    case kSlotStarting: return "starting";
+    case kSlotRunning: return "running";
+    case kSlotParked: return "parked";
+    case kSlotBlocked: return "blocked";
+    case kSlotFrozen: return "frozen";
+    case kSlotFrozenStarting: return "frozen-starting";
+    case kSlotExited: return "exited";
+  }
+  return nullptr;
+}
+
 Result<uint32_t> ThreadRegistry::Reserve(uint64_t start_routine, uint64_t arg, uint32_t flags) {
   for (uint32_t i = 0; i < max_threads_; ++i) {
     uint32_t expected = kSlotFree;

@@ -121,5 +121,8 @@ struct SlotControl {
 };
 
 bool IsQuiescent(SlotState s);
+// "parked", "frozen-starting", ... for messages and tools; nullptr for a
+// value that is no SlotState (a damaged slot).
+const char* SlotStateName(uint32_t s);
 
 }  // namespace respct::core

@@ -17,17 +17,8 @@ namespace {
 constexpr int kConsistentReadAttempts = 5;
 
 std::string StateName(uint32_t s) {
-  switch (s) {
-    case core::kSlotFree: return "free";
-    case core::kSlotStarting: return "starting";
-    case core::kSlotRunning: return "running";
-    case core::kSlotParked: return "parked";
-    case core::kSlotBlocked: return "blocked";
-    case core::kSlotFrozen: return "frozen";
-    case core::kSlotFrozenStarting: return "frozen-starting";
-    case core::kSlotExited: return "exited";
-  }
-  return "unknown(" + std::to_string(s) + ")";
+  const char* name = core::SlotStateName(s);
+  return name != nullptr ? name : "unknown(" + std::to_string(s) + ")";
 }
 
 std::string ParkKindName(uint32_t k) {
