@@ -1,6 +1,7 @@
 #include "memnode/app.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -45,7 +46,29 @@ std::unique_ptr<App> App::Load(const PoolFile* file, AppEntry* entry) {
   app->tail_ = app->scan_.tail;
   app->committed_epoch_ = app->applied_epoch_ + app->scan_.committed.size();
   app->pending_.assign(app->scan_.committed.begin(), app->scan_.committed.end());
+  app->replayed_epoch_ = app->committed_epoch_;
+  app->health_ = app->CheckScanAgainstHistory();
+  if (file->read_only()) {
+    for (const EpochRecords& er : app->pending_) {
+      app->CollectTouchedPagesLocked(er);
+      app->in_flux_pages_.insert(app->in_flux_pages_.end(), app->touched_pages_.begin(), app->touched_pages_.end());
+    }
+    std::sort(app->in_flux_pages_.begin(), app->in_flux_pages_.end());
+  }
   return app;
+}
+
+Status App::CheckScanAgainstHistory() const {
+  // The history entry of an epoch is written only after its commit record is
+  // durable, so an entry for the epoch after the last one the scan found
+  // means committed records are unreadable: a damaged ring, or a damaged
+  // applied mark that sent the scan to records a later lap overwrote.
+  const uint64_t next = committed_epoch_ + 1;
+  if (HistoryOf(next) == nullptr) return Status::OK();
+  return Status::Corruption("app '" + name_ + "': epoch " + std::to_string(next) +
+                            " was committed (its history entry says so) but the ring scan from the applied mark "
+                            "(epoch " + std::to_string(applied_epoch_) + ") stopped before it: " + scan_.stop_reason +
+                            ". The log or the applied mark is damaged; the app is not served");
 }
 
 Status App::CheckEntry() {
@@ -64,6 +87,9 @@ Status App::CheckEntry() {
   if (e.history_entries == 0 || e.history_entries > kEpochHistoryEntries || e.history_offset % kPageSize != 0 ||
       !Within(e.history_offset, uint64_t{e.history_entries} * sizeof(EpochHistoryEntry), kDataOffset, size))
     return bad("epoch history outside the pool");
+  const uint64_t sum_bytes = PageSumTableBytes(e.image_size);
+  if (e.sums_offset % kPageSize != 0 || !Within(e.sums_offset, sum_bytes, kDataOffset, size))
+    return bad("page checksums outside the pool");
   for (uint32_t i = 0; i < e.region_count; ++i) {
     const RegionEntry& r = e.regions[i];
     if (!Within(r.image_offset, r.size, 0, e.image_size)) return bad("region outside its image");
@@ -75,9 +101,19 @@ Status App::CheckEntry() {
   capacity_ = e.ring_capacity;
   history_ = reinterpret_cast<EpochHistoryEntry*>(file_->base() + e.history_offset);
   history_entries_ = e.history_entries;
+  sums_ = reinterpret_cast<uint64_t*>(file_->base() + e.sums_offset);
+  sum_pages_ = sum_bytes / sizeof(uint64_t);
   alloc_begin_ = e.image_offset;
   alloc_end_ = std::max({e.image_offset + e.image_size, e.ring_offset + e.ring_capacity,
-                         e.history_offset + uint64_t{e.history_entries} * sizeof(EpochHistoryEntry)});
+                         e.history_offset + uint64_t{e.history_entries} * sizeof(EpochHistoryEntry),
+                         e.sums_offset + sum_bytes});
+  // Checked last: the description passed its checksum, so the extent is
+  // known and kept from new apps even though the app is not served.
+  if (e.state != kAppLive) {
+    char word[16];
+    std::snprintf(word, sizeof word, "0x%08x", e.state);
+    return bad(std::string("app table entry has a damaged state word ") + word);
+  }
   return Status::OK();
 }
 
@@ -129,10 +165,60 @@ const EpochHistoryEntry* App::HistoryOf(uint64_t epoch) const {
   return &slot;
 }
 
+void App::CollectTouchedPagesLocked(const EpochRecords& er) {
+  touched_pages_.clear();
+  replaced_pages_.clear();
+  constexpr uint64_t kPage = wire::kImageSumPage;
+  for (const DataRef& r : er.records) {
+    if (r.length == 0) continue;
+    const uint64_t off = regions_[r.region_index].image_offset + r.offset;
+    const uint64_t end = off + r.length;
+    for (uint64_t p = off / kPage; p <= (end - 1) / kPage; ++p) {
+      if (touched_pages_.empty() || touched_pages_.back() != p) touched_pages_.push_back(p);
+      if (p * kPage >= off && (p + 1) * kPage <= end) replaced_pages_.push_back(p);
+    }
+  }
+  for (auto* v : {&touched_pages_, &replaced_pages_}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+}
+
+uint64_t App::PageSumOf(uint64_t page) const {
+  return wire::ImagePageSum(image_ + page * wire::kImageSumPage, wire::kImageSumPage);
+}
+
+bool App::PageIntact(uint64_t page) const { return StoredPageSum(PageSumOf(page)) == sums_[page]; }
+
+std::string App::PageWhere(uint64_t page) const {
+  const uint64_t off = page * wire::kImageSumPage;
+  for (const RegionInfo& r : regions_)
+    if (off >= r.image_offset && off - r.image_offset < wire::AlignUp(r.size, wire::kImageSumPage))
+      return "region " + std::to_string(r.id) + ", offset " + std::to_string(off - r.image_offset);
+  return "image offset " + std::to_string(off);
+}
+
+Status App::DamagedPage(uint64_t page, const std::string& when) const {
+  return Status::Corruption("app '" + name_ + "': image page at " + PageWhere(page) + " fails its checksum " + when +
+                            " (damaged media or memory on the memnode); the image cannot be trusted");
+}
+
 Status App::ApplyLocked() {
   if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
   while (!pending_.empty()) {
     const EpochRecords& er = pending_.front();
+    CollectTouchedPagesLocked(er);
+    // A page must be intact before it changes, or the new checksum would
+    // cover (and hide) damage in the bytes the epoch does not write; a page
+    // one record rewrites whole keeps nothing of its old bytes.
+    if (er.epoch > replayed_epoch_) {
+      for (uint64_t p : touched_pages_) {
+        if (std::binary_search(replaced_pages_.begin(), replaced_pages_.end(), p) || PageIntact(p)) continue;
+        health_ = DamagedPage(p, "before epoch " + std::to_string(er.epoch) + " was applied");
+        spdlog::error("{}; the app is no longer served", health_.message());
+        return health_;
+      }
+    }
     uint64_t lo = UINT64_MAX;
     uint64_t hi = 0;
     for (const DataRef& r : er.records) {
@@ -150,6 +236,13 @@ Status App::ApplyLocked() {
       }
     }
     if (lo < hi) file_->Persist(image_ + lo, hi - lo);
+    for (uint64_t p : touched_pages_) {
+      sums_[p] = StoredPageSum(PageSumOf(p));
+      if (file_->is_pmem()) file_->Persist(&sums_[p], sizeof sums_[p]);
+    }
+    if (!touched_pages_.empty() && !file_->is_pmem())
+      file_->Persist(&sums_[touched_pages_.front()],
+                     (touched_pages_.back() - touched_pages_.front() + 1) * sizeof(uint64_t));
     const uint64_t ns = er.commit_unix_ns != 0 ? er.commit_unix_ns : last_commit_ns_;
     WriteMarkLocked(er.epoch, er.end_pos, ns);
     applied_epoch_ = er.epoch;
@@ -269,13 +362,46 @@ Status App::ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size
     return Status::InvalidArgument("read [" + std::to_string(offset) + ", +" + std::to_string(length) +
                                    ") is outside region " + std::to_string(region_id) + " of " +
                                    std::to_string(region->size) + " bytes");
+  if (length == 0) return Status::OK();
+  // Every page the range touches, checked before a byte is sent; the sums
+  // travel with the pieces so the reader checks its copy too.
+  const uint64_t region_page0 = region->image_offset / wire::kImageSumPage;
+  const uint64_t first = offset / wire::kImageSumPage;
+  const uint64_t end = (offset + length - 1) / wire::kImageSumPage + 1;
+  std::vector<uint64_t> sums(end - first);
+  for (uint64_t p = first; p < end; ++p) {
+    const uint64_t page = region_page0 + p;
+    sums[p - first] = PageSumOf(page);
+    if (StoredPageSum(sums[p - first]) == sums_[page]) continue;
+    if (std::binary_search(in_flux_pages_.begin(), in_flux_pages_.end(), page)) continue;
+    Status st = DamagedPage(page, "on a read");
+    spdlog::error("{}", st.message());
+    return st;
+  }
   const uint8_t* base = image_ + region->image_offset;
   for (uint64_t done = 0; done < length;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(max_piece, length - done));
-    RESPCT_RETURN_IF_ERROR(sink(offset + done, base + offset + done, n));
+    const wire::PageSpan whole = wire::WholePages(offset + done, n, region->size);
+    const ImagePiece piece{region->size, offset + done, base + offset + done, n, whole.first, sums.data() + (whole.first - first),
+                           static_cast<size_t>(whole.count())};
+    RESPCT_RETURN_IF_ERROR(sink(piece));
     done += n;
   }
   return Status::OK();
+}
+
+Status App::VerifyImage() const {
+  std::lock_guard<std::mutex> l(mu_);
+  RESPCT_RETURN_IF_ERROR(health_);
+  uint64_t damaged = 0;
+  uint64_t first_bad = 0;
+  for (uint64_t p = 0; p < sum_pages_; ++p) {
+    if (PageIntact(p) || std::binary_search(in_flux_pages_.begin(), in_flux_pages_.end(), p)) continue;
+    if (damaged++ == 0) first_bad = p;
+  }
+  if (damaged == 0) return Status::OK();
+  return Status::Corruption("app '" + name_ + "': " + std::to_string(damaged) + " of " + std::to_string(sum_pages_) +
+                            " image page(s) fail their checksums, the first at " + PageWhere(first_bad));
 }
 
 wire::AppSummary App::Summary() const {

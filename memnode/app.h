@@ -84,10 +84,27 @@ class App {
   uint64_t ring_capacity() const { return capacity_; }
   bool pool_is_pmem() const { return file_->is_pmem(); }
 
+  // One piece of an image read: region bytes [offset, offset + len) and the
+  // checksums of its whole pages, region pages [first_page, first_page +
+  // sum_count) (wire::WholePages, wire::ImagePageSum).
+  struct ImagePiece {
+    uint64_t region_size;
+    uint64_t offset;
+    const uint8_t* data;
+    size_t len;
+    uint64_t first_page;
+    const uint64_t* sums;
+    size_t sum_count;
+  };
+  using ImageSink = std::function<Status(const ImagePiece& piece)>;
   // §7: calls `sink` with consecutive pieces (at most `max_piece` bytes) of
-  // the region's bytes as of the last committed epoch.
-  using ImageSink = std::function<Status(uint64_t offset, const uint8_t* data, size_t len)>;
+  // the region's bytes as of the last committed epoch. Every page the range
+  // touches is checked against its stored checksum first: a damaged page is
+  // Corruption (naming the page), and nothing is sent.
   Status ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size_t max_piece, const ImageSink& sink);
+  // Checks every page of the image against its checksum (offline scrub):
+  // OK, or Corruption naming the first damaged pages.
+  Status VerifyImage() const;
 
   wire::AppSummary Summary() const;
 
@@ -102,7 +119,20 @@ class App {
  private:
   App() = default;
   Status CheckEntry();
+  // After the load-time scan: a committed epoch whose records the scan could
+  // not read (the history knows it) is damage, not a torn tail.
+  Status CheckScanAgainstHistory() const;
   Status ApplyLocked();
+  // The image pages (indexes into the checksum table) the records of `er`
+  // write, sorted, each once, into touched_pages_; those one record rewrites
+  // whole into replaced_pages_.
+  void CollectTouchedPagesLocked(const EpochRecords& er);
+  // Checksum of image page `page` (0 when it matches its stored checksum).
+  uint64_t PageSumOf(uint64_t page) const;
+  bool PageIntact(uint64_t page) const;
+  Status DamagedPage(uint64_t page, const std::string& when) const;
+  // "region R, offset O" of an image page.
+  std::string PageWhere(uint64_t page) const;
   void WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns);
   void PersistRing(uint64_t from, uint64_t to) const;
   // Records a committed epoch in the history ring (after its commit record is durable).
@@ -121,6 +151,17 @@ class App {
   uint64_t capacity_ = 0;
   EpochHistoryEntry* history_ = nullptr;
   uint32_t history_entries_ = 0;
+  uint64_t* sums_ = nullptr;   // page checksum table (pool_layout.h)
+  uint64_t sum_pages_ = 0;
+  // Epochs up to this one were found by the load-time scan: their pages may
+  // be half-applied (a crash during apply), so replay does not check their
+  // old checksums; it rewrites pages and checksums from the records.
+  uint64_t replayed_epoch_ = 0;
+  // Read-only pools never apply: the pages of the pending epochs may be half
+  // applied, and image reads serve them unchecked (sorted page indexes).
+  std::vector<uint64_t> in_flux_pages_;
+  std::vector<uint64_t> touched_pages_;   // ApplyLocked's scratch
+  std::vector<uint64_t> replaced_pages_;  // ApplyLocked's scratch
   uint64_t alloc_begin_ = 0;
   uint64_t alloc_end_ = 0;
   Status health_;

@@ -72,8 +72,10 @@ Status Pool::Format(const std::string& path, uint64_t size) {
     sb.created_unix_ns = UnixNs();
     sb.checksum = SuperblockChecksum(sb);
     sb.data_cursor = kDataOffset;
-    std::memcpy((*file)->base(), &sb, sizeof sb);
-    (*file)->Persist((*file)->base(), sizeof sb);
+    for (uint64_t at : {uint64_t{0}, kSuperblockCopyOffset}) {
+      std::memcpy((*file)->base() + at, &sb, sizeof sb);
+      (*file)->Persist((*file)->base() + at, sizeof sb);
+    }
     return (*file)->Sync();
   }();
   if (s.ok() && link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) s = Status::FromErrno("link " + path, errno);
@@ -105,16 +107,44 @@ std::string Pool::MappingDescription() const {
   return is_pmem() ? "real PMem (DAX, MAP_SYNC, CPU flush)" : "regular file (msync)";
 }
 
+Status Pool::LoadSuperblock(Superblock* out) {
+  const std::string& p = path();
+  auto check_kind = [&](const Superblock& sb) -> Status {
+    if (std::memcmp(sb.magic, kPoolMagic, sizeof sb.magic) != 0)
+      return Status::Corruption(p + " is not a respct pool (bad magic)");
+    if (sb.version != kPoolVersion)
+      return Status::FailedPrecondition("pool " + p + " has layout version " + std::to_string(sb.version) +
+                                        "; this memnode reads version " + std::to_string(kPoolVersion));
+    return Status::OK();
+  };
+  std::memcpy(out, file_->base(), sizeof *out);
+  if (out->checksum == SuperblockChecksum(*out)) return check_kind(*out);
+
+  Superblock copy{};
+  const bool have_copy = file_->size() >= kSuperblockCopyOffset + kSuperblockSize;
+  if (have_copy) std::memcpy(&copy, file_->base() + kSuperblockCopyOffset, sizeof copy);
+  if (!have_copy || copy.checksum != SuperblockChecksum(copy)) {
+    RESPCT_RETURN_IF_ERROR(check_kind(*out));  // a foreign file, or an older layout without a copy
+    return Status::Corruption("pool " + p + ": the superblock and its copy at 1 MiB both fail their checksums");
+  }
+  RESPCT_RETURN_IF_ERROR(check_kind(copy));
+  // The copy's data cursor is as old as the format: only a hint, which Load
+  // raises to the end of every live app's extent anyway.
+  if (read_only()) {
+    spdlog::warn("pool {}: the superblock fails its checksum (damaged media?); read through its copy at 1 MiB", p);
+  } else {
+    std::memcpy(file_->base(), &copy, sizeof copy);
+    file_->Persist(file_->base(), sizeof copy);
+    spdlog::warn("pool {}: the superblock failed its checksum (damaged media?); restored from its copy at 1 MiB", p);
+  }
+  *out = copy;
+  return Status::OK();
+}
+
 Status Pool::Load() {
   const std::string& p = path();
   Superblock sb;
-  std::memcpy(&sb, file_->base(), sizeof sb);
-  if (std::memcmp(sb.magic, kPoolMagic, sizeof sb.magic) != 0)
-    return Status::Corruption(p + " is not a respct pool (bad magic)");
-  if (sb.version != kPoolVersion)
-    return Status::FailedPrecondition("pool " + p + " has layout version " + std::to_string(sb.version) +
-                                      "; this memnode reads version " + std::to_string(kPoolVersion));
-  if (sb.checksum != SuperblockChecksum(sb)) return Status::Corruption("pool " + p + ": superblock checksum mismatch");
+  RESPCT_RETURN_IF_ERROR(LoadSuperblock(&sb));
   if (sb.superblock_size != kSuperblockSize || sb.app_table_offset != kAppTableOffset ||
       sb.app_table_entries != kAppTableEntries || sb.app_entry_size != kAppEntrySize || sb.data_offset != kDataOffset)
     return Status::Corruption("pool " + p + ": superblock describes an unknown layout");
@@ -127,7 +157,8 @@ Status Pool::Load() {
   cursor_ = std::max(sb.data_cursor, kDataOffset);
   for (uint32_t i = 0; i < kAppTableEntries; ++i) {
     AppEntry* e = entry(i);
-    if (e->state != kAppLive) continue;
+    if (e->state == kAppFree) continue;
+    // A live entry, or a damaged state word that App::Load reports.
     auto app = App::Load(file_.get(), e);
     cursor_ = std::max(cursor_, app->alloc_end());
     if (!app->health().ok()) spdlog::error("{}; the app is not served", app->health().message());
@@ -208,21 +239,25 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
 
   uint32_t slot = kAppTableEntries;
   for (uint32_t i = 0; i < kAppTableEntries && slot == kAppTableEntries; ++i)
-    if (entry(i)->state != kAppLive) slot = i;
+    if (entry(i)->state == kAppFree) slot = i;
   if (slot == kAppTableEntries)
     return Status::ResourceExhausted("pool " + path() + " holds the maximum of " + std::to_string(kAppTableEntries) +
                                      " apps");
   const uint64_t pool_size = superblock()->pool_size;
   constexpr uint64_t kHistoryBytes = uint64_t{kEpochHistoryEntries} * sizeof(EpochHistoryEntry);
-  // Image, then the ring at the next 2 MiB, then the history at the next 4 KiB.
-  const uint64_t extent = AlignUp(image_size, kAllocAlign) + AlignUp(ring, kPageSize) + kHistoryBytes;
+  const uint64_t sums_bytes = AlignUp(PageSumTableBytes(image_size), kPageSize);
+  // Image, then the ring at the next 2 MiB, then the history at the next 4 KiB,
+  // then the page checksums.
+  const uint64_t extent = AlignUp(image_size, kAllocAlign) + AlignUp(ring, kPageSize) + kHistoryBytes + sums_bytes;
   const uint64_t gap = FindGapLocked(extent);
   const uint64_t image_off = gap != 0 ? gap : AlignUp(cursor_, kAllocAlign);
   const uint64_t ring_off = AlignUp(image_off + image_size, kAllocAlign);
   const uint64_t history_off = AlignUp(ring_off + ring, kPageSize);
-  const uint64_t end = history_off + kHistoryBytes;
-  // A gap held an earlier app: a new image starts as zeros, and its old
-  // records must not validate in the new ring. Cleared before the entry goes
+  const uint64_t sums_off = history_off + kHistoryBytes;
+  const uint64_t end = sums_off + sums_bytes;
+  // A gap held an earlier app: a new image starts as zeros (and so does its
+  // checksum table: zeros stand for zero pages), and its old records must not
+  // validate in the new ring. Cleared before the entry goes
   // live, so a crash in between leaves only a free entry and a free gap.
   if (gap != 0) RESPCT_RETURN_IF_ERROR(file_->Zero(image_off, end - image_off));
   if (gap == 0 && end > pool_size)
@@ -245,6 +280,7 @@ Result<App*> Pool::CreateLocked(const AttachRequest& req) {
   e->created_unix_ns = UnixNs();
   e->history_offset = history_off;
   e->history_entries = kEpochHistoryEntries;
+  e->sums_offset = sums_off;
   uint64_t off = 0;
   for (size_t i = 0; i < req.regions.size(); ++i) {
     const auto& r = req.regions[i];
@@ -291,7 +327,11 @@ Status Pool::RemoveLocked(App* app) {
 
 uint64_t Pool::FindGapLocked(uint64_t bytes) const {
   std::vector<std::pair<uint64_t, uint64_t>> used;
-  for (const auto& a : apps_) used.emplace_back(a->alloc_begin(), a->alloc_end());
+  for (const auto& a : apps_) {
+    // A damaged entry whose extent is unknown may own any gap: allocate at the cursor only.
+    if (a->alloc_end() == 0) return 0;
+    used.emplace_back(a->alloc_begin(), a->alloc_end());
+  }
   std::sort(used.begin(), used.end());
   uint64_t start = kDataOffset;
   for (const auto& [begin, end] : used) {

@@ -59,6 +59,8 @@ class Pool {
  private:
   explicit Pool(std::unique_ptr<PoolFile> file) : file_(std::move(file)) {}
   static Status Format(const std::string& path, uint64_t size);
+  // The checked superblock, restored from its copy when it is damaged.
+  Status LoadSuperblock(Superblock* out);
   Status Load();
   Result<App*> CreateLocked(const AttachRequest& req);
   // Frees `app`'s table entry (durably) and retires it; its extent becomes a

@@ -5,11 +5,15 @@
 //   offset      size        what
 //   0           4 KiB       Superblock
 //   4 KiB       256 x 2 KiB app table (AppEntry[kAppTableEntries]) = 512 KiB
-//   2 MiB       ...         data area: per-app image, log ring and epoch history,
-//                           bump-allocated upwards, each app's extent starting on
-//                           a 2 MiB boundary (huge-page/DAX friendly): image,
-//                           ring at the next 2 MiB boundary, history at the next
-//                           4 KiB boundary after the ring.
+//   1 MiB       4 KiB       copy of the Superblock, written with it: a damaged
+//                           superblock (a bit flip on the media) is restored from
+//                           it instead of losing every app of the pool
+//   2 MiB       ...         data area: per-app image, log ring, epoch history and
+//                           page checksums, bump-allocated upwards, each app's
+//                           extent starting on a 2 MiB boundary (huge-page/DAX
+//                           friendly): image, ring at the next 2 MiB boundary,
+//                           history at the next 4 KiB boundary after the ring,
+//                           page checksums at the next 4 KiB after the history.
 //
 // Superblock (written once when the pool is formatted; only data_cursor moves):
 //   0    8  magic            "RESPCTPL"
@@ -37,6 +41,9 @@
 //                            persisted while the state still says free, then the
 //                            aligned 4-byte state store is persisted. An entry whose
 //                            state never flipped is free, whatever its other bytes.
+//                            Any other value is damage (no single bit flip turns
+//                            one of the two into the other): the entry is loaded
+//                            as a damaged app, reported, and its space kept.
 //   4    4  entry_version    kAppEntryVersion
 //   8    64 name             NUL-padded app name
 //   72   8  app_id           wire::AppIdOf(name): commit records name their app
@@ -51,7 +58,8 @@
 //                            image_offset is relative to the app's image, and each
 //                            region starts on a 4 KiB boundary inside it
 //   1152 8  history_offset   pool offset of the epoch history (4 KiB aligned)
-//   1160 8  checksum         XXH3_64 of bytes [8, 1160): the immutable description
+//   1160 8  sums_offset      pool offset of the page checksums (4 KiB aligned)
+//   1168 8  checksum         XXH3_64 of bytes [8, 1168): the immutable description
 //   1280 64 mark[0]          AppliedMark slots, each on its own cache line so one
 //   1344 64 mark[1]          persist never tears both. See AppliedMark.
 //
@@ -82,6 +90,18 @@
 // is shown without history; nothing in the commit protocol reads it. The
 // records themselves stay in the ring until a later lap overwrites them; a
 // reader finds that out by decoding them (each record names its position).
+// One use beyond display: start-up compares it with the ring scan, so a
+// committed epoch whose records were damaged is reported, not taken for the
+// torn tail of an uncommitted one.
+//
+// Page checksums: one uint64 per 4 KiB page of the image (image_size / 4096),
+// wire::ImagePageSum(page) XOR kZeroPageSum, so the all-zero table of a new
+// (sparse, or hole-punched) extent is right for its all-zero image. Apply
+// checks the old checksum of each page it changes, writes the page, then its
+// new checksum, all before the applied mark moves; start-up replay recomputes
+// the pages of the epochs it re-applies (a crash may have stopped between a
+// page and its checksum). Image reads check every page they serve and send
+// the checksums on, so the reader checks them too (runtime/wire/image_sums.h).
 //
 // Image: the app's regions byte for byte, as of applied_epoch.
 // Ring: log records (runtime/wire/record.h) at absolute positions, slot =
@@ -95,16 +115,18 @@
 #include <cstring>
 
 #include "runtime/wire/checksum.h"
+#include "runtime/wire/image_sums.h"
 #include "runtime/wire/message.h"
 
 namespace respct::memnode {
 
 inline constexpr char kPoolMagic[8] = {'R', 'E', 'S', 'P', 'C', 'T', 'P', 'L'};
-inline constexpr uint32_t kPoolVersion = 2;  // 2: per-app epoch history
+inline constexpr uint32_t kPoolVersion = 3;  // 2: per-app epoch history; 3: page checksums, superblock copy
 inline constexpr uint64_t kSuperblockSize = 4096;
 inline constexpr uint32_t kAppTableEntries = 256;
 inline constexpr uint32_t kAppEntrySize = 2048;
 inline constexpr uint64_t kAppTableOffset = kSuperblockSize;
+inline constexpr uint64_t kSuperblockCopyOffset = 1ull << 20;
 inline constexpr uint64_t kDataOffset = 2ull << 20;
 inline constexpr uint64_t kPageSize = 4096;
 inline constexpr uint64_t kAllocAlign = 2ull << 20;
@@ -113,7 +135,7 @@ inline constexpr uint64_t kMinPoolSize = 16ull << 20;
 
 inline constexpr uint32_t kAppFree = 0;
 inline constexpr uint32_t kAppLive = 0x4556494c;  // "LIVE"
-inline constexpr uint32_t kAppEntryVersion = 2;
+inline constexpr uint32_t kAppEntryVersion = 3;
 // 4096 x 64 B = 256 KiB per app: at 10 ms epochs, the last ~40 s.
 inline constexpr uint32_t kEpochHistoryEntries = 4096;
 
@@ -133,6 +155,8 @@ struct Superblock {
 static_assert(offsetof(Superblock, checksum) == 56);
 static_assert(offsetof(Superblock, data_cursor) == 64);
 static_assert(sizeof(Superblock) <= kSuperblockSize);
+static_assert(kAppTableOffset + uint64_t{kAppTableEntries} * kAppEntrySize <= kSuperblockCopyOffset);
+static_assert(kSuperblockCopyOffset + kSuperblockSize <= kDataOffset);
 
 inline uint64_t SuperblockChecksum(const Superblock& sb) {
   return wire::Checksum64(&sb, offsetof(Superblock, checksum));
@@ -173,15 +197,17 @@ struct AppEntry {
   uint64_t created_unix_ns;
   RegionEntry regions[wire::kMaxRegions];
   uint64_t history_offset;
+  uint64_t sums_offset;
   uint64_t checksum;
-  uint8_t pad0[1280 - 1168];
+  uint8_t pad0[1280 - 1176];
   AppliedMark mark[2];
   uint8_t pad1[kAppEntrySize - 1408];
 };
 static_assert(offsetof(AppEntry, name) == 8);
 static_assert(offsetof(AppEntry, regions) == 128);
 static_assert(offsetof(AppEntry, history_offset) == 1152);
-static_assert(offsetof(AppEntry, checksum) == 1160);
+static_assert(offsetof(AppEntry, sums_offset) == 1160);
+static_assert(offsetof(AppEntry, checksum) == 1168);
 static_assert(offsetof(AppEntry, mark) == 1280);
 static_assert(sizeof(AppEntry) == kAppEntrySize);
 static_assert(kAppTableOffset + uint64_t{kAppTableEntries} * kAppEntrySize <= kDataOffset);
@@ -209,6 +235,16 @@ inline uint64_t HistoryEntryChecksum(const EpochHistoryEntry& h) {
 }
 inline bool HistoryEntryValid(const EpochHistoryEntry& h) {
   return h.epoch != 0 && h.checksum == HistoryEntryChecksum(h);
+}
+
+// Page checksums (see above): what the table stores for a page's checksum.
+inline const uint64_t kZeroPageSum = [] {
+  static const uint8_t zeros[wire::kImageSumPage] = {};
+  return wire::ImagePageSum(zeros, sizeof zeros);
+}();
+inline uint64_t StoredPageSum(uint64_t page_sum) { return page_sum ^ kZeroPageSum; }
+inline uint64_t PageSumTableBytes(uint64_t image_size) {
+  return (image_size + wire::kImageSumPage - 1) / wire::kImageSumPage * sizeof(uint64_t);
 }
 
 }  // namespace respct::memnode

@@ -23,6 +23,7 @@ static_assert(sizeof(wire::ImageDataMsg) + kImagePiece <= wire::kMaxFramePayload
 // stays pinned until the client has read it), and the copy buffer used when
 // the pool itself cannot be registered (fsdax without on-demand paging).
 constexpr size_t kGrantPiece = 64u << 20;
+static_assert(kGrantPiece / wire::kImageSumPage + 1 <= wire::kMaxSumsPerFrame);
 constexpr size_t kImageBounce = 8u << 20;
 
 }  // namespace
@@ -274,22 +275,36 @@ Status Session::HandleCommit(const Frame& f) {
   return sock_->SendStruct(wire::MsgType::kRingProgress, progress);
 }
 
+Status Session::SendSums(const App::ImagePiece& piece, uint64_t offset, size_t len) {
+  // The whole pages of [offset, offset + len) lie inside the piece's own.
+  const wire::PageSpan whole = wire::WholePages(offset, len, piece.region_size);
+  const wire::ImageSumsMsg h{whole.first, whole.count()};
+  return sock_->Send(wire::MsgType::kImageSums, &h, sizeof h, piece.sums + (whole.first - piece.first_page),
+                     whole.count() * sizeof(uint64_t));
+}
+
+// A refusal that changed nothing (a bad range, a damaged image) is reported
+// and the session goes on; a failure once pieces were sent ends it.
+static bool RefusedBeforeSending(const Status& s, bool sent) {
+  return !s.ok() && !sent && (s.code() == Status::Code::kInvalidArgument || s.code() == Status::Code::kCorruption);
+}
+
 Status Session::HandleReadImage(const Frame& f) {
   const auto msg = f.As<wire::ReadImageMsg>();
   if (PeerMemory* peer = sock_->peer_memory(); peer != nullptr) return GrantImage(msg, peer);
   bool sending = false;
-  Status s = app_->ReadImage(msg.region_id, msg.offset, msg.length, kImagePiece,
-                             [&](uint64_t offset, const uint8_t* data, size_t len) {
-                               sending = true;
-                               const wire::ImageDataMsg h{offset};
-                               return sock_->Send(wire::MsgType::kImageData, &h, sizeof h, data, len);
-                             });
-  // A bad range changes nothing: report it and keep the session.
-  if (!s.ok() && !sending && s.code() == Status::Code::kInvalidArgument) return sock_->SendError(s);
+  Status s = app_->ReadImage(msg.region_id, msg.offset, msg.length, kImagePiece, [&](const App::ImagePiece& piece) {
+    sending = true;
+    RESPCT_RETURN_IF_ERROR(SendSums(piece, piece.offset, piece.len));
+    const wire::ImageDataMsg h{piece.offset};
+    return sock_->Send(wire::MsgType::kImageData, &h, sizeof h, piece.data, piece.len);
+  });
+  if (RefusedBeforeSending(s, sending)) return sock_->SendError(s);
   return s;
 }
 
-Status Session::GrantAndWait(uint64_t offset, const RemoteWindow& w) {
+Status Session::GrantAndWait(const App::ImagePiece& piece, uint64_t offset, const RemoteWindow& w) {
+  RESPCT_RETURN_IF_ERROR(SendSums(piece, offset, w.length));
   const wire::ImageGrantMsg grant{offset, w.addr, w.length, w.rkey, 0};
   RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kImageGrant, grant));
   Frame f;
@@ -302,36 +317,34 @@ Status Session::GrantAndWait(uint64_t offset, const RemoteWindow& w) {
 
 Status Session::GrantImage(const wire::ReadImageMsg& msg, PeerMemory* peer) {
   bool granted = false;
-  Status s = app_->ReadImage(
-      msg.region_id, msg.offset, msg.length, kGrantPiece, [&](uint64_t offset, const uint8_t* data, size_t len) {
-        granted = true;
-        // The image is registered read-only for this read only (the app's
-        // mutex keeps it unchanged meanwhile)...
-        auto w = peer->Expose(const_cast<uint8_t*>(data), len, /*writable=*/false);
-        if (w.ok()) {
-          Status st = GrantAndWait(offset, *w);
-          peer->Withdraw(*w);
-          return st;
-        }
-        // ... or copied through a registered buffer when it cannot be.
-        if (image_bounce_ == nullptr) {
-          image_bounce_.reset(new uint8_t[kImageBounce]);
-          auto b = peer->Expose(image_bounce_.get(), kImageBounce, /*writable=*/false);
-          if (!b.ok()) return b.status();
-          image_bounce_window_ = *b;
-        }
-        for (size_t done = 0; done < len;) {
-          const size_t n = std::min(kImageBounce, len - done);
-          std::memcpy(image_bounce_.get(), data + done, n);
-          RemoteWindow piece = image_bounce_window_;
-          piece.length = n;
-          RESPCT_RETURN_IF_ERROR(GrantAndWait(offset + done, piece));
-          done += n;
-        }
-        return Status::OK();
-      });
-  // A bad range changes nothing: report it and keep the session.
-  if (!s.ok() && !granted && s.code() == Status::Code::kInvalidArgument) return sock_->SendError(s);
+  Status s = app_->ReadImage(msg.region_id, msg.offset, msg.length, kGrantPiece, [&](const App::ImagePiece& piece) {
+    granted = true;
+    // The image is registered read-only for this read only (the app's
+    // mutex keeps it unchanged meanwhile)...
+    auto w = peer->Expose(const_cast<uint8_t*>(piece.data), piece.len, /*writable=*/false);
+    if (w.ok()) {
+      Status st = GrantAndWait(piece, piece.offset, *w);
+      peer->Withdraw(*w);
+      return st;
+    }
+    // ... or copied through a registered buffer when it cannot be.
+    if (image_bounce_ == nullptr) {
+      image_bounce_.reset(new uint8_t[kImageBounce]);
+      auto b = peer->Expose(image_bounce_.get(), kImageBounce, /*writable=*/false);
+      if (!b.ok()) return b.status();
+      image_bounce_window_ = *b;
+    }
+    for (size_t done = 0; done < piece.len;) {
+      const size_t n = std::min(kImageBounce, piece.len - done);
+      std::memcpy(image_bounce_.get(), piece.data + done, n);
+      RemoteWindow window = image_bounce_window_;
+      window.length = n;
+      RESPCT_RETURN_IF_ERROR(GrantAndWait(piece, piece.offset + done, window));
+      done += n;
+    }
+    return Status::OK();
+  });
+  if (RefusedBeforeSending(s, granted)) return sock_->SendError(s);
   return s;
 }
 

@@ -63,7 +63,9 @@ class Session {
   // rdma:// ReadImage: one ImageGrant per piece, each withdrawn once the
   // client says it has read it.
   Status GrantImage(const wire::ReadImageMsg& msg, PeerMemory* peer);
-  Status GrantAndWait(uint64_t offset, const RemoteWindow& w);
+  // Sends the checksums of the whole pages of [offset, offset + len), a part of `piece`.
+  Status SendSums(const App::ImagePiece& piece, uint64_t offset, size_t len);
+  Status GrantAndWait(const App::ImagePiece& piece, uint64_t offset, const RemoteWindow& w);
   // Waits (without bound) for the next message to begin, then reads it with
   // the per-message timeout, so an idle client may wait forever between
   // epochs but a half-sent message cannot pin this thread.

@@ -1,7 +1,10 @@
 #include "runtime/transport/client_session.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+
+#include "runtime/wire/image_sums.h"
 
 namespace respct {
 
@@ -120,19 +123,26 @@ Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, 
   if (admin_) return Status::FailedPrecondition("an admin session can only list apps and epochs");
   RESPCT_RETURN_IF_ERROR(CheckRegion(region_id, offset, len));
   if (len == 0) return Status::OK();
+  uint64_t region_size = 0;
+  for (const RegionSpec& r : info_.regions)
+    if (r.id == region_id) region_size = r.size;
   const wire::ReadImageMsg req{region_id, 0, offset, len};
   if (Status st = sock_->SendStruct(wire::MsgType::kReadImage, req); !st.ok()) return Broken(st);
   // Over rdma:// the memnode grants windows of the image to RDMA-READ;
-  // otherwise the bytes come in ImageData frames.
+  // otherwise the bytes come in ImageData frames. Either way the checksums
+  // of the piece's whole pages come first.
   PeerMemory* remote = sock_->peer_memory();
   const wire::MsgType piece_type = remote != nullptr ? wire::MsgType::kImageGrant : wire::MsgType::kImageData;
   auto* out = static_cast<uint8_t*>(dst);
   uint64_t got = 0;
   while (got < len) {
+    Frame sums;
+    Status st = ReceiveReply(wire::MsgType::kImageSums, &sums);
+    // The memnode refuses a bad request (or a damaged image) with an Error and keeps serving; anything else ends
+    // the session.
+    if (!st.ok()) return sums.type() == wire::MsgType::kError && got == 0 ? st : Broken(st);
     Frame f;
-    Status st = ReceiveReply(piece_type, &f);
-    // The memnode refuses a bad request with an Error and keeps serving; anything else ends the session.
-    if (!st.ok()) return f.type() == wire::MsgType::kError && got == 0 ? st : Broken(st);
+    if (st = ReceiveReply(piece_type, &f); !st.ok()) return Broken(st);
     uint64_t piece_offset = 0;
     uint64_t n = 0;
     if (remote != nullptr) {
@@ -147,6 +157,13 @@ Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, 
       return Broken(Status::Corruption(std::string(wire::MsgTypeName(piece_type)) + " at offset " +
                                        std::to_string(piece_offset) + " of " + std::to_string(n) +
                                        " bytes, expected offset " + std::to_string(offset + got)));
+    const wire::PageSpan whole = wire::WholePages(piece_offset, n, region_size);
+    const auto sums_head = sums.As<wire::ImageSumsMsg>();
+    if (sums_head.first_page != whole.first || sums_head.count != whole.count() ||
+        sums.payload.size() != sizeof(wire::ImageSumsMsg) + whole.count() * sizeof(uint64_t))
+      return Broken(Status::Corruption("ImageSums for pages [" + std::to_string(sums_head.first_page) + ", +" +
+                                       std::to_string(sums_head.count) + ") before a piece whose whole pages are [" +
+                                       std::to_string(whole.first) + ", +" + std::to_string(whole.count()) + ")"));
     if (remote != nullptr) {
       const auto grant = f.As<wire::ImageGrantMsg>();
       st = remote->Read(RemoteWindow{grant.addr, grant.length, grant.rkey}, 0, out + got, n);
@@ -154,6 +171,18 @@ Status ClientSession::ReadImage(uint32_t region_id, uint64_t offset, void* dst, 
       if (!st.ok()) return Broken(st.Annotate("reading the image"));
     } else {
       std::memcpy(out + got, f.payload.data() + sizeof(wire::ImageDataMsg), n);
+    }
+    // Checked where the bytes now are: what the memnode checked at its end
+    // and what arrived must be the same.
+    const uint8_t* stored = sums.payload.data() + sizeof(wire::ImageSumsMsg);
+    for (uint64_t p = whole.first; p < whole.end; ++p) {
+      const uint64_t at = p * wire::kImageSumPage;
+      const uint64_t page_len = std::min<uint64_t>(wire::kImageSumPage, region_size - at);
+      uint64_t want = 0;
+      std::memcpy(&want, stored + (p - whole.first) * sizeof want, sizeof want);
+      if (wire::ImagePageSum(out + (at - offset), page_len) != want)
+        return Broken(Status::Corruption("image page at region " + std::to_string(region_id) + ", offset " +
+                                         std::to_string(at) + " fails its checksum after the transfer"));
     }
     got += n;
   }

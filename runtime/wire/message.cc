@@ -41,6 +41,7 @@ bool RuleFor(MsgType t, LengthRule* r) {
     case MsgType::kRemoteRing: return exact(sizeof(RemoteRingMsg));
     case MsgType::kImageGrant: return exact(sizeof(ImageGrantMsg));
     case MsgType::kImageReadDone: return exact(sizeof(ImageReadDoneMsg));
+    case MsgType::kImageSums: return range(sizeof(ImageSumsMsg), kMaxFramePayload);
   }
   return false;
 }
@@ -71,6 +72,7 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kRemoteRing: return "RemoteRing";
     case MsgType::kImageGrant: return "ImageGrant";
     case MsgType::kImageReadDone: return "ImageReadDone";
+    case MsgType::kImageSums: return "ImageSums";
   }
   return "unknown";
 }

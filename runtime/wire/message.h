@@ -14,7 +14,8 @@
 //   C: RingWrite{pos, bytes}     (tcp: record bytes written into the ring at pos; no reply)
 //   C: Commit{epoch, positions, counts, checksum}   S: CommitAck  (epoch durable) | Error
 //                                                 S: RingProgress (later: space freed by apply)
-//   C: ReadImage{region, offset, length}      S: ImageData{offset, bytes} ... (one or more) | Error
+//   C: ReadImage{region, offset, length}      S: ImageSums, ImageData{offset, bytes} ... (one pair
+//                                                or more) | Error
 //   C: ListApps                               S: AppList
 //   C: ListEpochs{app, from, to}              S: EpochList | Error
 //   C: ListWrites{app, from, to}              S: WriteList ... (last one flagged) | Error
@@ -25,6 +26,9 @@
 //   ReadImage is answered with ImageGrant{offset, window} ... (one or more, in
 //   order) instead of ImageData: the client RDMA-READs each window and answers
 //   ImageReadDone{offset}, after which the memnode withdraws the window.
+// Either way each piece is preceded by ImageSums, the checksums of the piece's
+// whole pages (runtime/wire/image_sums.h), which the client checks after the
+// bytes are in its memory.
 // Proofs are libsodium crypto_auth (HMAC-SHA-512-256) under the shared secret:
 //   server proof = MAC("respct-server" | client nonce | app)
 //   client proof = MAC("respct-client" | server nonce | app)
@@ -45,7 +49,7 @@
 namespace respct::wire {
 
 inline constexpr uint32_t kFrameMagic = 0x46504352;  // "RCPF"
-inline constexpr uint16_t kProtocolVersion = 1;
+inline constexpr uint16_t kProtocolVersion = 2;  // 2: ImageSums before every image piece
 inline constexpr uint32_t kMaxFramePayload = (1u << 20) + 64;  // one max record + a little
 inline constexpr size_t kAppNameMax = 63;                       // bytes, without the NUL
 inline constexpr size_t kNonceSize = 32;
@@ -75,6 +79,7 @@ enum class MsgType : uint16_t {
   kRemoteRing = 20,
   kImageGrant = 21,
   kImageReadDone = 22,
+  kImageSums = 23,
 };
 const char* MsgTypeName(MsgType t);
 
@@ -300,6 +305,15 @@ struct ImageGrantMsg {
 struct ImageReadDoneMsg {
   uint64_t offset;
 };
+
+// ImageSums: the checksums of region pages [first_page, first_page + count),
+// the whole pages of the piece that follows (wire::WholePages); `count`
+// uint64 checksums follow. Sent before every ImageData and ImageGrant.
+struct ImageSumsMsg {
+  uint64_t first_page;
+  uint64_t count;
+};
+inline constexpr uint64_t kMaxSumsPerFrame = (kMaxFramePayload - sizeof(ImageSumsMsg)) / sizeof(uint64_t);
 
 // Checks a received frame header: magic, version, known type, and a length
 // that fits the type. Returns Corruption naming what is wrong.

@@ -20,6 +20,7 @@
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/client_session.h"
 #include "runtime/transport/secret.h"
+#include "runtime/wire/image_sums.h"
 #include "runtime/wire/record.h"
 #include "tests/fuzz/scripted_channel.h"
 
@@ -112,9 +113,19 @@ class ScriptedMemnode {
         break;
       }
       case wire::MsgType::kReadImage: {
+        // ImageSums then ImageData: the sums are right for the bytes sent
+        // (unless the read reaches its region's end, which the harness does
+        // not track), or, sometimes, one of them is wrong.
         const auto r = Last<wire::ReadImageMsg>();
         const wire::ImageDataMsg head{r.offset + (in_->U8() & 0x80 ? in_->U16() : 0)};
         const std::vector<uint8_t> bytes = in_->Take(in_->U16());
+        const wire::PageSpan whole = wire::WholePages(head.offset, bytes.size(), UINT64_MAX);
+        std::vector<uint64_t> sums;
+        for (uint64_t p = whole.first; p < whole.end; ++p)
+          sums.push_back(wire::ImagePageSum(bytes.data() + (p * wire::kImageSumPage - head.offset), wire::kImageSumPage));
+        if (!sums.empty() && (in_->U8() & 7) == 0) sums[in_->U8() % sums.size()] ^= 1;
+        chan_->Deliver(wire::MsgType::kImageSums, Payload(wire::ImageSumsMsg{whole.first, whole.count()}, sums.data(),
+                                                          sums.size() * sizeof(uint64_t)));
         chan_->Deliver(wire::MsgType::kImageData, Payload(head, bytes.data(), bytes.size()));
         break;
       }

@@ -142,11 +142,11 @@ void UseApp(memnode::App* app, bool read_write) {
   for (const memnode::RegionInfo& r : app->regions()) {
     uint64_t next = 0;
     (void)app->ReadImage(r.id, 0, std::min<uint64_t>(r.size, 1u << 20), 64u << 10,
-                         [&](uint64_t offset, const uint8_t* data, size_t len) {
-                           Require(offset == next && len <= r.size - offset, "image piece outside its region");
-                           volatile uint8_t sink = len != 0 ? data[0] ^ data[len - 1] : 0;
+                         [&](const memnode::App::ImagePiece& p) {
+                           Require(p.offset == next && p.len <= r.size - p.offset, "image piece outside its region");
+                           volatile uint8_t sink = p.len != 0 ? p.data[0] ^ p.data[p.len - 1] : 0;
                            (void)sink;
-                           next = offset + len;
+                           next = p.offset + p.len;
                            return Status::OK();
                          });
   }

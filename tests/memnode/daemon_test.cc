@@ -17,6 +17,7 @@
 #include "runtime/transport/secret.h"
 #include "runtime/transport/transport.h"
 #include "runtime/wire/checksum.h"
+#include "runtime/wire/image_sums.h"
 #include "runtime/wire/record.h"
 #include "memnode/ready_file.h"
 #include "tests/memnode/test_util.h"
@@ -160,10 +161,26 @@ class Client {
     RESPCT_RETURN_IF_ERROR(sock.SendStruct(wire::MsgType::kReadImage, m));
     std::vector<uint8_t> out;
     while (out.size() < length) {
-      Frame f;
+      // Each piece comes after the checksums of its whole pages (the test's
+      // regions are page multiples, so a region's end is a page end).
+      Frame sums, f;
+      RESPCT_RETURN_IF_ERROR(sock.Expect(wire::MsgType::kImageSums, &sums, kTimeout));
       RESPCT_RETURN_IF_ERROR(sock.Expect(wire::MsgType::kImageData, &f, kTimeout));
-      EXPECT_EQ(f.As<wire::ImageDataMsg>().offset, offset + out.size());
-      out.insert(out.end(), f.payload.begin() + sizeof(wire::ImageDataMsg), f.payload.end());
+      const uint64_t at = f.As<wire::ImageDataMsg>().offset;
+      EXPECT_EQ(at, offset + out.size());
+      const uint8_t* bytes = f.payload.data() + sizeof(wire::ImageDataMsg);
+      const uint64_t n = f.payload.size() - sizeof(wire::ImageDataMsg);
+      const auto head = sums.As<wire::ImageSumsMsg>();
+      const wire::PageSpan whole = wire::WholePages(at, n, UINT64_MAX);
+      EXPECT_EQ(head.first_page, whole.first);
+      EXPECT_EQ(head.count, whole.count());
+      for (uint64_t p = 0; p < whole.count() && p < head.count; ++p) {
+        uint64_t want;
+        std::memcpy(&want, sums.payload.data() + sizeof head + p * sizeof want, sizeof want);
+        EXPECT_EQ(wire::ImagePageSum(bytes + ((whole.first + p) * wire::kImageSumPage - at), wire::kImageSumPage),
+                  want);
+      }
+      out.insert(out.end(), bytes, bytes + n);
     }
     return out;
   }
@@ -303,7 +320,7 @@ TEST_F(DaemonTest, TcpWriterCommitsAndReadsBack) {
   const wire::ReadImageMsg bad{1, 0, 3 << 20, 1};
   ASSERT_TRUE(r.sock.SendStruct(wire::MsgType::kReadImage, bad).ok());
   Frame f;
-  EXPECT_EQ(r.sock.Expect(wire::MsgType::kImageData, &f, kTimeout).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(r.sock.Expect(wire::MsgType::kImageSums, &f, kTimeout).code(), Status::Code::kInvalidArgument);
   EXPECT_TRUE(r.Read(2, 0, 8).ok());
   // Readers do not commit.
   ASSERT_TRUE(r.sock.SendStruct(wire::MsgType::kCommit, wire::CommitMsg{5, 0, 0, 0, 0, 0}).ok());

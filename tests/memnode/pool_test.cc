@@ -102,23 +102,57 @@ TEST(PoolTest, RefusesOtherVersion) {
   TempDir dir;
   const std::string path = dir.File("pool");
   ASSERT_TRUE(OpenRW(path).ok());
-  const uint32_t v = kPoolVersion + 1;
-  PatchFile(path, offsetof(Superblock, version), &v, sizeof v);
+  // A newer layout's superblock, checksum and all.
+  Superblock sb;
+  const int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_EQ(pread(fd, &sb, sizeof sb, 0), static_cast<ssize_t>(sizeof sb));
+  close(fd);
+  sb.version = kPoolVersion + 1;
+  sb.checksum = SuperblockChecksum(sb);
+  PatchFile(path, 0, &sb, sizeof sb);
   auto pool = OpenRW(path);
   ASSERT_FALSE(pool.ok());
-  EXPECT_NE(pool.status().message().find("version 2"), std::string::npos) << pool.status().ToString();
+  EXPECT_NE(pool.status().message().find("version " + std::to_string(kPoolVersion + 1)), std::string::npos)
+      << pool.status().ToString();
 }
 
-TEST(PoolTest, RefusesDamagedSuperblock) {
+TEST(PoolTest, RestoresADamagedSuperblockFromItsCopy) {
+  TempDir dir;
+  const std::string path = dir.File("pool");
+  {
+    auto pool = OpenRW(path);
+    ASSERT_TRUE(pool.ok());
+    ASSERT_TRUE((*pool)->Attach(CreateReq("kept", {Region(1, 8192)})).ok());
+  }
+  const uint64_t bogus = 1ull << 40;
+  PatchFile(path, offsetof(Superblock, pool_size), &bogus, sizeof bogus);
+  {
+    auto pool = OpenRW(path);
+    ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+    EXPECT_NE((*pool)->Find("kept"), nullptr);
+  }
+  // Restored in place: the primary passes again on its own.
+  Superblock sb;
+  const int fd = open(path.c_str(), O_RDONLY);
+  ASSERT_EQ(pread(fd, &sb, sizeof sb, 0), static_cast<ssize_t>(sizeof sb));
+  close(fd);
+  EXPECT_EQ(sb.checksum, SuperblockChecksum(sb));
+  EXPECT_NE(sb.pool_size, bogus);
+}
+
+TEST(PoolTest, RefusesASuperblockAndCopyBothDamaged) {
   TempDir dir;
   const std::string path = dir.File("pool");
   ASSERT_TRUE(OpenRW(path).ok());
   const uint64_t bogus = 1ull << 40;
   PatchFile(path, offsetof(Superblock, pool_size), &bogus, sizeof bogus);
-  auto pool = OpenRW(path);
-  ASSERT_FALSE(pool.ok());
-  EXPECT_TRUE(pool.status().IsCorruption());
-  EXPECT_NE(pool.status().message().find("checksum"), std::string::npos) << pool.status().ToString();
+  PatchFile(path, kSuperblockCopyOffset + offsetof(Superblock, pool_size), &bogus, sizeof bogus);
+  for (auto mode : {Pool::OpenMode::kReadWrite, Pool::OpenMode::kReadOnly}) {
+    auto pool = Pool::Open(path, 0, mode);
+    ASSERT_FALSE(pool.ok());
+    EXPECT_TRUE(pool.status().IsCorruption());
+    EXPECT_NE(pool.status().message().find("both fail their checksums"), std::string::npos) << pool.status().ToString();
+  }
 }
 
 TEST(PoolTest, RefusesTruncatedPool) {

@@ -114,9 +114,9 @@ class EpochBuilder {
 // The bytes of a region as App::ReadImage returns them.
 inline std::vector<uint8_t> ReadRegion(App* app, uint32_t region, uint64_t size) {
   std::vector<uint8_t> out;
-  Status s = app->ReadImage(region, 0, size, 1 << 20, [&](uint64_t off, const uint8_t* d, size_t n) {
-    EXPECT_EQ(off, out.size());
-    out.insert(out.end(), d, d + n);
+  Status s = app->ReadImage(region, 0, size, 1 << 20, [&](const App::ImagePiece& p) {
+    EXPECT_EQ(p.offset, out.size());
+    out.insert(out.end(), p.data, p.data + p.len);
     return Status::OK();
   });
   EXPECT_TRUE(s.ok()) << s.ToString();

@@ -22,7 +22,7 @@ TEST(FrameReject, BadMagicVersionType) {
   h.magic = 0x47455420;  // "GET " from an HTTP client
   EXPECT_TRUE(CheckFrameHeader(h).IsCorruption());
   h = MakeFrameHeader(MsgType::kCommit, sizeof(CommitMsg));
-  h.version = 2;
+  h.version = kProtocolVersion + 1;
   Status st = CheckFrameHeader(h);
   EXPECT_TRUE(st.IsCorruption());
   EXPECT_NE(st.message().find("version"), std::string::npos);

@@ -24,8 +24,8 @@ class PoolSource final : public ImageSource {
   }
   Status Read(uint32_t region_id, uint64_t offset, void* dst, size_t len) override {
     auto* out = static_cast<uint8_t*>(dst);
-    return app_ptr_->ReadImage(region_id, offset, len, len, [&](uint64_t off, const uint8_t* data, size_t n) {
-      std::memcpy(out + (off - offset), data, n);
+    return app_ptr_->ReadImage(region_id, offset, len, len, [&](const memnode::App::ImagePiece& p) {
+      std::memcpy(out + (p.offset - offset), p.data, p.len);
       return Status::OK();
     });
   }
