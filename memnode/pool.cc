@@ -200,7 +200,17 @@ Result<App*> Pool::Attach(const AttachRequest& req) {
     return CreateLocked(req);
   }
   if (app == nullptr) {
-    if (!req.create) return Status::NotFound("no app '" + req.name + "' in the pool");
+    if (!req.create) {
+      // A flip in a damaged entry's name hides which app it was: say so.
+      size_t damaged = 0;
+      for (const auto& a : apps_) damaged += a->health().IsCorruption() ? 1 : 0;
+      std::string why = "no app '" + req.name + "' in the pool";
+      if (damaged != 0)
+        why += " (" + std::to_string(damaged) +
+               " damaged app table entr" + (damaged == 1 ? "y is" : "ies are") +
+               " not served, and may be this app's: see the memnode's log)";
+      return Status::NotFound(why);
+    }
     return CreateLocked(req);
   }
   RESPCT_RETURN_IF_ERROR(app->health());
@@ -340,6 +350,13 @@ uint64_t Pool::FindGapLocked(uint64_t bytes) const {
   }
   const uint64_t s = AlignUp(start, kAllocAlign);
   return s + bytes <= cursor_ ? s : 0;
+}
+
+std::vector<Pool::AppCheck> Pool::Verify() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<AppCheck> out;
+  for (const auto& app : apps_) out.push_back(AppCheck{app->name(), app->VerifyImage()});
+  return out;
 }
 
 std::vector<wire::AppSummary> Pool::ListApps() const {

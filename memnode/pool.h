@@ -55,6 +55,14 @@ class Pool {
   Result<App*> Attach(const AttachRequest& req);
   App* Find(std::string_view name) const;
   std::vector<wire::AppSummary> ListApps() const;
+  // Every app's condition, in table order: why it is not served, or what
+  // checking its whole image against its page checksums found (a scrub: it
+  // reads every image byte).
+  struct AppCheck {
+    std::string name;
+    Status status;
+  };
+  std::vector<AppCheck> Verify() const;
 
  private:
   explicit Pool(std::unique_ptr<PoolFile> file) : file_(std::move(file)) {}

@@ -155,6 +155,25 @@ TEST(PoolTest, RefusesASuperblockAndCopyBothDamaged) {
   }
 }
 
+TEST(PoolTest, AnAppWhoseNameIsDamagedIsPointedAtWhenLookedFor) {
+  TempDir dir;
+  const std::string path = dir.File("pool");
+  {
+    auto pool = OpenRW(path);
+    ASSERT_TRUE(pool.ok());
+    ASSERT_TRUE((*pool)->Attach(CreateReq("named", {Region(1, 8192)})).ok());
+  }
+  const char flipped = 'n' ^ 0x01;
+  PatchFile(path, kAppTableOffset + offsetof(AppEntry, name), &flipped, 1);
+  auto pool = OpenRW(path);
+  ASSERT_TRUE(pool.ok());
+  Pool::AttachRequest r;
+  r.name = "named";
+  const Status st = (*pool)->Attach(r).status();
+  EXPECT_TRUE(st.IsNotFound());
+  EXPECT_NE(st.message().find("1 damaged app table entry"), std::string::npos) << st.ToString();
+}
+
 TEST(PoolTest, RefusesTruncatedPool) {
   TempDir dir;
   const std::string path = dir.File("pool");

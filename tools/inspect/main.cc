@@ -66,7 +66,11 @@ session (metadata only); --threads and --extract read the image over a
 reader session of the app. With a writer attached, a report that straddles
 a new commit is retried until it reads one epoch.
 Offline: reads a pool file directly (--pool FILE), read-only, without taking
-its lock; useful when no memnode runs. The image is then as of the last
+its lock; useful when no memnode runs. --verify (offline only) checks every
+app, or the --app named, against the pool's checksums: its table entry and
+applied marks, that its log holds every epoch its history says committed,
+and every 4 KiB page of its image against the page's checksum; one line per
+app (ok, or DAMAGED and where), exit status 1 if any is damaged. The image is then as of the last
 *applied* epoch (the memnode applies committed epochs when it next starts).)HELP";
 
 constexpr const char* kFooter = R"HELP(
@@ -185,7 +189,35 @@ struct Flags {
   size_t max_frames = 64;
   std::vector<uint64_t> diff;
   std::vector<std::string> extract;
+  bool verify = false;
 };
+
+// --verify: every app of an offline pool against its checksums.
+int VerifyPool(const Flags& f) {
+  auto p = respct::memnode::Pool::Open(f.pool, 0, respct::memnode::Pool::OpenMode::kReadOnly);
+  if (!p.ok()) return Fail("pool " + f.pool + ": " + p.status().message());
+  std::vector<respct::memnode::Pool::AppCheck> checks = (*p)->Verify();
+  if (!f.app.empty()) {
+    std::erase_if(checks, [&](const auto& c) { return c.name != f.app; });
+    if (checks.empty()) return Fail("no app '" + f.app + "' in pool " + f.pool);
+  }
+  size_t damaged = 0;
+  std::string text;
+  std::string json = "{\"pool\": " + respct::inspect::JsonString(f.pool) + ", \"apps\": [";
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const auto& c = checks[i];
+    damaged += c.status.ok() ? 0 : 1;
+    text += c.name + ": " + (c.status.ok() ? std::string("ok") : "DAMAGED: " + c.status.message()) + "\n";
+    json += std::string(i ? ", " : "") + "{\"name\": " + respct::inspect::JsonString(c.name) +
+            ", \"ok\": " + (c.status.ok() ? "true" : "false") + ", \"problem\": " +
+            (c.status.ok() ? std::string("null") : respct::inspect::JsonString(c.status.message())) + "}";
+  }
+  json += "], \"damaged\": " + std::to_string(damaged) + "}\n";
+  text += "pool " + f.pool + ": " + std::to_string(checks.size()) + " app(s), " + std::to_string(damaged) +
+          " damaged\n";
+  Print(f.json ? json : text);
+  return damaged == 0 ? 0 : 1;
+}
 
 int ListApps(const Flags& f) {
   respct::inspect::Listing listing;
@@ -299,9 +331,9 @@ int main(int argc, char** argv) {
                                      "Memnode to ask: shm:///PATH (this host) or tcp://HOST:PORT.")
                           ->type_name("URL")
                           ->capture_default_str();
-  cli.add_option("--pool", f.pool, "Read this pool file offline instead of asking a memnode.")
-      ->type_name("FILE")
-      ->excludes(memnode_opt);
+  auto* pool_opt = cli.add_option("--pool", f.pool, "Read this pool file offline instead of asking a memnode.")
+                       ->type_name("FILE")
+                       ->excludes(memnode_opt);
   auto* app_opt = cli.add_option("--app", f.app, "The app to show or look into (exit 1 if it does not exist).")
                       ->type_name("NAME");
   cli.add_option("--secret-file", f.secret_file, "Shared secret of the memnode (live mode only).")
@@ -335,6 +367,11 @@ int main(int argc, char** argv) {
                                "List the kernel objects a recovery of the image will recreate: descriptors, epoll "
                                "interest lists, signal dispositions, process attributes.")
                       ->needs(app_opt);
+  auto* verify_opt = cli.add_flag("--verify", f.verify,
+                                  "Offline (--pool): check every app's table entry, log and whole image against "
+                                  "their checksums; exit 1 if any app is damaged.")
+                         ->needs(pool_opt);
+  verify_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt)->excludes(fds_opt);
   fds_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   epochs_opt->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   threads_opt->excludes(diff_opt)->excludes(extract_opt);
@@ -347,6 +384,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "respct-inspect: %s (see --help)\n", e.what());
     return 2;
   }
+  if (f.verify) return VerifyPool(f);
   if (f.epochs || f.threads || f.fds || !f.diff.empty() || !f.extract.empty()) return Report(f);
   return ListApps(f);
 }
