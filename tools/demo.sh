@@ -5,16 +5,20 @@
 # as an uninterrupted native run, its progress picking up where the image
 # left it (not from zero).
 #
-#   tools/demo.sh [BUILD_DIR]     (default: build)
+#   tools/demo.sh [BUILD_DIR [TOOLS_DIR]]   (default: build, BUILD_DIR/bin)
 #
+# TOOLS_DIR holds respct-run, respct-recover, respct-inspect and
+# respct-memnode, e.g. an installed tree's bin/ (the install test runs the demo
+# that way); the bank example always comes from BUILD_DIR.
 # Uses its own state directory (BUILD_DIR/demo-state) so it never touches the
 # user's default pool, and stops the memnode it started when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 bin=$build/bin
-for b in respct-run respct-recover respct-memnode respct-inspect bank; do
-  [[ -x $bin/$b ]] || { echo "demo: $bin/$b is missing: build first (see README)" >&2; exit 1; }
+tools=${2:-$bin}
+for b in $tools/respct-run $tools/respct-recover $tools/respct-memnode $tools/respct-inspect $bin/bank; do
+  [[ -x $b ]] || { echo "demo: $b is missing: build first (see README)" >&2; exit 1; }
 done
 export RESPCT_STATE_DIR=$(realpath "$build")/demo-state
 rm -rf "$RESPCT_STATE_DIR"
@@ -35,7 +39,7 @@ native=$("$bin/bank" "${opts[@]}" | tail -1)
 echo "$native"
 
 say "bank under respct-run (embedded memnode, 10 ms epochs); kill -9 after 2 s"
-"$bin/respct-run" --epoch-ms 10 -- "$bin/bank" "${opts[@]}" &
+"$tools/respct-run" --epoch-ms 10 -- "$bin/bank" "${opts[@]}" &
 pid=$!
 sleep 2
 if ! kill -9 "$pid" 2>/dev/null; then
@@ -47,11 +51,11 @@ wait "$pid" 2>/dev/null || true
 echo "(bank killed with SIGKILL)"
 
 say "what the memnode kept: the last committed epoch of app 'bank'"
-"$bin/respct-inspect" --app bank
+"$tools/respct-inspect" --app bank
 
 say "respct-recover: the same program resumes from that epoch, every thread where it was"
 recovered_out=$RESPCT_STATE_DIR/recovered.out
-"$bin/respct-recover" -- "$bin/bank" "${opts[@]}" | tee "$recovered_out"
+"$tools/respct-recover" -- "$bin/bank" "${opts[@]}" | tee "$recovered_out"
 recovered=$(tail -1 "$recovered_out")
 
 say "result"

@@ -9,6 +9,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
+  # packaging: man pages from the tools' --help (cmake --install), the .deb (cpack)
+  help2man dpkg-dev
   # clang with libFuzzer and the sanitizer runtimes (tools/fuzz, the fuzz smoke run in CI)
   clang libclang-rt-14-dev
   # RDMA (rdma-core), PMem (PMDK), contexts, unwinding

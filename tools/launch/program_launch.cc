@@ -12,6 +12,9 @@ namespace respct::launch {
 
 std::string DefaultLibraryPath() {
   if (const char* l = std::getenv("RESPCT_LIBRARY"); l != nullptr && *l != '\0') return l;
+  // Installed (cmake/Install.cmake: PREFIX/lib/respct/), else the build tree's (build/lib/).
+  const std::string installed = SelfDirectory() + "/../" RESPCT_INSTALLED_LIBRARY;
+  if (access(installed.c_str(), R_OK) == 0) return installed;
   return SelfDirectory() + "/../lib/librespct.so";
 }
 

@@ -58,7 +58,7 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
                 "(RESPCT_DROP_UNRESTORABLE=1)");
   cli->add_option("--log-level", o->log_level, "shim messages: error, warn, info or debug (default warn)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
-  cli->add_option("--library", o->library, "librespct.so to preload (default: ../lib/librespct.so beside the tool)");
+  cli->add_option("--library", o->library, "librespct.so to preload (default: the installed one, LIBDIR/respct/librespct.so, else ../lib/librespct.so of a build tree)");
   cli->add_option("program", o->program, "PROG and its arguments, after --")->required();
   cli->positionals_at_end();
 }
