@@ -53,9 +53,24 @@ void Replicator::Submit(uint64_t epoch, const dirty::StagingBuffer* staging, siz
     pending_epoch_ = epoch;
     pending_staging_ = staging;
     pending_sample_ = sample_index;
+    submitted_ns_ = MonotonicNs();
     busy_.store(true, std::memory_order_release);
   }
   cv_.notify_all();
+}
+
+bool Replicator::ReadyForCheckpoint() {
+  if (Idle()) return !failed();
+  std::lock_guard<std::mutex> l(mu_);
+  if (busy_.load() && !outage_reported_ && MonotonicNs() - submitted_ns_ > kSilenceWarnMs * 1'000'000u) {
+    ShimLog(kLogWarn,
+            "epoch %llu not committed after %llu ms: memnode %s does not answer; the application keeps running, "
+            "waiting",
+            static_cast<unsigned long long>(pending_epoch_), static_cast<unsigned long long>(kSilenceWarnMs),
+            url_.c_str());
+    outage_reported_ = true;
+  }
+  return false;
 }
 
 bool Replicator::WaitIdle(int timeout_ms) {
@@ -123,14 +138,7 @@ void Replicator::Loop() {
     const uint64_t epoch = pending_epoch_;
     l.unlock();
     Status st;
-    if (transport_ == nullptr) {
-      st = Reconnect();
-      if (st.ok()) {
-        ShimLog(kLogWarn, "memnode %s reachable again (it has epoch %llu)", url_.c_str(),
-                static_cast<unsigned long long>(transport_->info().committed_epoch));
-        outage_reported_ = false;
-      }
-    }
+    if (transport_ == nullptr) st = Reconnect();
     bool done = false;
     if (st.ok() && transport_->info().committed_epoch >= epoch) {
       done = true;  // committed before the acknowledgement was lost
@@ -156,6 +164,12 @@ void Replicator::Loop() {
       return;
     }
     if (done) {
+      // The outage ends with the first epoch committed after it (not with a
+      // reconnection, which the memnode may still refuse as busy).
+      if (outage_reported_)
+        ShimLog(kLogWarn, "memnode %s reachable again: epoch %llu committed", url_.c_str(),
+                static_cast<unsigned long long>(epoch));
+      outage_reported_ = false;
       committed_epoch_.store(epoch, std::memory_order_release);
       if (on_commit_) on_commit_(epoch, false);
       busy_.store(false, std::memory_order_release);
