@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "runtime/base/clock.h"
 #include "runtime/core/current_thread.h"
@@ -14,7 +15,16 @@ namespace respct::core {
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
                        RuntimeStats* stats)
     : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
-      stats_(stats) {}
+      stats_(stats) {
+  // One token for every connection of this process: a reconnection after a
+  // link cut takes over the session the memnode still holds for the old one
+  // (wire::kAttachWriterToken) instead of being refused as busy until TCP
+  // keepalive ends it.
+  uint8_t nonce[wire::kNonceSize];
+  Secret::RandomNonce(nonce);
+  static_assert(sizeof nonce >= wire::kWriterTokenSize);
+  std::memcpy(options_.writer_token.data(), nonce, wire::kWriterTokenSize);
+}
 
 Replicator::~Replicator() { Stop(0); }
 
