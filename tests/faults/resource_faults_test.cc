@@ -4,6 +4,12 @@
 //                            it says so once (no line per failed accept, no
 //                            busy loop), goes on serving the sessions it has,
 //                            and accepts again once descriptors are free.
+//   PoolTooSmallForANewApp   a program whose image does not fit the pool is
+//                            refused with one line naming the pool and the
+//                            sizes; the app already in the pool commits on.
+//   EpochLargerThanItsRing   a program whose first epoch exceeds its log
+//                            ring is told so once (what to change) and runs
+//                            to its end; another app commits on meanwhile.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +24,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/transport/transport.h"
+#include "tests/crash/example_cases.h"
 #include "tests/shim/shim_test_util.h"
 
 namespace respct::faulttest {
@@ -101,6 +108,83 @@ TEST(ResourceFaults, MemnodeOutOfDescriptors) {
   ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << mn.LogTail();
   EXPECT_TRUE((*again)->ListApps().ok());
   EXPECT_EQ(Count(shimtest::ReadFile(mn.dir() + "/memnode.log"), "accepting connections again"), 1u) << mn.LogTail();
+}
+
+using shimtest::Child;
+using shimtest::ChildResult;
+
+// bank in the crash tests' small layout, running for a few seconds.
+std::vector<std::string> SmallBank() {
+  return {BANK_BIN, "--threads", "2", "--transfers", "1000000", "--work-ns", "2000", "--report-ms", "20"};
+}
+
+// Waits (bounded) for `app` to commit three epochs beyond what it has now.
+testing::AssertionResult CommitsGoOn(const test::MemnodeProcess& mn, const std::string& app) {
+  const uint64_t now = shimtest::CommittedEpoch(mn, app);
+  const uint64_t seen = shimtest::WaitForEpoch(mn, app, now + 3, std::chrono::seconds(30));
+  if (seen >= now + 3) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "app '" << app << "' stuck at epoch " << seen << ": " << mn.LogTail();
+}
+
+void ExpectOkEnd(Child* c, const std::string& out_path) {
+  ChildResult r = c->Wait();
+  r.out = shimtest::ReadFile(out_path);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find(" ok"), std::string::npos) << r.Describe();
+}
+
+TEST(ResourceFaults, PoolTooSmallForANewApp) {
+  shimtest::TempDir dir;
+  test::MemnodeProcess::Options o = shimtest::MemnodeOptions();
+  o.pool_size = "256M";
+  test::MemnodeProcess mn(o);
+  ASSERT_TRUE(shimtest::Started(mn));
+  const std::string small = shimtest::UniqueApp("small");
+  Child a(dir.path(), "small", shimtest::RespctRun(mn.tcp_url(), mn.secret_path(), small, crashtest::kSmallImage,
+                                                   SmallBank()));
+  ASSERT_GE(shimtest::WaitForEpoch(mn, small, 3, std::chrono::seconds(60)), 3u) << mn.LogTail();
+
+  // The default layout (a 1 GiB heap, 64 threads of 2 MiB) needs more than the pool has.
+  const std::string big = shimtest::UniqueApp("big");
+  const ChildResult b = shimtest::RunChild(dir.path(), "big", shimtest::RespctRun(mn.tcp_url(), mn.secret_path(), big,
+                                                                                   {}, SmallBank()));
+  EXPECT_EQ(b.exit_code, 70) << b.Describe();
+  EXPECT_NE(b.err.find("pool " + mn.pool_path() + " is full: app '" + big + "' needs "), std::string::npos)
+      << b.Describe();
+  EXPECT_NE(b.err.find(" MiB free"), std::string::npos) << b.Describe();
+  EXPECT_EQ(shimtest::Lines(b.err).size(), 1u) << "one line expected: " << b.Describe();
+  EXPECT_TRUE(b.out.empty()) << "the program ran: " << b.Describe();
+
+  EXPECT_TRUE(CommitsGoOn(mn, small));
+  ExpectOkEnd(&a, dir / "small.out");
+}
+
+TEST(ResourceFaults, EpochLargerThanItsRing) {
+  shimtest::TempDir dir;
+  test::MemnodeProcess mn(shimtest::MemnodeOptions());
+  ASSERT_TRUE(shimtest::Started(mn));
+  const std::string other = shimtest::UniqueApp("other");
+  Child a(dir.path(), "other", shimtest::RespctRun(mn.tcp_url(), mn.secret_path(), other, crashtest::kSmallImage,
+                                                   SmallBank()));
+  ASSERT_GE(shimtest::WaitForEpoch(mn, other, 3, std::chrono::seconds(60)), 3u) << mn.LogTail();
+
+  // 500 000 accounts (about 20 MB, all written before the first epoch) in a
+  // 16 MiB ring, the smallest there is.
+  const std::string wide = shimtest::UniqueApp("wide");
+  const ChildResult w = shimtest::RunChild(
+      dir.path(), "wide",
+      shimtest::RespctRun(mn.tcp_url(), mn.secret_path(), wide,
+                          {"--ring-size", "16M", "--heap-size", "128M", "--max-threads", "16", "--stack-size", "256K"},
+                          {BANK_BIN, "--transfers", "100000", "--accounts", "500000"}));
+  EXPECT_EQ(w.exit_code, 0) << "the program did not run to its end: " << w.Describe();
+  EXPECT_NE(w.out.find(" ok"), std::string::npos) << w.Describe();
+  EXPECT_EQ(Count(w.err, "cannot be committed"), 1u) << w.Describe();
+  EXPECT_NE(w.err.find("does not fit the ring of 16777216 bytes"), std::string::npos) << w.Describe();
+  EXPECT_NE(w.err.find("larger --ring-size"), std::string::npos) << w.Describe();
+
+  // The memnode serves the other app as before.
+  EXPECT_TRUE(CommitsGoOn(mn, other));
+  ExpectOkEnd(&a, dir / "other.out");
 }
 
 }  // namespace
