@@ -261,12 +261,22 @@ Status App::ApplyCommitted(wire::RingProgressMsg* progress) {
   return Status::OK();
 }
 
-Status App::AttachWriter(AppPosition* pos) {
-  std::lock_guard<std::mutex> l(mu_);
+Status App::AttachWriter(AppPosition* pos, const WriterToken& token, std::function<void()> end_session) {
+  std::unique_lock<std::mutex> l(mu_);
   RESPCT_RETURN_IF_ERROR(health_);
+  if (writer_ && token != WriterToken{} && token == writer_token_) {
+    spdlog::warn("app '{}': its writer reconnected; ending the writer's previous session, which stopped hearing "
+                 "from it",
+                 name_);
+    if (end_writer_session_) end_writer_session_();
+    writer_detached_.wait_for(l, kTakeoverWait, [this] { return !writer_; });
+    RESPCT_RETURN_IF_ERROR(health_);
+  }
   if (writer_) return Status::Busy("app '" + name_ + "' already has a writer attached");
   RESPCT_RETURN_IF_ERROR(ApplyLocked());
   writer_ = true;
+  writer_token_ = token;
+  end_writer_session_ = std::move(end_session);
   *pos = AppPosition{committed_epoch_, applied_epoch_, capacity_, tail_, applied_pos_};
   return Status::OK();
 }
@@ -279,8 +289,13 @@ Status App::Retire(const std::string& why) {
 }
 
 void App::DetachWriter() {
-  std::lock_guard<std::mutex> l(mu_);
-  writer_ = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    writer_ = false;
+    writer_token_ = {};
+    end_writer_session_ = nullptr;
+  }
+  writer_detached_.notify_all();
 }
 
 AppPosition App::Position() const {

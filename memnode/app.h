@@ -8,6 +8,9 @@
 // (the epoch is committed), then image bytes, then the applied mark.
 #pragma once
 
+#include <array>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -23,6 +26,9 @@
 #include "runtime/wire/message.h"
 
 namespace respct::memnode {
+
+// A writer's token (wire::kAttachWriterToken); all zero: none.
+using WriterToken = std::array<uint8_t, wire::kWriterTokenSize>;
 
 // An app's positions, as AttachOk reports them.
 struct AppPosition {
@@ -64,7 +70,13 @@ class App {
   // the applied mark. Idempotent.
   Status ApplyCommitted(wire::RingProgressMsg* progress);
   // §3: makes this the app's single writer (applying what is pending first).
-  Status AttachWriter(AppPosition* pos);
+  // `end_session` ends this writer's session (shuts its connection down, so
+  // that the session detaches). A writer attached with the same nonzero
+  // `token` is this process on a connection it gave up (wire/message.h,
+  // kAttachWriterToken): its session is ended and the attach waits, up to
+  // kTakeoverWait, for it to detach. Any other attached writer: kBusy.
+  Status AttachWriter(AppPosition* pos, const WriterToken& token = {}, std::function<void()> end_session = nullptr);
+  static constexpr std::chrono::milliseconds kTakeoverWait{5000};
   void DetachWriter();
   AppPosition Position() const;
 
@@ -176,6 +188,9 @@ class App {
   int mark_slot_ = 0;           // which slot holds it; updates go to the other
   uint64_t last_commit_ns_ = 0;
   bool writer_ = false;
+  WriterToken writer_token_{};
+  std::function<void()> end_writer_session_;
+  std::condition_variable writer_detached_;
   std::deque<EpochRecords> pending_;  // committed, not yet applied, in order
 };
 

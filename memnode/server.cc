@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -142,12 +143,12 @@ void Server::Accept(const Listener& l) {
   socklen_t len = sizeof ss;
   const int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_CLOEXEC);
   if (fd < 0) {
-    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-      spdlog::warn("accept on {}: {}", l.url, std::strerror(errno));
-      // Out of descriptors: back off instead of spinning on a ready listener.
-      poll(nullptr, 0, 100);
-    }
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) PauseAccepting(l.url, errno);
     return;
+  }
+  if (accept_failing_) {
+    spdlog::warn("accepting connections again ({} open)", conns_.size() + 1);
+    accept_failing_ = false;
   }
   if (conns_.size() >= opts_.max_connections) {
     spdlog::warn("refusing a connection on {}: {} connections open", l.url, conns_.size());
@@ -160,6 +161,27 @@ void Server::Accept(const Listener& l) {
   const std::string peer = PeerName(ss, l.unix_socket);
   spdlog::debug("connection from {} on {}", peer, l.url);
   StartSession(std::make_unique<FrameSocket>(fd), peer, l.unix_socket);
+}
+
+void Server::PauseAccepting(const std::string& url, int err) {
+  accept_retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kAcceptRetryMs);
+  if (accept_failing_) return;
+  accept_failing_ = true;
+  if (err == EMFILE || err == ENFILE) {
+    rlimit r{};
+    getrlimit(RLIMIT_NOFILE, &r);
+    spdlog::error("accept on {}: {} ({} connections open, descriptor limit {}): new connections wait in the "
+                  "listen backlog until a connection ends; the open ones are served as before",
+                  url, std::strerror(err), conns_.size(),
+                  r.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : std::to_string(r.rlim_cur));
+  } else {
+    spdlog::error("accept on {}: {}; retrying every {} ms, the open connections are served as before", url,
+                  std::strerror(err), kAcceptRetryMs);
+  }
+}
+
+bool Server::AcceptPaused() const {
+  return accept_failing_ && std::chrono::steady_clock::now() < accept_retry_at_;
 }
 
 void Server::AcceptRdma(const RdmaListener& l) {
@@ -214,15 +236,18 @@ void Server::StartRdmaSession(int fd, const std::string& url) {
   conns_.push_back(std::move(conn));
 }
 
-void Server::ReapFinished() {
+bool Server::ReapFinished() {
+  bool any = false;
   for (auto it = conns_.begin(); it != conns_.end();) {
     if ((*it)->done.load(std::memory_order_acquire)) {
       (*it)->thread.join();
       it = conns_.erase(it);  // closes the descriptor
+      any = true;
     } else {
       ++it;
     }
   }
+  return any;
 }
 
 Status Server::Run() {
@@ -232,9 +257,14 @@ Status Server::Run() {
   for (const RdmaListener& l : rdma_listeners_) fds.push_back(pollfd{l.listener->fd(), POLLIN, 0});
   fds.push_back(pollfd{signal_fd_, POLLIN, 0});
   while (true) {
-    const int rc = poll(fds.data(), fds.size(), 1000);
+    // Listeners are polled unless accepting is paused (PauseAccepting); the
+    // signalfd always is.
+    const bool paused = AcceptPaused();
+    for (size_t i = 0; i + 1 < fds.size(); ++i) fds[i].events = paused ? 0 : POLLIN;
+    const int rc = poll(fds.data(), fds.size(), paused ? 100 : 1000);
     if (rc < 0 && errno != EINTR) return Status::FromErrno("poll", errno);
-    ReapFinished();
+    // A connection that ended freed a descriptor: try accepting at once.
+    if (ReapFinished() && accept_failing_) accept_retry_at_ = {};
     if (rc <= 0) continue;
     if (fds.back().revents & POLLIN) {
       signalfd_siginfo si{};

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -89,8 +90,16 @@ class Server {
   // Sets the rdma:// connection of bootstrap socket `fd` up, then serves it,
   // on a thread of its own.
   void StartRdmaSession(int fd, const std::string& url);
-  void ReapFinished();
+  // Joins the threads of finished connections; true if there were any.
+  bool ReapFinished();
   void Shutdown();
+  // When accept fails for want of a resource (descriptors, above all): the
+  // listeners stay readable, so polling them again at once would spin, and
+  // logging each failure would flood the log. They are left out of the poll
+  // set until a connection ends (freeing its descriptor) or kAcceptRetryMs
+  // passes; the failure is logged once per episode, and its end once.
+  void PauseAccepting(const std::string& url, int err);
+  bool AcceptPaused() const;
 
   Pool* pool_;
   Secret secret_;
@@ -100,6 +109,10 @@ class Server {
   std::vector<Listener> listeners_;
   std::vector<RdmaListener> rdma_listeners_;
   std::list<std::unique_ptr<Connection>> conns_;  // touched by the accept thread only
+  // Accept thread only: see PauseAccepting.
+  static constexpr int kAcceptRetryMs = 1000;
+  bool accept_failing_ = false;
+  std::chrono::steady_clock::time_point accept_retry_at_{};
 };
 
 }  // namespace respct::memnode

@@ -147,9 +147,15 @@ Status Session::Serve() {
 
 Status Session::HandleAttach(const Frame& f) {
   const auto msg = f.As<wire::AttachMsg>();
+  const bool has_token = (msg.flags & wire::kAttachWriterToken) != 0;
   if (msg.region_count > wire::kMaxRegions ||
-      f.payload.size() != sizeof msg + uint64_t{msg.region_count} * sizeof(wire::RegionDesc))
+      f.payload.size() !=
+          sizeof msg + uint64_t{msg.region_count} * sizeof(wire::RegionDesc) + (has_token ? wire::kWriterTokenSize : 0))
     return Status::Corruption("Attach message length does not match its region count");
+  WriterToken token{};
+  if (has_token)
+    std::memcpy(token.data(), f.payload.data() + sizeof msg + msg.region_count * sizeof(wire::RegionDesc),
+                token.size());
   Pool::AttachRequest req;
   req.name = app_name_;
   req.regions.resize(msg.region_count);
@@ -168,7 +174,10 @@ Status Session::HandleAttach(const Frame& f) {
   const bool writer = (msg.flags & wire::kAttachWriter) != 0;
   AppPosition pos;
   if (writer) {
-    RESPCT_RETURN_IF_ERROR((*app)->AttachWriter(&pos));
+    // The channel outlives the writer slot (ReleaseApp detaches before the
+    // server releases the channel), so another session may shut it down
+    // while this one is the writer.
+    RESPCT_RETURN_IF_ERROR((*app)->AttachWriter(&pos, token, [chan = sock_] { chan->Shutdown(); }));
     writer_ = true;
   } else {
     pos = (*app)->Position();

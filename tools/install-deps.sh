@@ -17,6 +17,8 @@ packages=(
   libibverbs-dev librdmacm-dev libpmem2-dev libboost-context-dev libunwind-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # tc, for the network fault tests (tests/faults: tbf, netem)
+  iproute2
   # checksums, authentication, command lines, logging
   libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
   # real multithreaded programs the tests run unmodified under respct

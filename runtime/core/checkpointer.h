@@ -59,7 +59,7 @@ class Checkpointer final : public CheckpointClient {
                                                       MetaHeader* meta, ThreadRegistry* registry,
                                                       Replicator* replicator, RuntimeStats* stats);
 
-  bool ReadyForCheckpoint() override { return replicator_->Idle() && !replicator_->failed(); }
+  bool ReadyForCheckpoint() override { return replicator_->ReadyForCheckpoint(); }
   bool CaptureQuiescent(uint64_t epoch) override;
   void AfterRelease(uint64_t epoch, const RoundResult& round) override;
   void Abandoned(uint64_t epoch, const RoundResult& round) override;

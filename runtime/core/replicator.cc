@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "runtime/base/clock.h"
 #include "runtime/core/current_thread.h"
@@ -14,7 +15,16 @@ namespace respct::core {
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
                        RuntimeStats* stats)
     : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
-      stats_(stats) {}
+      stats_(stats) {
+  // One token for every connection of this process: a reconnection after a
+  // link cut takes over the session the memnode still holds for the old one
+  // (wire::kAttachWriterToken) instead of being refused as busy until TCP
+  // keepalive ends it.
+  uint8_t nonce[wire::kNonceSize];
+  Secret::RandomNonce(nonce);
+  static_assert(sizeof nonce >= wire::kWriterTokenSize);
+  std::memcpy(options_.writer_token.data(), nonce, wire::kWriterTokenSize);
+}
 
 Replicator::~Replicator() { Stop(0); }
 
@@ -53,9 +63,24 @@ void Replicator::Submit(uint64_t epoch, const dirty::StagingBuffer* staging, siz
     pending_epoch_ = epoch;
     pending_staging_ = staging;
     pending_sample_ = sample_index;
+    submitted_ns_ = MonotonicNs();
     busy_.store(true, std::memory_order_release);
   }
   cv_.notify_all();
+}
+
+bool Replicator::ReadyForCheckpoint() {
+  if (Idle()) return !failed();
+  std::lock_guard<std::mutex> l(mu_);
+  if (busy_.load() && !outage_reported_ && MonotonicNs() - submitted_ns_ > kSilenceWarnMs * 1'000'000u) {
+    ShimLog(kLogWarn,
+            "epoch %llu not committed after %llu ms: memnode %s does not answer; the application keeps running, "
+            "waiting",
+            static_cast<unsigned long long>(pending_epoch_), static_cast<unsigned long long>(kSilenceWarnMs),
+            url_.c_str());
+    outage_reported_ = true;
+  }
+  return false;
 }
 
 bool Replicator::WaitIdle(int timeout_ms) {
@@ -123,14 +148,7 @@ void Replicator::Loop() {
     const uint64_t epoch = pending_epoch_;
     l.unlock();
     Status st;
-    if (transport_ == nullptr) {
-      st = Reconnect();
-      if (st.ok()) {
-        ShimLog(kLogWarn, "memnode %s reachable again (it has epoch %llu)", url_.c_str(),
-                static_cast<unsigned long long>(transport_->info().committed_epoch));
-        outage_reported_ = false;
-      }
-    }
+    if (transport_ == nullptr) st = Reconnect();
     bool done = false;
     if (st.ok() && transport_->info().committed_epoch >= epoch) {
       done = true;  // committed before the acknowledgement was lost
@@ -156,6 +174,12 @@ void Replicator::Loop() {
       return;
     }
     if (done) {
+      // The outage ends with the first epoch committed after it (not with a
+      // reconnection, which the memnode may still refuse as busy).
+      if (outage_reported_)
+        ShimLog(kLogWarn, "memnode %s reachable again: epoch %llu committed", url_.c_str(),
+                static_cast<unsigned long long>(epoch));
+      outage_reported_ = false;
       committed_epoch_.store(epoch, std::memory_order_release);
       if (on_commit_) on_commit_(epoch, false);
       busy_.store(false, std::memory_order_release);

@@ -54,6 +54,14 @@ class Replicator {
   void Stop(int drain_timeout_ms);
 
   bool Idle() const { return !busy_.load(std::memory_order_acquire); }
+  // Idle and not failed: the next epoch may be captured. Asked by the epoch
+  // coordinator every millisecond while an epoch ships, which is where a
+  // commit that waits too long is noticed: a silent link (a cut, a peer
+  // gone without a FIN) keeps a connection open and a commit waiting for its
+  // acknowledgement up to the reply bound (ConnectOptions::timeout_ms), and
+  // TCP may well deliver it in the end, but the user learns of the outage
+  // after kSilenceWarnMs, once, not only if it outlasts the bound.
+  bool ReadyForCheckpoint();
   // An epoch could never be committed (it needs more log ring than the
   // memnode gave this app): shipping has stopped for good.
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -86,7 +94,12 @@ class Replicator {
   const dirty::StagingBuffer* pending_staging_ = nullptr;
   size_t pending_sample_ = 0;
   std::atomic<uint64_t> committed_epoch_{0};
+  // Under mu_: when the epoch in flight was submitted, and whether the
+  // current outage was reported (once, by whichever notices it first: a
+  // failed call on the ship thread or ReadyForCheckpoint).
+  uint64_t submitted_ns_ = 0;
   bool outage_reported_ = false;
+  static constexpr uint64_t kSilenceWarnMs = 2000;
   // Ship thread only: the transport's ring memory is faulted in. Sliced so
   // that an epoch submitted meanwhile waits ~5 ms at most.
   static constexpr uint64_t kPrefaultSlice = 4ull << 20;

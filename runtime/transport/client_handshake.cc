@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "runtime/transport/frame_socket.h"
 #include "runtime/transport/inline_ring_sink.h"
@@ -62,16 +63,22 @@ Status ClientHandshake(FrameChannel& sock, const Secret& secret, std::string_vie
 Result<AttachReply> ClientAttach(FrameChannel& sock, const ConnectOptions& options) {
   if (options.regions.size() > wire::kMaxRegions)
     return Status::InvalidArgument("at most " + std::to_string(wire::kMaxRegions) + " regions per app");
+  const bool token = options.writer && options.writer_token != decltype(options.writer_token){};
   wire::AttachMsg msg{};
   msg.flags = (options.writer ? wire::kAttachWriter : 0u) | (options.create ? wire::kAttachCreate : 0u) |
               (options.reset ? wire::kAttachReset : 0u) |
-              (options.writer && options.client_persists ? wire::kAttachClientPersists : 0u);
+              (options.writer && options.client_persists ? wire::kAttachClientPersists : 0u) |
+              (token ? wire::kAttachWriterToken : 0u);
   msg.region_count = static_cast<uint32_t>(options.regions.size());
   msg.ring_capacity = options.ring_capacity;
-  std::vector<wire::RegionDesc> descs;
-  for (const RegionSpec& r : options.regions) descs.push_back(wire::RegionDesc{r.id, 0, r.size, r.base_addr});
-  RESPCT_RETURN_IF_ERROR(
-      sock.Send(wire::MsgType::kAttach, &msg, sizeof msg, descs.data(), descs.size() * sizeof(wire::RegionDesc)));
+  std::vector<uint8_t> tail(options.regions.size() * sizeof(wire::RegionDesc));
+  for (size_t i = 0; i < options.regions.size(); ++i) {
+    const RegionSpec& r = options.regions[i];
+    const wire::RegionDesc d{r.id, 0, r.size, r.base_addr};
+    std::memcpy(tail.data() + i * sizeof d, &d, sizeof d);
+  }
+  if (token) tail.insert(tail.end(), options.writer_token.begin(), options.writer_token.end());
+  RESPCT_RETURN_IF_ERROR(sock.Send(wire::MsgType::kAttach, &msg, sizeof msg, tail.data(), tail.size()));
 
   Frame f;
   RESPCT_RETURN_IF_ERROR(sock.Expect(wire::MsgType::kAttachOk, &f, options.timeout_ms));

@@ -20,6 +20,7 @@
 // may still have committed).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,9 @@ struct ConnectOptions {
   // WRITEs (PMem with DDIO off) instead of a memnode-side flush. Set by
   // ?durability=client in the URL.
   bool client_persists = false;
+  // Writer: who this writer is, across its reconnections (kAttachWriterToken
+  // in wire/message.h); all zero: none. A process draws one at random once.
+  std::array<uint8_t, wire::kWriterTokenSize> writer_token{};
 };
 
 struct AttachInfo {

@@ -21,7 +21,8 @@ bool RuleFor(MsgType t, LengthRule* r) {
     case MsgType::kAuth: return exact(sizeof(AuthMsg));
     case MsgType::kAuthOk: return exact(0);
     case MsgType::kError: return range(sizeof(ErrorMsg), sizeof(ErrorMsg) + 4096);
-    case MsgType::kAttach: return range(sizeof(AttachMsg), sizeof(AttachMsg) + kMaxRegions * sizeof(RegionDesc));
+    case MsgType::kAttach:
+      return range(sizeof(AttachMsg), sizeof(AttachMsg) + kMaxRegions * sizeof(RegionDesc) + kWriterTokenSize);
     case MsgType::kAttachOk:
       return range(sizeof(AttachOkMsg), sizeof(AttachOkMsg) + kMaxRegions * sizeof(RegionDesc));
     case MsgType::kRingWrite: return range(sizeof(RingWriteMsg) + 1, kMaxFramePayload);

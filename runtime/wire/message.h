@@ -132,9 +132,20 @@ enum AttachFlags : uint32_t {
   // Writer over verbs: the client makes its record bytes durable itself
   // (RDMA READ after its WRITEs, for PMem with DDIO off) before it commits.
   kAttachClientPersists = 1u << 3,
+  // Writer: a writer token (kWriterTokenSize random bytes, fixed for the
+  // life of the client process) follows the regions. A writer whose token
+  // equals that of the app's attached writer takes the slot over, ending
+  // the older session: it is the same process coming back on a new
+  // connection after its old one went silent (a link cut swallowed the
+  // FIN), which the memnode would otherwise keep, refusing the process as
+  // busy, until TCP keepalive ends it a minute later. Any other writer is
+  // still refused while one is attached.
+  kAttachWriterToken = 1u << 4,
 };
+inline constexpr uint32_t kWriterTokenSize = 16;
 
-// Attach: `region_count` RegionDesc follow. A reader may send zero regions.
+// Attach: `region_count` RegionDesc follow, then the writer token with
+// kAttachWriterToken. A reader may send zero regions.
 struct AttachMsg {
   uint32_t flags;
   uint32_t region_count;

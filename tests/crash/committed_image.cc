@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <regex>
 #include <thread>
 
 #include "runtime/core/layout.h"
@@ -67,6 +68,13 @@ Result<CommittedImage> ReadCommittedImage(const std::string& url, const Secret& 
                               ", the memnode committed " + std::to_string(out.epoch));
   out.capture_unix_ns = m.capture_unix_ns;
   return out;
+}
+
+uint64_t ResumedEpoch(const std::string& recover_err) {
+  static const std::regex re("resuming app '[^']*' at epoch ([0-9]+)");
+  std::smatch m;
+  if (!std::regex_search(recover_err, m, re)) return 0;
+  return std::stoull(m[1].str());
 }
 
 }  // namespace respct::crashtest

@@ -27,4 +27,7 @@ uint64_t CommittedEpochNow(const std::string& url, const Secret& secret, const s
 Result<CommittedImage> ReadCommittedImage(const std::string& url, const Secret& secret, const std::string& app,
                                           int wait_ms);
 
+// N from "resuming app '...' at epoch N" in respct-recover's standard error; 0 if absent.
+uint64_t ResumedEpoch(const std::string& recover_err);
+
 }  // namespace respct::crashtest

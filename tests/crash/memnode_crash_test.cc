@@ -82,13 +82,6 @@ class MemnodeCrash : public testing::TestWithParam<std::string> {
     return testing::AssertionSuccess();
   }
 
-  // The epoch respct-recover said it resumes, from its stderr; 0 if absent.
-  static uint64_t ResumedEpoch(const std::string& err) {
-    const std::string key = "' at epoch ";
-    const size_t at = err.find(key);
-    return at == std::string::npos ? 0 : std::strtoull(err.c_str() + at + key.size(), nullptr, 10);
-  }
-
   // Lets `child` run to the end and checks the native result.
   void ExpectNativeEnd(Child* child, const std::string& tag) {
     ChildResult r = child->Wait();

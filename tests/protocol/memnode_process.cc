@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -102,6 +103,10 @@ Status MemnodeProcess::Start() {
     // even when the test itself is killed or aborts.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    if (options_.max_open_files != 0) {
+      const rlimit r{options_.max_open_files, options_.max_open_files};
+      if (setrlimit(RLIMIT_NOFILE, &r) != 0) _exit(126);
+    }
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd >= 0) {
       dup2(fd, 1);

@@ -40,6 +40,8 @@ class MemnodeProcess {
     std::string ring_size = "8M";   // --ring-size: default ring of new apps
     std::string pool_size = "2G";   // --size of the new pool (sparse)
     std::string log_level = "warn";
+    // RLIMIT_NOFILE of the memnode (soft and hard); 0: the test's own.
+    unsigned max_open_files = 0;
   };
 
   explicit MemnodeProcess(Options options);

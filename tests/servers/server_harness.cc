@@ -398,13 +398,6 @@ std::vector<KeyRecord> PresentKeys(ServerKind kind, uint16_t port, const std::ve
   return out;
 }
 
-uint64_t ResumedEpoch(const std::string& err) {
-  static const std::regex re("resuming app '[^']*' at epoch ([0-9]+)");
-  std::smatch m;
-  if (!std::regex_search(err, m, re)) return 0;
-  return std::stoull(m[1].str());
-}
-
 testing::AssertionResult Answers(ServerKind kind, uint16_t port) {
   if (kind == ServerKind::kMemcached) {
     MemcacheClient mc;

@@ -39,6 +39,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/transport/secret.h"
+#include "tests/crash/committed_image.h"
 #include "tests/protocol/memnode_process.h"
 #include "tests/shim/shim_test_util.h"
 
@@ -185,8 +186,7 @@ VerifyResult Verify(ServerKind kind, uint16_t port, const std::vector<KeyRecord>
 // Keys of `records` that `Verify` found present (for the next round's always_required).
 std::vector<KeyRecord> PresentKeys(ServerKind kind, uint16_t port, const std::vector<KeyRecord>& records);
 
-// N from "resuming app '...' at epoch N" in respct-recover's stderr; 0 if absent.
-uint64_t ResumedEpoch(const std::string& err);
+using crashtest::ResumedEpoch;
 
 // The server answers its status command: memcached `stats` (with pid and
 // curr_items), redis `PING` and `DBSIZE`.
