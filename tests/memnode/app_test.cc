@@ -63,6 +63,15 @@ class AppTest : public ::testing::Test {
     EXPECT_TRUE(ReadRegion(app_, 1, kSize1) == shadow1_);
     EXPECT_TRUE(ReadRegion(app_, 2, kSize2) == shadow2_);
   }
+  // The creation of a second, small app "other" beside "app".
+  static Pool::AttachRequest OtherApp() {
+    Pool::AttachRequest r;
+    r.name = "other";
+    r.regions = {Region(1, 4096)};
+    r.create = true;
+    r.ring_capacity = wire::kMinRingCapacity;
+    return r;
+  }
   // Pool-file offset of the app's ring and table entry (the app is in slot 0).
   uint64_t EntryOffset() const { return kAppTableOffset; }
   AppEntry ReadEntry() const {
@@ -289,11 +298,7 @@ TEST_F(AppTest, ReplayRewritesPagesAndChecksumsOfAHalfAppliedEpoch) {
 }
 
 TEST_F(AppTest, ADamagedStateWordIsReportedAndItsSpaceKept) {
-  Pool::AttachRequest r;
-  r.name = "other";
-  r.regions = {Region(1, 4096)};
-  r.create = true;
-  r.ring_capacity = wire::kMinRingCapacity;
+  Pool::AttachRequest r = OtherApp();
   ASSERT_TRUE(pool_->Attach(r).ok());
   const uint64_t app_begin = app_->alloc_begin();
   const uint64_t app_end = app_->alloc_end();
@@ -400,11 +405,7 @@ TEST_F(AppTest, FirstMarkUpdateKeepsTheInitialMark) {
 }
 
 TEST_F(AppTest, BothMarkSlotsCorruptDamagesOnlyThatApp) {
-  Pool::AttachRequest r;
-  r.name = "other";
-  r.regions = {Region(1, 4096)};
-  r.create = true;
-  r.ring_capacity = wire::kMinRingCapacity;
+  Pool::AttachRequest r = OtherApp();
   ASSERT_TRUE(pool_->Attach(r).ok());
   EpochBuilder b(app_);
   Write(b, 1, 0, Bytes(64, 1));
