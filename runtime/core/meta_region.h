@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/base/status.h"
 #include "runtime/core/layout.h"
 #include "runtime/core/thread_table.h"
 
@@ -89,6 +90,21 @@ inline size_t MetaSlotsOffset() { return kMetaHeaderBytes; }
 inline size_t MetaKeysOffset(uint32_t max_threads) {
   return (MetaSlotsOffset() + sizeof(ThreadSlot) * max_threads + kPageSize - 1) & ~(kPageSize - 1);
 }
+
+// The one check of a meta header read back from an image, for every reader
+// (the shim's recovery, respct-recover's fetch, respct-inspect): the magic
+// (zero: no epoch was ever captured, FailedPrecondition; anything else wrong:
+// Corruption), the version (FailedPrecondition: another respct wrote it), and
+// the thread table where the writer puts it and inside the `region_size`
+// bytes of meta region the reader holds (Corruption otherwise), so that a
+// reader may then index any of max_threads slots. It trusts nothing else;
+// what a resume needs beyond this is RecoveryImage::CheckResumable's.
+Status CheckMetaHeader(const MetaHeader& m, uint64_t region_size);
+
+// The thread slots of a checked meta region (`meta`, `size` bytes: the
+// header and its table) that are neither free nor exited: the threads a
+// recovery has to resume or restart. Checks the header first.
+Result<uint32_t> LiveThreadsInMeta(const uint8_t* meta, size_t size);
 
 inline MetaHeader* MetaAt(uintptr_t meta_base) { return reinterpret_cast<MetaHeader*>(meta_base); }
 inline ThreadSlot* SlotsAt(uintptr_t meta_base) {

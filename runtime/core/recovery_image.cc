@@ -44,15 +44,8 @@ Result<RecoveryImage> RecoveryImage::Open(const std::string& path) {
       return Status::Corruption(path + ": region " + std::to_string(r.id) + " lies outside the file");
   }
   const RecoveryRegion* meta = img.region(kMetaRegion);
-  if (meta == nullptr || meta->stored < kMetaHeaderBytes) return Status::Corruption(path + ": no meta region");
-  const MetaHeader& m = img.meta();
-  if (m.magic != kMetaMagic) return Status::Corruption(path + ": the image's meta region is not initialised");
-  if (m.version != kMetaVersion)
-    return Status::FailedPrecondition(path + ": image written by another respct version (meta version " +
-                                      std::to_string(m.version) + ", this one reads " +
-                                      std::to_string(kMetaVersion) + ")");
-  if (MetaSlotsOffset() + uint64_t{m.max_threads} * sizeof(ThreadSlot) > meta->stored)
-    return Status::Corruption(path + ": thread table outside the meta region");
+  if (meta == nullptr) return Status::Corruption(path + ": no meta region");
+  RESPCT_RETURN_IF_ERROR(CheckMetaHeader(img.meta(), meta->stored).Annotate(path));
   return img;
 }
 

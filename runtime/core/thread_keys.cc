@@ -31,10 +31,6 @@ constexpr int kDestructorIterations = PTHREAD_DESTRUCTOR_ITERATIONS;
 
 }  // namespace
 
-size_t ThreadKeysBytes(uint32_t max_threads) {
-  return sizeof(KeyEntry) * kMaxKeys + sizeof(KeyValue) * kMaxKeys * max_threads;
-}
-
 void ThreadKeys::Attach(void* table, uint32_t max_threads, bool keep_image) {
   auto* keys = static_cast<KeyEntry*>(table);
   if (!keep_image) std::memcpy(keys, g_early_keys, sizeof g_early_keys);

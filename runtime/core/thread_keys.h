@@ -39,7 +39,11 @@ struct KeyValue {
   uint64_t value;
 };
 
-size_t ThreadKeysBytes(uint32_t max_threads);
+// The table's size for `max_threads` slots (the meta region's layout needs it:
+// Layout::meta_size).
+inline size_t ThreadKeysBytes(uint32_t max_threads) {
+  return sizeof(KeyEntry) * kMaxKeys + sizeof(KeyValue) * kMaxKeys * max_threads;
+}
 
 class ThreadKeys {
  public:

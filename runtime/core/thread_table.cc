@@ -1,8 +1,5 @@
 #include "runtime/core/thread_table.h"
 
-#include "runtime/core/layout.h"
-#include "runtime/core/meta_region.h"
-#include "runtime/core/thread_keys.h"
 #include "runtime/core/thread_registry.h"
 
 namespace respct::core {
@@ -61,22 +58,6 @@ uint32_t ThreadRegistry::LiveCount() {
   uint32_t n = 0;
   for (uint32_t i = 0; i < max_threads_; ++i) n += slots_[i].load_state() != kSlotFree;
   return n;
-}
-
-size_t Layout::meta_size() const {
-  const size_t bytes = MetaKeysOffset(max_threads) + ThreadKeysBytes(max_threads);
-  return (bytes + kPageSize - 1) & ~(kPageSize - 1);
-}
-
-const char* RegionName(uint32_t id) {
-  switch (id) {
-    case kMetaRegion: return "meta";
-    case kHeapRegion: return "heap";
-    case kStackRegion: return "stacks";
-    case kGlobalsRegion: return "globals";
-    case kKernelRegion: return "kernel";
-  }
-  return id >= kLibraryGlobalsFirstRegion ? "library globals" : "unknown";
 }
 
 }  // namespace respct::core

@@ -22,7 +22,6 @@
 #include "runtime/core/recovery_image.h"
 #include "runtime/core/thread_table.h"
 #include "tests/fuzz/scripted_channel.h"
-#include "tools/launch/image_fetch.h"
 
 namespace respct::fuzz {
 namespace {
@@ -75,6 +74,7 @@ std::vector<uint8_t> BuildTemplate() {
   m.base = l.base;
   m.heap_size = l.heap_size;
   m.stack_size = l.stack_size;
+  m.slots_offset = core::MetaSlotsOffset();
   std::memcpy(meta, &m, sizeof m);
   for (uint32_t i = 0; i < kThreads; ++i) {
     core::ThreadSlot s{};
@@ -102,7 +102,7 @@ Globals* g = nullptr;
 void Exercise(const core::RecoveryImage& img) {
   const core::RecoveryRegion* meta = img.region(core::kMetaRegion);
   Require(meta != nullptr, "an opened image without a meta region");
-  (void)launch::LiveThreadsInMeta(img.bytes(*meta), meta->stored);
+  (void)core::LiveThreadsInMeta(img.bytes(*meta), meta->stored);
   if (!img.CheckResumable("fuzz image").ok()) return;
   // What RestoreThreadStack does for each thread to resume, bounds asserted.
   const core::Layout l = img.ImageLayout();

@@ -25,20 +25,12 @@ std::string BaseName(const std::string& path) {
 
 Result<std::unique_ptr<ProcessImage>> ProcessImage::Load(ImageSource* source) {
   const RegionSpec* meta = source->region(core::kMetaRegion);
-  if (meta == nullptr || meta->size < core::kMetaHeaderBytes)
+  if (meta == nullptr)
     return Status::FailedPrecondition("app '" + source->app() + "' has no respct meta region");
   std::unique_ptr<ProcessImage> img(new ProcessImage(source));
   RESPCT_RETURN_IF_ERROR(source->Read(core::kMetaRegion, 0, &img->meta_, sizeof img->meta_));
   const core::MetaHeader& m = img->meta_;
-  if (m.magic != core::kMetaMagic)
-    return Status::FailedPrecondition("the image of app '" + source->app() +
-                                      "' holds no committed meta header yet (no epoch captured)");
-  if (m.version != core::kMetaVersion)
-    return Status::FailedPrecondition("meta region version " + std::to_string(m.version) + ", this tool reads " +
-                                      std::to_string(core::kMetaVersion));
-  if (m.slots_offset < sizeof(core::MetaHeader) || m.max_threads == 0 ||
-      m.slots_offset + uint64_t{m.max_threads} * sizeof(core::ThreadSlot) > meta->size)
-    return Status::Corruption("meta header: thread table outside the meta region");
+  RESPCT_RETURN_IF_ERROR(core::CheckMetaHeader(m, meta->size).Annotate("the image of app '" + source->app() + "'"));
   img->slots_.resize(m.max_threads);
   RESPCT_RETURN_IF_ERROR(
       source->Read(core::kMetaRegion, m.slots_offset, img->slots_.data(), m.max_threads * sizeof(core::ThreadSlot)));

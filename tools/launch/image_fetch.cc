@@ -1,6 +1,5 @@
 #include "tools/launch/image_fetch.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +11,7 @@
 
 #include "runtime/core/layout.h"
 #include "runtime/core/meta_region.h"
-#include "runtime/core/recovery_image.h"
+#include "runtime/core/recovery_image_writer.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::launch {
@@ -99,29 +98,12 @@ Result<ImageProbe> ProbeImage(const ImageFetchOptions& o) {
     return Status::Corruption("app '" + o.app + "' has no meta region: not an app written by the respct shim");
   std::vector<uint8_t> meta(meta_size);
   RESPCT_RETURN_IF_ERROR(t->ReadImage(core::kMetaRegion, 0, meta.data(), meta.size()));
+  auto threads = core::LiveThreadsInMeta(meta.data(), meta.size());
+  if (!threads.ok()) return threads.status().Annotate("app '" + o.app + "'");
   core::MetaHeader m;
   std::memcpy(&m, meta.data(), sizeof m);
-  if (m.magic != core::kMetaMagic) return Status::Corruption("app '" + o.app + "': the image's meta header is not initialised");
-  auto threads = LiveThreadsInMeta(meta.data(), meta.size());
-  if (!threads.ok()) return threads.status().Annotate("app '" + o.app + "'");
   out.exited = m.exited == core::kMetaExitedMark || *threads == 0;
   return out;
-}
-
-Result<uint32_t> LiveThreadsInMeta(const uint8_t* meta, size_t size) {
-  core::MetaHeader m;
-  if (size < sizeof m) return Status::Corruption("the image's meta region is shorter than its header");
-  std::memcpy(&m, meta, sizeof m);
-  if (uint64_t{m.max_threads} * sizeof(core::ThreadSlot) > size - std::min(size, core::MetaSlotsOffset()))
-    return Status::Corruption("the image's meta header says " + std::to_string(m.max_threads) +
-                              " thread slots, more than its meta region (" + std::to_string(size) + " bytes) holds");
-  uint32_t threads = 0;
-  for (uint32_t i = 0; i < m.max_threads; ++i) {
-    core::ThreadSlot s;
-    std::memcpy(&s, meta + core::MetaSlotsOffset() + uint64_t{i} * sizeof s, sizeof s);
-    if (s.state != core::kSlotFree && s.state != core::kSlotExited) ++threads;
-  }
-  return threads;
 }
 
 Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
@@ -151,75 +133,45 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
     return Status::Corruption("app '" + o.app + "' has no meta region: not an app written by the respct shim");
   std::vector<uint8_t> meta(meta_spec->size);
   RESPCT_RETURN_IF_ERROR(t->ReadImage(core::kMetaRegion, 0, meta.data(), meta.size()));
-  core::MetaHeader m;
-  std::memcpy(&m, meta.data(), sizeof m);
-  if (m.magic != core::kMetaMagic)
-    return Status::Corruption("app '" + o.app + "': the image's meta header is not initialised");
-  if (m.version != core::kMetaVersion)
-    return Status::FailedPrecondition("app '" + o.app + "': image written by another respct version (meta version " +
-                                      std::to_string(m.version) + ", this one reads " +
-                                      std::to_string(core::kMetaVersion) + ")");
-  std::memcpy(out.at_random, m.at_random, sizeof out.at_random);
-  auto threads = LiveThreadsInMeta(meta.data(), meta.size());
+  auto threads = core::LiveThreadsInMeta(meta.data(), meta.size());
   if (!threads.ok()) return threads.status().Annotate("app '" + o.app + "'");
   out.threads = *threads;
+  core::MetaHeader m;
+  std::memcpy(&m, meta.data(), sizeof m);
+  std::memcpy(out.at_random, m.at_random, sizeof out.at_random);
 
-  core::RecoveryImageHeader h{};
-  h.magic = core::kRecoveryImageMagic;
-  h.version = core::kRecoveryImageVersion;
-  h.epoch = out.epoch;
-  std::strncpy(h.app, o.app.c_str(), sizeof h.app - 1);
-  uint64_t file_end = kPageSize, total = 0;
+  std::vector<core::RecoveryImageWriter::Region> regions;
+  uint64_t total = 0;
   for (const RegionSpec& r : t->info().regions) {
-    if (h.region_count == core::kMaxImageRegions) return Status::Corruption("too many regions");
     uint64_t stored = r.size;
     if (r.id != core::kMetaRegion)
       stored = r.id < core::kMaxRegionIds ? std::min<uint64_t>(r.size, PageUp(m.written_bytes[r.id])) : r.size;
-    h.regions[h.region_count++] = core::RecoveryRegion{r.id, 0, r.base_addr, r.size, stored, file_end};
-    file_end += PageUp(stored);
+    regions.push_back({r.id, r.base_addr, r.size, stored});
     total += stored;
   }
-
-  const int fd = open(o.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::FromErrno("create " + o.path, errno);
-  auto fail = [&](Status st) {
-    close(fd);
-    unlink(o.path.c_str());
-    return st;
-  };
-  if (ftruncate(fd, static_cast<off_t>(file_end)) != 0) return fail(Status::FromErrno("ftruncate " + o.path, errno));
+  auto writer = core::RecoveryImageWriter::Create(o.path, o.app, out.epoch, regions);
+  if (!writer.ok()) return writer.status();
   Progress progress(o.progress && total >= (64u << 20),
                     "fetching the image of '" + o.app + "' (epoch " + std::to_string(out.epoch) + ")", total);
   std::vector<uint8_t> buf(kChunk);
-  static const uint8_t kZero[kPageSize] = {};
   uint64_t done = 0;
-  for (uint32_t i = 0; i < h.region_count; ++i) {
-    const core::RecoveryRegion& r = h.regions[i];
+  for (uint32_t i = 0; i < regions.size(); ++i) {
+    const core::RecoveryImageWriter::Region& r = regions[i];
     for (uint64_t off = 0; off < r.stored; off += kChunk) {
       const size_t n = std::min<uint64_t>(kChunk, r.stored - off);
       if (r.id == core::kMetaRegion) {
         std::memcpy(buf.data(), meta.data() + off, n);
       } else if (Status st = t->ReadImage(r.id, off, buf.data(), n); !st.ok()) {
-        return fail(st.Annotate("read the image"));
+        return st.Annotate("read the image");
       }
-      for (size_t p = 0; p < n; p += kPageSize) {
-        const size_t len = std::min<size_t>(kPageSize, n - p);
-        if (std::memcmp(buf.data() + p, kZero, len) == 0) continue;  // stays a hole
-        if (pwrite(fd, buf.data() + p, len, static_cast<off_t>(r.file_offset + off + p)) != static_cast<ssize_t>(len))
-          return fail(Status::FromErrno("write " + o.path, errno));
-      }
+      RESPCT_RETURN_IF_ERROR(writer->Write(i, off, buf.data(), n));
       done += n;
       out.bytes += n;
       progress.Update(done);
     }
   }
   progress.Update(done, true);
-  if (pwrite(fd, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h))
-    return fail(Status::FromErrno("write " + o.path, errno));
-  if (close(fd) != 0) {
-    unlink(o.path.c_str());
-    return Status::FromErrno("close " + o.path, errno);
-  }
+  RESPCT_RETURN_IF_ERROR(writer->Finish());
   auto after = Summary(t, o.app);
   if (!after.ok()) return after.status();
   if (after->committed_epoch != out.epoch) {

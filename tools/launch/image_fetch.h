@@ -34,12 +34,6 @@ struct FetchedImage {
 
 Result<FetchedImage> FetchImage(const ImageFetchOptions& options);
 
-// The threads an image's meta region (`meta`, `size` bytes, header checked
-// by the caller) has to resume or restart: its slots that are neither free
-// nor exited. Corruption when the header's max_threads slots do not fit in
-// the region (a bad image: they were read past its end before).
-Result<uint32_t> LiveThreadsInMeta(const uint8_t* meta, size_t size);
-
 // What the memnode holds of an app, for respct-run --resume: whether there
 // is a committed image, and whether it is of a run that crashed (to resume)
 // or of one that finished (the final checkpoint marked it exited, or no
