@@ -53,15 +53,22 @@ class Status {
   static Status ResourceExhausted(std::string_view m) { return Status(Code::kResourceExhausted, m); }
   static Status FailedPrecondition(std::string_view m) { return Status(Code::kFailedPrecondition, m); }
   static Status Busy(std::string_view m) { return Status(Code::kBusy, m); }
-  // An I/O error that names the call and errno, e.g. "open /x: No such file or directory".
+  // An I/O error that names the call and errno, e.g. "open /x: No such file
+  // or directory"; the errno stays available to callers (sys_errno).
   static Status FromErrno(std::string_view what, int err) {
     std::string m(what);
     m += ": ";
     m += std::strerror(err);
-    return Status(err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ENOENT
-                      ? (err == ENOENT ? Code::kNotFound : Code::kUnavailable)
-                      : Code::kIOError,
-                  m);
+    Status st(err == ENOENT ? Code::kNotFound : IsPeerUnreachable(err) ? Code::kUnavailable : Code::kIOError, m);
+    st.rep_->sys_errno = err;
+    return st;
+  }
+  // An error the peer reported (an Error frame): its message already says
+  // who reported it, so layers that name the peer leave it as it is.
+  static Status FromPeer(Code code, std::string_view m) {
+    Status st(code, m);
+    st.rep_->from_peer = true;
+    return st;
   }
 
   bool ok() const { return rep_ == nullptr; }
@@ -71,27 +78,37 @@ class Status {
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsNotFound() const { return code() == Code::kNotFound; }
   bool IsPermissionDenied() const { return code() == Code::kPermissionDenied; }
+  // The errno of the failed system call (FromErrno), 0 for other errors.
+  int sys_errno() const { return rep_ ? rep_->sys_errno : 0; }
+  bool from_peer() const { return rep_ != nullptr && rep_->from_peer; }
   const std::string& message() const {
     static const std::string kEmpty;
     return rep_ ? rep_->message : kEmpty;
   }
   // "corruption: record checksum mismatch at ring position 4096" or "OK".
   std::string ToString() const;
-  // Same code, message prefixed with context: "attach app bank: <message>".
+  // Same code (and errno, origin), message prefixed with context:
+  // "attach app bank: <message>".
   Status Annotate(std::string_view context) const {
     if (ok()) return Status();
-    std::string m(context);
-    m += ": ";
-    m += rep_->message;
-    return Status(rep_->code, m);
+    Status st(*this);
+    st.rep_->message.insert(0, std::string(context) + ": ");
+    return st;
   }
 
   static const char* CodeName(Code c);
 
  private:
+  // errnos that mean the peer cannot be reached now (retry later).
+  static bool IsPeerUnreachable(int err) {
+    return err == ECONNREFUSED || err == ECONNRESET || err == EPIPE || err == ETIMEDOUT || err == EHOSTUNREACH ||
+           err == ENETUNREACH || err == ECONNABORTED;
+  }
   struct Rep {
     Code code;
     std::string message;
+    int sys_errno = 0;
+    bool from_peer = false;
   };
   Status(Code c, std::string_view m) : rep_(std::make_unique<Rep>(Rep{c, std::string(m)})) {}
   std::unique_ptr<Rep> rep_;

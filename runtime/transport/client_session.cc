@@ -43,7 +43,7 @@ Status ClientSession::CheckWriter() const {
 }
 
 Status ClientSession::Broken(const Status& st) {
-  Status named = st.message().starts_with("memnode") ? st : st.Annotate("memnode at " + url_);
+  Status named = st.from_peer() ? st : st.Annotate("memnode at " + url_);
   broken_ = named;
   return named;
 }

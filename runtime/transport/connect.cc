@@ -1,5 +1,6 @@
 // Transport::Connect: from a URL to an attached ClientSession.
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,14 +12,14 @@
 namespace respct {
 namespace {
 
-// "connect 127.0.0.1:7100: Connection refused" → "memnode at tcp://127.0.0.1:7100 unreachable: Connection refused".
-// Verbs set-up errors are already one phrase ("no RDMA device ...", "connection refused").
+// "connect 127.0.0.1:7100: Connection refused" → "memnode at tcp://127.0.0.1:7100 unreachable: Connection refused":
+// the URL already says where, so a failed system call is told by its errno
+// alone. Verbs set-up errors are already one phrase ("no RDMA device ...",
+// "connection refused").
 Status Unreachable(const std::string& url, const Status& st) {
-  if (st.code() == Status::Code::kInvalidArgument) return st.Annotate("memnode at " + url);
-  if (st.code() == Status::Code::kFailedPrecondition) return Status::FailedPrecondition("memnode at " + url + ": " + st.message());
-  const std::string& m = st.message();
-  const size_t cut = m.rfind(": ");
-  const std::string cause = cut == std::string::npos || url.starts_with("rdma") ? m : m.substr(cut + 2);
+  if (st.code() == Status::Code::kInvalidArgument || st.code() == Status::Code::kFailedPrecondition)
+    return st.Annotate("memnode at " + url);
+  const std::string cause = st.sys_errno() != 0 ? std::strerror(st.sys_errno()) : st.message();
   return Status::Unavailable("memnode at " + url + " unreachable: " + cause);
 }
 
@@ -44,7 +45,7 @@ Result<std::unique_ptr<Transport>> Transport::ConnectOnce(std::string_view url, 
   std::unique_ptr<FrameChannel> sock = std::move(*chan);
 
   Status st = ClientHandshake(*sock, secret, options.app, options.timeout_ms);
-  if (!st.ok()) return st.message().starts_with("memnode") ? st : st.Annotate("memnode at " + name);
+  if (!st.ok()) return st.from_peer() ? st : st.Annotate("memnode at " + name);
   if (options.app.empty())
     return std::unique_ptr<Transport>(new ClientSession(name, std::move(sock), nullptr, nullptr, options.timeout_ms));
 

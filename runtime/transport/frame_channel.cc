@@ -24,16 +24,18 @@ Status StatusFromErrorFrame(const Frame& f) {
   std::string m(reinterpret_cast<const char*>(f.payload.data()) + sizeof(wire::ErrorMsg),
                 std::min<size_t>(avail, e.message_len));
   m = "memnode: " + m;
-  switch (static_cast<Status::Code>(e.code)) {
-    case Status::Code::kInvalidArgument: return Status::InvalidArgument(m);
-    case Status::Code::kCorruption: return Status::Corruption(m);
-    case Status::Code::kNotFound: return Status::NotFound(m);
-    case Status::Code::kPermissionDenied: return Status::PermissionDenied(m);
-    case Status::Code::kUnavailable: return Status::Unavailable(m);
-    case Status::Code::kResourceExhausted: return Status::ResourceExhausted(m);
-    case Status::Code::kFailedPrecondition: return Status::FailedPrecondition(m);
-    case Status::Code::kBusy: return Status::Busy(m);
-    default: return Status::IOError(m);
+  switch (const auto code = static_cast<Status::Code>(e.code)) {
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kCorruption:
+    case Status::Code::kNotFound:
+    case Status::Code::kPermissionDenied:
+    case Status::Code::kUnavailable:
+    case Status::Code::kResourceExhausted:
+    case Status::Code::kFailedPrecondition:
+    case Status::Code::kBusy:
+      return Status::FromPeer(code, m);
+    default:
+      return Status::FromPeer(Status::Code::kIOError, m);
   }
 }
 

@@ -27,7 +27,7 @@ Status ConnectWithTimeout(int fd, const sockaddr* addr, socklen_t len, int timeo
     do {
       rc = poll(&p, 1, timeout_ms);
     } while (rc < 0 && errno == EINTR);
-    if (rc == 0) return Status::Unavailable("connect " + what + ": timed out");
+    if (rc == 0) return Status::FromErrno("connect " + what, ETIMEDOUT);
     int err = 0;
     socklen_t elen = sizeof err;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);

@@ -171,12 +171,13 @@ Result<std::unique_ptr<VerbsConnection>> VerbsConnection::Dial(const std::string
   RESPCT_RETURN_IF_ERROR(CheckRdmaDevicePresent());
   auto sock = FrameSocket::ConnectTcp(host, port, timeout_ms);
   if (!sock.ok()) {
+    // The caller names the memnode; say only what went wrong:
     // "connect 127.0.0.1:7100: Connection refused" -> "connection refused".
-    const std::string& m = sock.status().message();
-    const size_t cut = m.rfind(": ");
-    std::string cause = cut == std::string::npos ? m : m.substr(cut + 2);
-    if (!cause.empty()) cause[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(cause[0])));
-    if (sock.status().code() == Status::Code::kInvalidArgument) return Status::InvalidArgument("address resolution failed: " + cause);
+    const Status& st = sock.status();
+    if (st.code() == Status::Code::kInvalidArgument) return st.Annotate("address resolution failed");
+    if (st.sys_errno() == 0) return st;
+    std::string cause = std::strerror(st.sys_errno());
+    cause[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(cause[0])));
     return Status::Unavailable(cause);
   }
   std::unique_ptr<VerbsConnection> c(new VerbsConnection());
