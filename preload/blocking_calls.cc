@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
 #include "runtime/core/output_calls.h"
@@ -124,8 +125,6 @@ Next<pid_t (*)(pid_t, int*, int)> next_waitpid("waitpid");
 Next<pid_t (*)(int*)> next_wait("wait");
 
 }  // namespace
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 RESPCT_EXPORT ssize_t read(int fd, void* buf, size_t n) {
   KernelWrites(buf, n);

@@ -11,14 +11,13 @@
 // first exec, which a handler rarely is; the held output is left then.
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/output_calls.h"
 #include "runtime/core/runtime.h"
 #include "runtime/core/shim_log.h"
 
 using respct::preload::Next;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -22,6 +22,7 @@
 
 #include <cerrno>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
 #include "runtime/core/output_calls.h"
@@ -41,8 +42,6 @@ using respct::core::ProgramMayUse;
 using respct::kernel::KernelObjects;
 using respct::preload::Next;
 namespace kernel = respct::kernel;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

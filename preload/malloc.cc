@@ -12,7 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
+#include "runtime/base/page.h"
 #include "runtime/core/app_heap.h"
 #include "runtime/core/current_thread.h"
 
@@ -52,7 +54,7 @@ respct::preload::Next<size_t (*)(void*)> next_usable_size("malloc_usable_size");
 
 extern "C" {
 
-__attribute__((visibility("default"))) void* malloc(size_t n) {
+RESPCT_EXPORT void* malloc(size_t n) {
   if (Heap* h = HeapForCaller()) [[likely]] {
     void* p = h->Malloc(n);
     if (p == nullptr) errno = ENOMEM;
@@ -61,7 +63,7 @@ __attribute__((visibility("default"))) void* malloc(size_t n) {
   return __libc_malloc(n);
 }
 
-__attribute__((visibility("default"))) void free(void* p) {
+RESPCT_EXPORT void free(void* p) {
   if (p == nullptr) return;
   if (Heap* h = OwnerOf(p)) [[likely]] {
     h->Free(p);
@@ -70,7 +72,7 @@ __attribute__((visibility("default"))) void free(void* p) {
   __libc_free(p);
 }
 
-__attribute__((visibility("default"))) void* calloc(size_t count, size_t size) {
+RESPCT_EXPORT void* calloc(size_t count, size_t size) {
   if (Heap* h = HeapForCaller()) {
     void* p = h->Calloc(count, size);
     if (p == nullptr) errno = ENOMEM;
@@ -79,7 +81,7 @@ __attribute__((visibility("default"))) void* calloc(size_t count, size_t size) {
   return __libc_calloc(count, size);
 }
 
-__attribute__((visibility("default"))) void* realloc(void* p, size_t n) {
+RESPCT_EXPORT void* realloc(void* p, size_t n) {
   if (p == nullptr) return malloc(n);
   if (Heap* h = OwnerOf(p)) {
     void* q = h->Realloc(p, n);
@@ -89,7 +91,7 @@ __attribute__((visibility("default"))) void* realloc(void* p, size_t n) {
   return __libc_realloc(p, n);
 }
 
-__attribute__((visibility("default"))) void* reallocarray(void* p, size_t count, size_t size) {
+RESPCT_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) {
     errno = ENOMEM;
@@ -98,7 +100,7 @@ __attribute__((visibility("default"))) void* reallocarray(void* p, size_t count,
   return realloc(p, n);
 }
 
-__attribute__((visibility("default"))) int posix_memalign(void** out, size_t align, size_t n) {
+RESPCT_EXPORT int posix_memalign(void** out, size_t align, size_t n) {
   if (align < sizeof(void*) || (align & (align - 1)) != 0) return EINVAL;
   void* p = AlignedAlloc(align, n);
   if (p == nullptr) return ENOMEM;
@@ -106,7 +108,7 @@ __attribute__((visibility("default"))) int posix_memalign(void** out, size_t ali
   return 0;
 }
 
-__attribute__((visibility("default"))) void* aligned_alloc(size_t align, size_t n) {
+RESPCT_EXPORT void* aligned_alloc(size_t align, size_t n) {
   if (align == 0 || (align & (align - 1)) != 0) {
     errno = EINVAL;
     return nullptr;
@@ -116,20 +118,20 @@ __attribute__((visibility("default"))) void* aligned_alloc(size_t align, size_t 
   return p;
 }
 
-__attribute__((visibility("default"))) void* memalign(size_t align, size_t n) { return aligned_alloc(align, n); }
+RESPCT_EXPORT void* memalign(size_t align, size_t n) { return aligned_alloc(align, n); }
 
-__attribute__((visibility("default"))) void* valloc(size_t n) { return aligned_alloc(4096, n); }
+RESPCT_EXPORT void* valloc(size_t n) { return aligned_alloc(respct::kPageSize, n); }
 
-__attribute__((visibility("default"))) void* pvalloc(size_t n) {
+RESPCT_EXPORT void* pvalloc(size_t n) {
   size_t rounded;
-  if (__builtin_add_overflow(n, size_t{4095}, &rounded)) {
+  if (__builtin_add_overflow(n, respct::kPageSize - 1, &rounded)) {
     errno = ENOMEM;
     return nullptr;
   }
-  return aligned_alloc(4096, rounded & ~size_t{4095});
+  return aligned_alloc(respct::kPageSize, respct::PageDown(rounded));
 }
 
-__attribute__((visibility("default"))) size_t malloc_usable_size(void* p) {
+RESPCT_EXPORT size_t malloc_usable_size(void* p) {
   if (p == nullptr) return 0;
   if (Heap* h = OwnerOf(p)) return h->UsableSize(p);
   return next_usable_size.get()(p);

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/anonymous_maps.h"
 #include "runtime/core/app_heap.h"
@@ -35,8 +36,6 @@ void* KernelMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
 }
 
 }  // namespace
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 RESPCT_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (ForProgram(__builtin_return_address(0))) return AnonymousMaps::Map(addr, len, prot, flags, fd, off);

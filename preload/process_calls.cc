@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
 #include "runtime/kernel/process_attrs.h"
@@ -28,8 +29,6 @@ using respct::core::FdChanged;
 using respct::kernel::KernelObjects;
 using respct::preload::Next;
 namespace kernel = respct::kernel;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -8,6 +8,7 @@
 // the runtime's own threads. In a signal handler: none (as in POSIX).
 #include <pthread.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/libc_entry.h"
 #include "preload/start.h"
@@ -19,8 +20,6 @@
 namespace rsync = respct::sync;
 using respct::core::Runtime;
 using respct::core::t_current;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 respct::preload::Next<int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*)> next_pthread_create(

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/program_signals.h"
@@ -19,8 +20,6 @@
 using respct::core::RestartPoint;
 using respct::core::StripRuntimeSignals;
 using respct::preload::Next;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -7,6 +7,7 @@
 // connect, socketpair, setsockopt are async-signal-safe): so is the recording.
 #include <sys/socket.h>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
 #include "runtime/core/fd_recording.h"
 #include "runtime/core/output_calls.h"
@@ -19,8 +20,6 @@ using respct::core::ProgramMayUse;
 using respct::kernel::KernelObjects;
 using respct::preload::Next;
 namespace kernel = respct::kernel;
-
-#define RESPCT_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 

@@ -20,7 +20,9 @@
 
 #include <string>
 
+#include "preload/export.h"
 #include "preload/libc_next.h"
+#include "runtime/base/exit_code.h"
 #include "runtime/core/anonymous_maps.h"
 #include "runtime/core/app_heap.h"
 #include "runtime/core/config.h"
@@ -85,12 +87,12 @@ void ScrubEnvironment() {
 [[noreturn]] void RefuseToStart(const std::string& why) {
   const std::string line = "respct: " + why + "; not starting the program\n";
   (void)!write(2, line.data(), line.size());
-  _exit(70);
+  _exit(respct::kExitRespctFailure);
 }
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) int __libc_start_main(MainFn main, int argc, char** argv,
+RESPCT_EXPORT int __libc_start_main(MainFn main, int argc, char** argv,
                                                                        void (*init)(), void (*fini)(),
                                                                        void (*rtld_fini)(), void* stack_end) {
   static respct::preload::Next<StartMainFn> next("__libc_start_main");

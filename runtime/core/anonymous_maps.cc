@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstring>
 
+#include "runtime/base/page.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/layout.h"
 #include "runtime/core/shim_log.h"
@@ -69,7 +70,6 @@ void WarnOnce(std::atomic<bool>* flag, const char* fmt, unsigned long long a, un
   if (!flag->exchange(true)) ShimLog(kLogWarn, fmt, a, b);
 }
 
-uintptr_t PageUp(uintptr_t v) { return (v + kPageSize - 1) & ~uintptr_t{kPageSize - 1}; }
 
 MapsTable* Table() { return reinterpret_cast<MapsTable*>(*g_root); }
 
@@ -201,7 +201,7 @@ bool Overlaps(const MapsTable* t, uintptr_t lo, uintptr_t hi) {
 }
 
 void* MapFresh(size_t len) {
-  const size_t align = len >= kHugeAlign ? kHugeAlign : heap::kPageSize;
+  const size_t align = len >= kHugeAlign ? kHugeAlign : heap::kHeapPageSize;
   void* p = g_heap->AllocatePages(len, align);
   if (p == nullptr) return nullptr;
   const auto b = reinterpret_cast<uintptr_t>(p);

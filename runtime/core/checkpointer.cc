@@ -77,7 +77,7 @@ Status Checkpointer::GrowTracking() {
     // the mprotect tracker's own SIGSEGV); on a page mprotect has made
     // read-only that write fails and the thread is killed. With that tracker
     // the stacks are not write-protected but compared whole every epoch.
-    if (t.region.id == kStackRegion && tracker_->name() == "mprotect") {
+    if (t.region.id == kStackRegion && tracker_->kind() == dirty::DirtyTracker::Kind::kMprotect) {
       always_diffed_.push_back(dirty::PageRun{reinterpret_cast<uintptr_t>(start), len / kPageSize});
     } else {
       RESPCT_RETURN_IF_ERROR(tracker_->Track(start, len).Annotate(RegionName(t.region.id)));

@@ -65,6 +65,7 @@ class Checkpointer final : public CheckpointClient {
   void Abandoned(uint64_t epoch, const RoundResult& round) override;
 
   std::string_view tracker_name() const { return tracker_->name(); }
+  dirty::DirtyTracker::Kind tracker_kind() const { return tracker_->kind(); }
   // The next capture also writes each region, as captured, to <dir>/<name>.bin
   // (sparse: pages never populated are holes). Tests compare these with the
   // memnode's image.

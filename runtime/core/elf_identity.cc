@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/base/page.h"
+
 namespace respct::core {
 namespace {
 
-constexpr uint64_t kPage = 4096;
-uint64_t PageDown(uint64_t v) { return v & ~(kPage - 1); }
-uint64_t PageUp(uint64_t v) { return (v + kPage - 1) & ~(kPage - 1); }
 uint64_t NoteAlign(uint64_t v) { return (v + 3) & ~uint64_t{3}; }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "runtime/core/layout.h"
 
+#include "runtime/base/page.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/thread_keys.h"
 
@@ -7,7 +8,7 @@ namespace respct::core {
 
 size_t Layout::meta_size() const {
   const size_t bytes = MetaKeysOffset(max_threads) + ThreadKeysBytes(max_threads);
-  return (bytes + kPageSize - 1) & ~(kPageSize - 1);
+  return PageUp(bytes);
 }
 
 const char* RegionName(uint32_t id) {

@@ -22,6 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/base/page.h"
+
 namespace respct::core {
 
 enum RegionId : uint32_t {

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/base/page.h"
 #include "runtime/base/status.h"
 #include "runtime/core/layout.h"
 #include "runtime/core/thread_table.h"
@@ -88,7 +89,7 @@ static_assert(sizeof(MetaHeader) <= kMetaHeaderBytes);
 
 inline size_t MetaSlotsOffset() { return kMetaHeaderBytes; }
 inline size_t MetaKeysOffset(uint32_t max_threads) {
-  return (MetaSlotsOffset() + sizeof(ThreadSlot) * max_threads + kPageSize - 1) & ~(kPageSize - 1);
+  return PageUp(MetaSlotsOffset() + sizeof(ThreadSlot) * max_threads);
 }
 
 // The one check of a meta header read back from an image, for every reader

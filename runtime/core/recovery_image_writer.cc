@@ -6,10 +6,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/base/page.h"
+
 namespace respct::core {
 namespace {
 
-uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) / kPageSize * kPageSize; }
 
 }  // namespace
 

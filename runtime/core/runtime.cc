@@ -13,8 +13,9 @@
 #include <cstdio>
 #include <cstring>
 
-#include "runtime/core/app_heap.h"
 #include "runtime/base/clock.h"
+#include "runtime/base/exit_code.h"
+#include "runtime/core/app_heap.h"
 #include "runtime/core/current_thread.h"
 #include "runtime/core/libc_entry.h"
 #include "runtime/core/anonymous_maps.h"
@@ -343,7 +344,7 @@ Status Runtime::StartCheckpointing() {
   // finding the page write-protected by mprotect, kills the thread with
   // SIGSEGV (no fault a handler could fix). userfaultfd-wp and the scan
   // tracker let kernel writes through.
-  if (checkpointer_->tracker_name() == "mprotect" && __rseq_size != 0)
+  if (checkpointer_->tracker_kind() == dirty::DirtyTracker::Kind::kMprotect && __rseq_size != 0)
     return Status::FailedPrecondition(
         "the mprotect dirty tracker needs glibc's rseq registration off: start the program with "
         "GLIBC_TUNABLES=glibc.pthread.rseq=0 (respct-run and respct-recover set it)");
@@ -360,7 +361,7 @@ Status Runtime::StartCheckpointing() {
   hooks.blocking_wait = RestartPoint::FutexSleep;
   sync::InstallSafepointHooks(hooks);
   own_signals_ = {coordinator_->stop_signal()};
-  if (checkpointer_->tracker_name() == "mprotect") own_signals_.push_back(SIGSEGV);  // its write-fault handler
+  if (checkpointer_->tracker_kind() == dirty::DirtyTracker::Kind::kMprotect) own_signals_.push_back(SIGSEGV);  // its write-fault handler
   if (config_.stats != StatsFormat::kOff) {
     signal(SIGUSR2, OnStatsSignal);
     own_signals_.push_back(SIGUSR2);
@@ -401,7 +402,7 @@ int Runtime::RunMain(int (*main)(int, char**, char**), int argc, char** argv, ch
   const int rc = StartThread(&main_thread, nullptr, MainThunk, args, kSlotMain);
   if (rc != 0) {
     ShimLog(kLogError, "cannot start main on a persisted thread: %s", std::strerror(rc));
-    _exit(70);
+    _exit(kExitRespctFailure);
   }
   {
     RuntimeScope scope;
@@ -539,7 +540,7 @@ void Runtime::ReadyAndWaitForRelease() {
 
 void Runtime::FailRecovery(const std::string& why) {
   ShimLog(kLogError, "recovery failed: %s", why.c_str());
-  _exit(70);
+  _exit(kExitRespctFailure);
 }
 
 void* Runtime::ResumeTrampoline(void* slot_index) {

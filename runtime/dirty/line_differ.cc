@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "runtime/base/page.h"
+
 namespace respct::dirty {
 
 Result<std::unique_ptr<LineDiffer>> LineDiffer::Create(Options options) {
@@ -48,7 +50,7 @@ Status LineDiffer::SeedShadow(const void* addr, size_t len, int fd, uint64_t fil
   const auto start = reinterpret_cast<uintptr_t>(addr);
   if (start % kPageSize != 0 || file_offset % kPageSize != 0)
     return Status::InvalidArgument("line differ: SeedShadow of an unaligned span");
-  const size_t mapped = (len + kPageSize - 1) / kPageSize * kPageSize;
+  const size_t mapped = PageUp(len);
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
     return start >= r.start && start < r.end && mapped <= r.end - start;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 
+#include "runtime/base/page.h"
 #include "runtime/dirty/pagemap.h"
 
 namespace respct::dirty {
@@ -179,7 +180,7 @@ Status MprotectTracker::Track(void* addr, size_t len) {
   const size_t chunk_pages = ChunkPagesFor(pages);
   const unsigned shift = static_cast<unsigned>(__builtin_ctzll(chunk_pages * kPageSize));
   const size_t chunks = (pages + chunk_pages - 1) / chunk_pages;
-  const size_t bitmap_bytes = ((chunks + 63) / 64 * 8 + kPageSize - 1) & ~(kPageSize - 1);
+  const size_t bitmap_bytes = PageUp((chunks + 63) / 64 * 8);
   // The bitmap is mmap'd, not malloc'd: under the shim, malloc is the app's
   // persisted heap, which must not hold the tracker's own state.
   void* bm = mmap(nullptr, bitmap_bytes, kRw, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -303,7 +304,7 @@ Status MprotectTracker::Collect(std::vector<PageRun>* out) {
 }
 
 void MprotectTracker::KernelWillWrite(void* addr, size_t len) {
-  uintptr_t a = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
+  uintptr_t a = PageDown(reinterpret_cast<uintptr_t>(addr));
   const uintptr_t end = reinterpret_cast<uintptr_t>(addr) + len;
   while (a < end) {
     uintptr_t next_start = 0;

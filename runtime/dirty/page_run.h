@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/base/page.h"
+
 namespace respct::dirty {
 
-// Page size of the tracked memory. x86-64 base pages; huge pages are reported
-// as runs of base pages.
-inline constexpr size_t kPageSize = 4096;
+// Tracked memory is in base pages (runtime/base/page.h); huge pages are
+// reported as runs of base pages.
+using respct::kPageSize;
 inline constexpr size_t kLineSize = 64;
 inline constexpr size_t kLinesPerPage = kPageSize / kLineSize;  // 64: one bit each in a uint64_t
 

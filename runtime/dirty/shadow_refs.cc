@@ -2,11 +2,13 @@
 
 #include <sys/mman.h>
 
+#include "runtime/base/page.h"
+
 namespace respct::dirty {
 
 Result<std::unique_ptr<ShadowRefs>> ShadowRefs::Create(size_t max_refs) {
   if (max_refs == 0) return Status::InvalidArgument("shadow refs: zero capacity");
-  const size_t bytes = (max_refs * sizeof(Ref) + 4095) & ~size_t{4095};
+  const size_t bytes = PageUp(max_refs * sizeof(Ref));
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return Status::FromErrno("shadow refs: mmap", errno);
@@ -14,7 +16,7 @@ Result<std::unique_ptr<ShadowRefs>> ShadowRefs::Create(size_t max_refs) {
 }
 
 ShadowRefs::~ShadowRefs() {
-  munmap(refs_, (capacity_ * sizeof(Ref) + 4095) & ~size_t{4095});
+  munmap(refs_, PageUp(capacity_ * sizeof(Ref)));
 }
 
 }  // namespace respct::dirty

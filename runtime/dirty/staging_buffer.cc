@@ -2,10 +2,12 @@
 
 #include <sys/mman.h>
 
+#include "runtime/base/page.h"
+
 namespace respct::dirty {
 
 Result<std::unique_ptr<StagingBuffer>> StagingBuffer::Create(size_t capacity) {
-  capacity = (capacity + 4095) & ~size_t{4095};
+  capacity = PageUp(capacity);
   if (capacity == 0) return Status::InvalidArgument("staging buffer: zero capacity");
   void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -7,7 +7,7 @@ namespace respct::heap {
 namespace {
 
 uint32_t BlocksPerSpan(unsigned size_class) {
-  return static_cast<uint32_t>(kSizeClasses.span_pages[size_class] * kPageSize /
+  return static_cast<uint32_t>(kSizeClasses.span_pages[size_class] * kHeapPageSize /
                                kSizeClasses.block_size[size_class]);
 }
 
@@ -75,7 +75,7 @@ void CentralFreeList::Insert(PageHeap& pages, unsigned size_class, void* head, u
 
 uint32_t CentralFreeList::NewSpanLocked(PageHeap& pages, unsigned size_class) {
   const uint32_t num_pages = kSizeClasses.span_pages[size_class];
-  const SpanGrant g = pages.Allocate(num_pages, kPageSize, SpanState::kSmall,
+  const SpanGrant g = pages.Allocate(num_pages, kHeapPageSize, SpanState::kSmall,
                                      static_cast<uint8_t>(size_class));
   if (g.first_page == kNoPage) return kNoPage;
   PageEntry* entries = pages.entries();

@@ -10,6 +10,7 @@
 #include <new>
 #include <string>
 
+#include "runtime/base/page.h"
 #include "runtime/heap/fatal_error.h"
 
 namespace respct::heap {
@@ -37,23 +38,23 @@ std::string HeapAt(uintptr_t base) { return "heap at " + Hex(base) + ": "; }
 
 bool IsMapped(uintptr_t page_addr) {
   unsigned char resident;
-  return mincore(reinterpret_cast<void*>(page_addr & ~uintptr_t{4095}), 1, &resident) == 0;
+  return mincore(reinterpret_cast<void*>(PageDown(page_addr)), 1, &resident) == 0;
 }
 
 }  // namespace
 
 Result<Heap*> Heap::Create(void* base, size_t reserve_bytes) {
   const uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  if (b == 0 || b % kPageSize != 0) {
+  if (b == 0 || b % kHeapPageSize != 0) {
     return Status::InvalidArgument(HeapAt(b) + "base must be a non-null multiple of " +
-                                   std::to_string(kPageSize));
+                                   std::to_string(kHeapPageSize));
   }
   if (reserve_bytes < kMinReserveBytes) {
     return Status::InvalidArgument(HeapAt(b) + "reserve of " + std::to_string(reserve_bytes) +
                                    " bytes is below the minimum of " +
                                    std::to_string(kMinReserveBytes));
   }
-  reserve_bytes = HeapLayout::RoundUp(reserve_bytes, kPageSize);
+  reserve_bytes = HeapLayout::RoundUp(reserve_bytes, kHeapPageSize);
   void* m = mmap(base, reserve_bytes, PROT_READ | PROT_WRITE,
                  MAP_FIXED_NOREPLACE | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) {
@@ -86,9 +87,9 @@ Result<Heap*> Heap::Create(void* base, size_t reserve_bytes) {
 
 Result<Heap*> Heap::Attach(void* base) {
   const uintptr_t b = reinterpret_cast<uintptr_t>(base);
-  if (b == 0 || b % kPageSize != 0) {
+  if (b == 0 || b % kHeapPageSize != 0) {
     return Status::InvalidArgument(HeapAt(b) + "base must be a non-null multiple of " +
-                                   std::to_string(kPageSize));
+                                   std::to_string(kHeapPageSize));
   }
   if (!IsMapped(b)) {
     return Status::FailedPrecondition(HeapAt(b) +
@@ -117,7 +118,7 @@ Result<Heap*> Heap::Attach(void* base) {
   if (l.reserve_bytes < kMinReserveBytes || l.entries_offset != want.entries_offset ||
       l.descs_offset != want.descs_offset || l.data_offset != want.data_offset ||
       l.total_pages != want.total_pages || heap->data_begin_ != b + want.data_offset ||
-      heap->data_bytes_ != size_t{want.total_pages} * kPageSize ||
+      heap->data_bytes_ != size_t{want.total_pages} * kHeapPageSize ||
       reinterpret_cast<uintptr_t>(heap->entries_) != b + want.entries_offset) {
     return Status::Corruption(HeapAt(b) + "layout fields are inconsistent with its size of " +
                               std::to_string(l.reserve_bytes) + " bytes");
@@ -147,7 +148,7 @@ void Heap::Format(const HeapLayout& layout) {
   base_address_ = b;
   layout_ = layout;
   data_begin_ = b + layout.data_offset;
-  data_bytes_ = size_t{layout.total_pages} * kPageSize;
+  data_bytes_ = size_t{layout.total_pages} * kHeapPageSize;
   entries_ = reinterpret_cast<PageEntry*>(b + layout.entries_offset);
   next_slot_hint_ = 0;
   page_heap_.Format(entries_, reinterpret_cast<SpanDesc*>(b + layout.descs_offset), data_begin_,
@@ -184,7 +185,7 @@ Status Heap::Register() {
 }
 
 void* Heap::MallocSlow(size_t n) noexcept {
-  if (n > kMaxSmallSize) return MallocLarge(n, kPageSize, false);
+  if (n > kMaxSmallSize) return MallocLarge(n, kHeapPageSize, false);
   const unsigned c = SizeClassOf(n);
   ThreadCache* tc = CacheForSlowPath();
   if (tc == nullptr) {
@@ -211,13 +212,13 @@ void Heap::FreeSlow(void* p) noexcept {
                               : "free of a pointer this heap did not allocate",
                       p);
   }
-  const PageEntry e = entries_[offset >> kPageShift];
+  const PageEntry e = entries_[offset >> kHeapPageShift];
   if (e.class_plus_one == 0) {
     page_heap_.FreeLarge(p);
     return;
   }
   const unsigned c = e.class_plus_one - 1u;
-  if (!IsBlockStartOffset(c, (offset & (kPageSize - 1)) + (uint64_t{e.page_in_span} << kPageShift))) {
+  if (!IsBlockStartOffset(c, (offset & (kHeapPageSize - 1)) + (uint64_t{e.page_in_span} << kHeapPageShift))) {
     AbortOnHeapMisuse("free of a pointer that is not the start of a block", p);
   }
   ThreadCache* tc = CacheForSlowPath();
@@ -235,7 +236,7 @@ void Heap::FreeSlow(void* p) noexcept {
 
 void* Heap::MallocLarge(size_t n, size_t align, bool zero) noexcept {
   if (n > data_bytes_) return nullptr;
-  const uint32_t num_pages = static_cast<uint32_t>((n + kPageSize - 1) >> kPageShift);
+  const uint32_t num_pages = static_cast<uint32_t>((n + kHeapPageSize - 1) >> kHeapPageShift);
   const SpanGrant g = page_heap_.Allocate(num_pages, align, SpanState::kLarge, 0);
   if (g.first_page == kNoPage) return nullptr;
   void* p = reinterpret_cast<void*>(page_heap_.PageAddress(g.first_page));
@@ -244,14 +245,14 @@ void* Heap::MallocLarge(size_t n, size_t align, bool zero) noexcept {
 }
 
 void* Heap::AllocatePages(size_t n, size_t align) noexcept {
-  if (align < kPageSize || (align & (align - 1)) != 0) return nullptr;
+  if (align < kHeapPageSize || (align & (align - 1)) != 0) return nullptr;
   return MallocLarge(n, align, true);
 }
 
 void* Heap::Calloc(size_t count, size_t size) noexcept {
   size_t n;
   if (__builtin_mul_overflow(count, size, &n)) return nullptr;
-  if (n > kMaxSmallSize) return MallocLarge(n, kPageSize, true);
+  if (n > kMaxSmallSize) return MallocLarge(n, kHeapPageSize, true);
   void* p = Malloc(n);
   if (p != nullptr) std::memset(p, 0, n);
   return p;
@@ -276,14 +277,14 @@ void* Heap::Realloc(void* p, size_t n) noexcept {
 void* Heap::Memalign(size_t align, size_t n) noexcept {
   if (align == 0 || (align & (align - 1)) != 0) return nullptr;
   if (align <= kMinAlign) return Malloc(n);
-  if (n <= kMaxSmallSize && align <= kPageSize) {
+  if (n <= kMaxSmallSize && align <= kHeapPageSize) {
     // Spans start on a page boundary, so every block of a class whose size is
     // a multiple of align is aligned; the power-of-two classes guarantee one.
     for (unsigned c = SizeClassOf(n); c < kNumSizeClasses; ++c) {
       if (kSizeClasses.block_size[c] % align == 0) return Malloc(kSizeClasses.block_size[c]);
     }
   }
-  return MallocLarge(n == 0 ? 1 : n, align > kPageSize ? align : kPageSize, false);
+  return MallocLarge(n == 0 ? 1 : n, align > kHeapPageSize ? align : kHeapPageSize, false);
 }
 
 size_t Heap::UsableSize(const void* p) noexcept {
@@ -294,17 +295,17 @@ size_t Heap::UsableSize(const void* p) noexcept {
 size_t Heap::BlockSize(const void* p) {
   const uintptr_t offset = reinterpret_cast<uintptr_t>(p) - data_begin_;
   if (offset >= data_bytes_) AbortOnHeapMisuse("size query of a pointer this heap did not allocate", p);
-  const PageEntry e = entries_[offset >> kPageShift];
+  const PageEntry e = entries_[offset >> kHeapPageShift];
   if (e.class_plus_one != 0) {
     const unsigned c = e.class_plus_one - 1u;
-    if (!IsBlockStartOffset(c, (offset & (kPageSize - 1)) + (uint64_t{e.page_in_span} << kPageShift))) {
+    if (!IsBlockStartOffset(c, (offset & (kHeapPageSize - 1)) + (uint64_t{e.page_in_span} << kHeapPageShift))) {
       AbortOnHeapMisuse("size query of a pointer that is not the start of a block", p);
     }
     return kSizeClasses.block_size[c];
   }
   const uint32_t pages = page_heap_.LargePages(p);
   if (pages == 0) AbortOnHeapMisuse("size query of a pointer that is not a live block", p);
-  return size_t{pages} << kPageShift;
+  return size_t{pages} << kHeapPageShift;
 }
 
 ThreadCache* Heap::CacheForSlowPath() {
@@ -442,9 +443,9 @@ void Heap::ReadStats(HeapStats* out) {
   const PageHeap::Counters pc = page_heap_.ReadCounters();
   out->reserved_bytes = layout_.reserve_bytes;
   out->mapped_bytes = layout_.entries_offset +
-                      HeapLayout::RoundUp(uint64_t{pc.frontier_pages} * sizeof(PageEntry), kPageSize) +
-                      HeapLayout::RoundUp(uint64_t{pc.frontier_pages} * sizeof(SpanDesc), kPageSize) +
-                      (uint64_t{pc.frontier_pages} << kPageShift);
+                      HeapLayout::RoundUp(uint64_t{pc.frontier_pages} * sizeof(PageEntry), kHeapPageSize) +
+                      HeapLayout::RoundUp(uint64_t{pc.frontier_pages} * sizeof(SpanDesc), kHeapPageSize) +
+                      (uint64_t{pc.frontier_pages} << kHeapPageShift);
   out->released_bytes = pc.released_bytes;
   out->large_bytes_in_use = pc.large_bytes_in_use;
   out->large_allocations = pc.large_allocations;
@@ -466,9 +467,9 @@ unsigned Heap::WrittenRanges(ByteRange out[4]) {
   const uint64_t pages = page_heap_.ReadCounters().frontier_pages;
   const uintptr_t b = base();
   out[0] = {b, layout_.entries_offset};
-  out[1] = {b + layout_.entries_offset, HeapLayout::RoundUp(pages * sizeof(PageEntry), kPageSize)};
-  out[2] = {b + layout_.descs_offset, HeapLayout::RoundUp(pages * sizeof(SpanDesc), kPageSize)};
-  out[3] = {data_begin_, pages << kPageShift};
+  out[1] = {b + layout_.entries_offset, HeapLayout::RoundUp(pages * sizeof(PageEntry), kHeapPageSize)};
+  out[2] = {b + layout_.descs_offset, HeapLayout::RoundUp(pages * sizeof(SpanDesc), kHeapPageSize)};
+  out[3] = {data_begin_, pages << kHeapPageShift};
   return 4;
 }
 

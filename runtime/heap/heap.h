@@ -108,7 +108,7 @@ class Heap {
 
   // Maps reserve_bytes of address space at base (MAP_FIXED_NOREPLACE |
   // MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE: nothing is committed until
-  // used) and formats an empty heap there. base must be kPageSize-aligned and
+  // used) and formats an empty heap there. base must be kHeapPageSize-aligned and
   // the range unmapped.
   static Result<Heap*> Create(void* base, size_t reserve_bytes);
   // Adopts a region already mapped at base whose bytes hold a formatted heap
@@ -131,7 +131,7 @@ class Heap {
   // memalign, valloc and pvalloc; the preload layer maps failures to errno.
   void* Memalign(size_t align, size_t n) noexcept;
   // A large block of at least n bytes (rounded up to whole 8 KiB pages)
-  // whose start is aligned to align (a power of two, >= kPageSize), reading
+  // whose start is aligned to align (a power of two, >= kHeapPageSize), reading
   // as zero: what an anonymous mmap served from the heap gets
   // (runtime/core/anonymous_maps.h). Null if the region has no room.
   void* AllocatePages(size_t n, size_t align) noexcept;
@@ -237,11 +237,11 @@ inline void* Heap::Malloc(size_t n) noexcept {
 inline void Heap::Free(void* p) noexcept {
   const uintptr_t offset = reinterpret_cast<uintptr_t>(p) - data_begin_;
   if (offset < data_bytes_) [[likely]] {
-    const PageEntry e = entries_[offset >> kPageShift];
+    const PageEntry e = entries_[offset >> kHeapPageShift];
     ThreadCache* tc = CurrentCache();
     if (e.class_plus_one != 0 && tc != nullptr) [[likely]] {
       const unsigned c = e.class_plus_one - 1u;
-      const uint64_t in_span = (offset & (kPageSize - 1)) + (uint64_t{e.page_in_span} << kPageShift);
+      const uint64_t in_span = (offset & (kHeapPageSize - 1)) + (uint64_t{e.page_in_span} << kHeapPageShift);
       FreeList& list = tc->lists[c];
       const uint32_t count = list.Count();
       if (IsBlockStartOffset(c, in_span) && p != list.head &&

@@ -6,9 +6,9 @@
 //         │  cache slots), rounded up to a page           [0, entries_offset)
 //         ├─ PageEntry[total_pages]: 4 B per data page, read by Free's fast path
 //         ├─ SpanDesc[total_pages]: 32 B per data page, span bookkeeping
-//         └─ data pages, total_pages * kPageSize         [data_offset, end)
+//         └─ data pages, total_pages * kHeapPageSize         [data_offset, end)
 //
-// Both arrays are indexed by data page number ((p - data_begin) >> kPageShift)
+// Both arrays are indexed by data page number ((p - data_begin) >> kHeapPageShift)
 // and are sized for the whole reserve, but the region is mapped MAP_NORESERVE
 // and fresh anonymous memory reads as zero, so only entries of pages that were
 // ever handed out cost memory. Pointers stored in the region (free-list links,
@@ -82,16 +82,16 @@ struct HeapLayout {
   static constexpr HeapLayout For(size_t reserve_bytes, size_t header_bytes) {
     HeapLayout l{};
     l.reserve_bytes = reserve_bytes;
-    l.entries_offset = RoundUp(header_bytes, kPageSize);
-    const size_t per_page = kPageSize + sizeof(PageEntry) + sizeof(SpanDesc);
-    const size_t avail = reserve_bytes > l.entries_offset + 3 * kPageSize
-                             ? reserve_bytes - l.entries_offset - 3 * kPageSize
+    l.entries_offset = RoundUp(header_bytes, kHeapPageSize);
+    const size_t per_page = kHeapPageSize + sizeof(PageEntry) + sizeof(SpanDesc);
+    const size_t avail = reserve_bytes > l.entries_offset + 3 * kHeapPageSize
+                             ? reserve_bytes - l.entries_offset - 3 * kHeapPageSize
                              : 0;
     size_t pages = avail / per_page;
     if (pages > UINT32_MAX - 1) pages = UINT32_MAX - 1;
     l.total_pages = static_cast<uint32_t>(pages);
-    l.descs_offset = RoundUp(l.entries_offset + pages * sizeof(PageEntry), kPageSize);
-    l.data_offset = RoundUp(l.descs_offset + pages * sizeof(SpanDesc), kPageSize);
+    l.descs_offset = RoundUp(l.entries_offset + pages * sizeof(PageEntry), kHeapPageSize);
+    l.data_offset = RoundUp(l.descs_offset + pages * sizeof(SpanDesc), kHeapPageSize);
     return l;
   }
 

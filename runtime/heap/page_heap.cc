@@ -28,7 +28,7 @@ void PageHeap::ResetAfterRestore() {
 
 SpanGrant PageHeap::Allocate(uint32_t num_pages, size_t align_bytes, SpanState state,
                              uint8_t size_class) {
-  const size_t extra_pages = align_bytes > kPageSize ? align_bytes / kPageSize - 1 : 0;
+  const size_t extra_pages = align_bytes > kHeapPageSize ? align_bytes / kHeapPageSize - 1 : 0;
   if (num_pages == 0 || extra_pages >= total_pages_ || num_pages > total_pages_ - extra_pages) {
     return {kNoPage, false};
   }
@@ -38,14 +38,14 @@ SpanGrant PageHeap::Allocate(uint32_t num_pages, size_t align_bytes, SpanState s
   if (g.first_page == kNoPage) return g;
   const uintptr_t addr = PageAddress(g.first_page);
   const uintptr_t aligned = (addr + align_bytes - 1) & ~(uintptr_t{align_bytes} - 1);
-  const uint32_t lead = static_cast<uint32_t>((aligned - addr) >> kPageShift);
+  const uint32_t lead = static_cast<uint32_t>((aligned - addr) >> kHeapPageShift);
   if (lead != 0) FreeLocked(g.first_page, lead, g.zeroed);
   const uint32_t first = g.first_page + lead;
   MarkSpan(first, num_pages, state);
   descs_[first].size_class = size_class;
   if (extra > lead) FreeLocked(first + num_pages, extra - lead, g.zeroed);
   if (state == SpanState::kLarge) {
-    large_bytes_in_use_ += uint64_t{num_pages} << kPageShift;
+    large_bytes_in_use_ += uint64_t{num_pages} << kHeapPageShift;
     ++large_allocations_;
   }
   return {first, g.zeroed};
@@ -69,7 +69,7 @@ void PageHeap::FreeLarge(void* p) {
                         p);
     }
     num_pages = d.num_pages;
-    large_bytes_in_use_ -= uint64_t{num_pages} << kPageShift;
+    large_bytes_in_use_ -= uint64_t{num_pages} << kHeapPageShift;
     --large_allocations_;
     if (num_pages < kReleasePages) {
       FreeLocked(page, num_pages, false);
@@ -79,9 +79,9 @@ void PageHeap::FreeLarge(void* p) {
     // pages; the state still rejects a concurrent double free.
     d.state = SpanState::kReleasing;
   }
-  madvise(p, size_t{num_pages} << kPageShift, MADV_DONTNEED);
+  madvise(p, size_t{num_pages} << kHeapPageShift, MADV_DONTNEED);
   FutexLockGuard guard(lock_);
-  released_bytes_ += uint64_t{num_pages} << kPageShift;
+  released_bytes_ += uint64_t{num_pages} << kHeapPageShift;
   // Zero in this process, but not in the image: dropping a page is no write,
   // so no tracker ships its zeros and the memnode still holds what the page
   // last held. A calloc served from it unwritten would read those old bytes

@@ -31,7 +31,7 @@ class PageHeap {
   // Large frees of at least this many pages are given back to the kernel
   // with MADV_DONTNEED (1 MiB); the pages then read back as zero here, but
   // are not marked zeroed (the persisted image still holds their old bytes).
-  static constexpr uint32_t kReleasePages = (1u << 20) / kPageSize;
+  static constexpr uint32_t kReleasePages = (1u << 20) / kHeapPageSize;
 
   // Sets up an empty page heap over a zero-filled metadata area.
   void Format(PageEntry* entries, SpanDesc* descs, uintptr_t data_begin, uint32_t total_pages);
@@ -39,7 +39,7 @@ class PageHeap {
   void ResetAfterRestore();
 
   // A span of num_pages pages whose start is aligned to align_bytes (a power
-  // of two; at least kPageSize), marked with state (kSmall or kLarge).
+  // of two; at least kHeapPageSize), marked with state (kSmall or kLarge).
   SpanGrant Allocate(uint32_t num_pages, size_t align_bytes, SpanState state, uint8_t size_class);
   // Returns a span to the free bins (used for emptied small-object spans).
   void Free(uint32_t first_page);
@@ -49,9 +49,9 @@ class PageHeap {
   // Pages of the large allocation starting at p, or 0 if there is none.
   uint32_t LargePages(const void* p);
 
-  uintptr_t PageAddress(uint32_t page) const { return data_begin_ + (uintptr_t{page} << kPageShift); }
+  uintptr_t PageAddress(uint32_t page) const { return data_begin_ + (uintptr_t{page} << kHeapPageShift); }
   uint32_t PageOf(const void* p) const {
-    return static_cast<uint32_t>((reinterpret_cast<uintptr_t>(p) - data_begin_) >> kPageShift);
+    return static_cast<uint32_t>((reinterpret_cast<uintptr_t>(p) - data_begin_) >> kHeapPageShift);
   }
   SpanDesc& Desc(uint32_t page) { return descs_[page]; }
   PageEntry* entries() const { return entries_; }

@@ -16,8 +16,8 @@
 namespace respct::heap {
 
 // The allocation page: spans, large allocations and the page map use it.
-inline constexpr unsigned kPageShift = 13;
-inline constexpr size_t kPageSize = size_t{1} << kPageShift;
+inline constexpr unsigned kHeapPageShift = 13;
+inline constexpr size_t kHeapPageSize = size_t{1} << kHeapPageShift;
 
 inline constexpr size_t kMinAlign = 16;
 inline constexpr size_t kMaxSmallSize = 32 * 1024;
@@ -51,7 +51,7 @@ consteval SizeClassTable BuildSizeClassTable() {
     const uint32_t size = t.block_size[k];
     unsigned pages = 1;
     while (pages < kMaxSpanPagesSmall) {
-      const size_t span = pages * kPageSize;
+      const size_t span = pages * kHeapPageSize;
       if (span >= 8 * size && (span % size) * 8 <= span) break;
       ++pages;
     }

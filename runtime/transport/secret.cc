@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <string>
 
+#include "runtime/base/exit_code.h"
 #include "runtime/base/make_dirs.h"
 
 namespace respct {
@@ -21,7 +22,7 @@ void EnsureSodium() {
   if (sodium_init() < 0) {
     static const char kMsg[] = "respct: libsodium could not initialise (no entropy source)\n";
     (void)!write(2, kMsg, sizeof kMsg - 1);
-    _exit(70);
+    _exit(kExitRespctFailure);
   }
 }
 

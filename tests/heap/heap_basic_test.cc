@@ -23,7 +23,7 @@ TEST(HeapBasic, EverySizeUpTo1MiBIsAlignedUsableAndOwned) {
     EXPECT_TRUE(heap->Owns(p));
     EXPECT_GE(heap->UsableSize(p), n);
     if (n > kMaxSmallSize) {
-      EXPECT_TRUE(IsAligned(p, kPageSize));
+      EXPECT_TRUE(IsAligned(p, kHeapPageSize));
     } else {
       // Rounding to a class wastes at most 12.5 % (or 15 B for tiny sizes).
       EXPECT_LE(heap->UsableSize(p), n + n / 8 + 16) << n;
@@ -154,8 +154,8 @@ TEST(HeapBasic, StatsCountBlocksPerClass) {
   EXPECT_EQ(stats.classes[c].blocks_in_use, 1000u);
   EXPECT_GE(stats.classes[c].spans, 1u);
   EXPECT_EQ(stats.large_allocations, 1u);
-  EXPECT_EQ(stats.large_bytes_in_use, 13 * kPageSize);
-  EXPECT_EQ(stats.bytes_in_use, 1000 * 48 + 13 * kPageSize);
+  EXPECT_EQ(stats.large_bytes_in_use, 13 * kHeapPageSize);
+  EXPECT_EQ(stats.bytes_in_use, 1000 * 48 + 13 * kHeapPageSize);
   EXPECT_GT(stats.mapped_bytes, stats.bytes_in_use);
   EXPECT_EQ(stats.reserved_bytes, kDefaultTestReserve);
   for (void* p : v) heap->Free(p);
@@ -172,7 +172,7 @@ TEST(HeapBasic, SizeClassesWasteAtMostAnEighth) {
     }
   }
   for (unsigned c = 0; c < kNumSizeClasses; ++c) {
-    const size_t span = kSizeClasses.span_pages[c] * kPageSize;
+    const size_t span = kSizeClasses.span_pages[c] * kHeapPageSize;
     EXPECT_LE((span % kSizeClasses.block_size[c]) * 8, span) << c;
   }
 }

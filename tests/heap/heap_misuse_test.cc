@@ -24,7 +24,7 @@ TEST_F(HeapMisuseDeathTest, FreeInsideALargeBlockAborts) {
       {
         ScopedTestHeap heap(41, size_t{1} << 30);
         char* p = static_cast<char*>(heap->Malloc(100000));
-        heap->Free(p + kPageSize);
+        heap->Free(p + kHeapPageSize);
       },
       "not the start of a block");
 }

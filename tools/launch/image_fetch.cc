@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/base/page.h"
 #include "runtime/core/layout.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/recovery_image_writer.h"
@@ -20,7 +21,6 @@ namespace {
 using core::kPageSize;
 constexpr size_t kChunk = 8u << 20;
 
-uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) / kPageSize * kPageSize; }
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();

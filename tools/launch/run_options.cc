@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "runtime/base/exit_code.h"
 #include "runtime/transport/default_paths.h"
 #include "tools/launch/embedded_memnode.h"
 
@@ -114,7 +115,7 @@ int ParseAndLaunch(CLI::App* cli, RunOptions* o, int argc, char** argv, const ch
   o->stats_on = cli->count("--stats") != 0;
   const Status st = launch();
   std::fprintf(stderr, "%s: %s\n", tool, st.ToString().c_str());
-  return 70;
+  return kExitRespctFailure;
 }
 
 }  // namespace respct::launch
