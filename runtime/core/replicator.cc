@@ -157,7 +157,12 @@ void Replicator::Loop() {
     if (transport_ == nullptr) st = Reconnect();
     bool done = false;
     if (st.ok() && transport_->info().committed_epoch >= epoch) {
-      done = true;  // committed before the acknowledgement was lost
+      // Committed before the acknowledgement was lost. Counted like any
+      // commit (the report's "epochs committed" is the memnode's count);
+      // its ship and commit times are unknown, and 0 leaves them out of
+      // the latency percentiles.
+      stats_->RecordCommitted(pending_sample_, 0, 0);
+      done = true;
     } else if (st.ok()) {
       uint64_t ship_ns = 0, commit_ns = 0;
       st = Ship(epoch, &ship_ns, &commit_ns);

@@ -195,6 +195,21 @@ TEST_F(ReplicatorTest, LostAcknowledgementIsFoundOnReconnectionAndNotSentAgain) 
   EXPECT_EQ(commits_.calls(), want);
 }
 
+// The statistics count an epoch committed whether its acknowledgement
+// arrived or was found on reconnection ("epochs committed" in the report).
+TEST_F(ReplicatorTest, EpochWhoseAcknowledgementWasLostCountsAsCommitted) {
+  Start();
+  StageEpoch(1, 1);
+  memnode_->LoseNextCommitAck();
+  Submit(1);
+  ASSERT_TRUE(replicator_->WaitIdle(kWaitMs));
+  StageEpoch(2, 1);
+  Submit(2);
+  ASSERT_TRUE(replicator_->WaitIdle(kWaitMs));
+  EXPECT_EQ(memnode_->committed_epoch(), 2u);
+  EXPECT_EQ(stats_.committed(), 2u);
+}
+
 TEST_F(ReplicatorTest, DisconnectMidEpochSendsTheEpochAgainWhole) {
   Start();
   StageEpoch(1, 5);
