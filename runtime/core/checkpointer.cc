@@ -30,7 +30,8 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::Create(const Options& option
   c->kernel_ = options.kernel;
   c->stall_ = options.stall;
   c->on_captured_ = options.on_captured;
-  auto tracker = dirty::DirtyTracker::Create(options.tracker);
+  auto tracker =
+      options.make_tracker ? options.make_tracker(options.tracker) : dirty::DirtyTracker::Create(options.tracker);
   if (!tracker.ok()) return tracker.status();
   c->tracker_ = std::move(tracker.value());
   dirty::LineDiffer::Options dopt;

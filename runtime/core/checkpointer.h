@@ -33,6 +33,11 @@ class Checkpointer final : public CheckpointClient {
  public:
   struct Options {
     dirty::DirtyTracker::Kind tracker = dirty::DirtyTracker::Kind::kAuto;
+    // Makes the tracker of kind `tracker`; empty: DirtyTracker::Create. The
+    // unit tests hand in a tracker that reports the pages they say were
+    // written (tests/support/fake_dirty_tracker.h), so what the Checkpointer
+    // stages for given dirty pages can be checked without a kernel mechanism.
+    std::function<Result<std::unique_ptr<dirty::DirtyTracker>>(dirty::DirtyTracker::Kind)> make_tracker;
     Granularity granularity = Granularity::kLine;
     // Regions that fill from their start (heap, stacks): for such a region id,
     // how many bytes from its base may hold data now. Only that prefix (plus

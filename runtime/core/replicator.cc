@@ -13,9 +13,9 @@
 
 namespace respct::core {
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
-                       RuntimeStats* stats)
+                       RuntimeStats* stats, Connector connector)
     : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
-      stats_(stats) {
+      stats_(stats), connector_(std::move(connector)) {
   // One token for every connection of this process: a reconnection after a
   // link cut takes over the session the memnode still holds for the old one
   // (wire::kAttachWriterToken) instead of being refused as busy until TCP
@@ -28,8 +28,14 @@ Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, s
 
 Replicator::~Replicator() { Stop(0); }
 
+Result<std::unique_ptr<Transport>> Replicator::ConnectTransport() {
+  return kernel::WithRuntimeDescriptors([&] {
+    return connector_ ? connector_(options_) : Transport::Connect(url_, secret_, options_);
+  });
+}
+
 Status Replicator::Connect() {
-  auto t = kernel::WithRuntimeDescriptors([&] { return Transport::Connect(url_, secret_, options_); });
+  auto t = ConnectTransport();
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());
   attach_info_ = transport_->info();
@@ -124,7 +130,7 @@ Status Replicator::Reconnect() {
   // A busy refusal is retried by the ship loop's own backoff, which Stop()
   // can interrupt; the connect itself must not wait.
   options_.busy_wait_ms = 0;
-  auto t = kernel::WithRuntimeDescriptors([&] { return Transport::Connect(url_, secret_, options_); });
+  auto t = ConnectTransport();
   if (!t.ok()) return t.status();
   transport_ = std::move(t.value());
   ring_warm_ = false;  // a new session has a new ring
@@ -151,7 +157,12 @@ void Replicator::Loop() {
     if (transport_ == nullptr) st = Reconnect();
     bool done = false;
     if (st.ok() && transport_->info().committed_epoch >= epoch) {
-      done = true;  // committed before the acknowledgement was lost
+      // Committed before the acknowledgement was lost. Counted like any
+      // commit (the report's "epochs committed" is the memnode's count);
+      // its ship and commit times are unknown, and 0 leaves them out of
+      // the latency percentiles.
+      stats_->RecordCommitted(pending_sample_, 0, 0);
+      done = true;
     } else if (st.ok()) {
       uint64_t ship_ns = 0, commit_ns = 0;
       st = Ship(epoch, &ship_ns, &commit_ns);

@@ -38,8 +38,15 @@ struct RegionMapping {
 
 class Replicator {
  public:
+  // How a connection to the memnode is made, with the options of that
+  // attempt (Reconnect changes some). Empty: Transport::Connect to `url`
+  // with `secret`. The seam exists so that the unit tests can hand in an
+  // in-memory memnode with injected faults (tests/support/fake_memnode.h)
+  // and drive the reconnect, resend and lost-ack logic below.
+  using Connector = std::function<Result<std::unique_ptr<Transport>>(const ConnectOptions&)>;
+
   Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
-             RuntimeStats* stats);
+             RuntimeStats* stats, Connector connector = {});
   ~Replicator();
 
   // The first connection: failing it means the application must not start.
@@ -76,6 +83,8 @@ class Replicator {
   void Loop();
   Status Ship(uint64_t epoch, uint64_t* ship_ns, uint64_t* commit_ns);
   Status Reconnect();
+  // One connection attempt with options_, through connector_.
+  Result<std::unique_ptr<Transport>> ConnectTransport();
   const RegionMapping* RegionOf(uintptr_t addr, size_t len) const;
 
   const std::string url_;
@@ -83,6 +92,7 @@ class Replicator {
   ConnectOptions options_;
   const std::vector<RegionMapping> regions_;
   RuntimeStats* stats_;
+  const Connector connector_;
   AttachInfo attach_info_;
   std::unique_ptr<Transport> transport_;
 

@@ -1,0 +1,86 @@
+#include "tests/support/fake_dirty_tracker.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+
+namespace respct::testing {
+
+using dirty::kPageSize;
+using dirty::PageRun;
+
+const PageRun* FakeDirtyTracker::RangeOf(uintptr_t page) const {
+  for (const PageRun& r : ranges_)
+    if (page >= r.addr && page < r.end()) return &r;
+  return nullptr;
+}
+
+Status FakeDirtyTracker::Track(void* addr, size_t len) {
+  const auto a = reinterpret_cast<uintptr_t>(addr);
+  if (!dirty::IsPageAligned(a) || len == 0 || len % kPageSize != 0)
+    return Status::InvalidArgument("fake tracker: Track of a range that is not page-aligned");
+  const PageRun run{a, len / kPageSize};
+  for (const PageRun& r : ranges_)
+    if (run.addr < r.end() && r.addr < run.end())
+      return Status::InvalidArgument("fake tracker: Track of a range that overlaps a tracked one");
+  ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), run,
+                                  [](const PageRun& x, const PageRun& y) { return x.addr < y.addr; }),
+                 run);
+  // What the range holds already counts as written: its populated pages.
+  std::vector<unsigned char> resident(run.pages);
+  if (mincore(addr, len, resident.data()) != 0) return Status::FromErrno("fake tracker: mincore", errno);
+  for (size_t i = 0; i < run.pages; ++i)
+    if (resident[i] & 1) written_.insert(a + i * kPageSize);
+  return Status::OK();
+}
+
+Status FakeDirtyTracker::Untrack(void* addr, size_t len) {
+  const PageRun run{reinterpret_cast<uintptr_t>(addr), len / kPageSize};
+  auto it = std::find(ranges_.begin(), ranges_.end(), run);
+  if (it == ranges_.end() || len % kPageSize != 0)
+    return Status::InvalidArgument("fake tracker: Untrack of a range that is not exactly a tracked one");
+  ranges_.erase(it);
+  written_.erase(written_.lower_bound(run.addr), written_.lower_bound(run.end()));
+  return Status::OK();
+}
+
+Status FakeDirtyTracker::MarkWritten(const void* addr, size_t len) {
+  const auto lo = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
+  const auto hi = reinterpret_cast<uintptr_t>(addr) + len;
+  for (uintptr_t p = lo; p < hi; p += kPageSize)
+    if (RangeOf(p) == nullptr) return Status::InvalidArgument("fake tracker: MarkWritten outside every tracked range");
+  for (uintptr_t p = lo; p < hi; p += kPageSize) written_.insert(p);
+  return Status::OK();
+}
+
+Status FakeDirtyTracker::Collect(std::vector<PageRun>* out) {
+  ++collects_;
+  if (!fail_next_collect_.ok()) {
+    Status st = std::move(fail_next_collect_);
+    fail_next_collect_ = Status::OK();
+    return st;
+  }
+  out->clear();
+  // written_ is ordered (and holds tracked pages only): adjacent pages of
+  // one range merge into one run.
+  const PageRun* last_range = nullptr;
+  for (uintptr_t p : written_) {
+    const PageRun* range = RangeOf(p);
+    if (!out->empty() && out->back().end() == p && range == last_range) {
+      ++out->back().pages;
+    } else {
+      out->push_back(PageRun{p, 1});
+    }
+    last_range = range;
+  }
+  written_.clear();
+  return Status::OK();
+}
+
+void FakeDirtyTracker::KernelWillWrite(void* addr, size_t len) {
+  kernel_writes_.push_back(Span{reinterpret_cast<uintptr_t>(addr), len});
+}
+
+std::vector<PageRun> FakeDirtyTracker::tracked() const { return ranges_; }
+
+}  // namespace respct::testing
