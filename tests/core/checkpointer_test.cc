@@ -78,9 +78,10 @@ class CheckpointerTest : public ::testing::Test {
     return {{kHeapRegion, heap_.addr(), heap_.size()}, {kStackRegion, stacks_.addr(), stacks_.size()}};
   }
 
-  // The Checkpointer under test, its tracker a FakeDirtyTracker named
-  // `tracker_name`, its replicator attached to the fake memnode.
-  void Make(Checkpointer::Options o = {}, const std::string& tracker_name = "fake") {
+  // The Checkpointer under test, its tracker a FakeDirtyTracker of kind
+  // `tracker_kind` (the Checkpointer asks kind() for its mprotect case), its
+  // replicator attached to the fake memnode.
+  void Make(Checkpointer::Options o = {}, dirty::DirtyTracker::Kind tracker_kind = dirty::DirtyTracker::Kind::kScan) {
     ConnectOptions c;
     c.app = "app";
     c.writer = true;
@@ -92,8 +93,8 @@ class CheckpointerTest : public ::testing::Test {
                                                [m](const ConnectOptions& opts) { return m->Connect(opts); });
     ASSERT_TRUE(replicator_->Connect().ok());
     replicator_->Start();
-    o.make_tracker = [this, tracker_name](dirty::DirtyTracker::Kind) -> Result<std::unique_ptr<dirty::DirtyTracker>> {
-      auto t = std::make_unique<FakeDirtyTracker>(dirty::DirtyTracker::Kind::kScan, tracker_name);
+    o.make_tracker = [this, tracker_kind](dirty::DirtyTracker::Kind) -> Result<std::unique_ptr<dirty::DirtyTracker>> {
+      auto t = std::make_unique<FakeDirtyTracker>(tracker_kind);
       tracker_ = t.get();
       return std::unique_ptr<dirty::DirtyTracker>(std::move(t));
     };
@@ -251,7 +252,7 @@ TEST_F(CheckpointerTest, KeepsTheKernelWriteSpansOfBlockedThreadsOpen) {
 }
 
 TEST_F(CheckpointerTest, StacksUnderTheMprotectTrackerAreComparedWholeEveryEpoch) {
-  Make({}, "mprotect");
+  Make({}, dirty::DirtyTracker::Kind::kMprotect);
   // The stacks are not write-protected (a signal frame could not be written
   // on them): only the heap is tracked.
   ASSERT_EQ(tracker_->tracked(), (std::vector<dirty::PageRun>{{heap_.addr(), kHeapPages}}));
