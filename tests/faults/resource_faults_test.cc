@@ -107,7 +107,12 @@ TEST(ResourceFaults, MemnodeOutOfDescriptors) {
   auto again = Transport::Connect(mn.tcp_url(), mn.secret(), shimtest::AdminSession(10000));
   ASSERT_TRUE(again.ok()) << again.status().ToString() << "\n" << mn.LogTail();
   EXPECT_TRUE((*again)->ListApps().ok());
-  EXPECT_EQ(Count(shimtest::ReadFile(mn.dir() + "/memnode.log"), "accepting connections again"), 1u) << mn.LogTail();
+  // The backlog's connections, closed by now, are still accepted one by one
+  // before ours and may run the memnode out once more: every episode, however
+  // many, is one line when it starts and one when it ends.
+  const std::string after = shimtest::ReadFile(mn.dir() + "/memnode.log");
+  EXPECT_GE(Count(after, "accepting connections again"), 1u) << mn.LogTail();
+  EXPECT_EQ(Count(after, "accepting connections again"), Count(after, "Too many open files")) << shimtest::Tail(after, 20);
 }
 
 using shimtest::Child;
