@@ -92,7 +92,7 @@ Status Session::Handshake() {
   if (!app_name_.empty()) RESPCT_RETURN_IF_ERROR(wire::ValidateAppName(app_name_));
 
   wire::ChallengeMsg ch{};
-  Secret::RandomNonce(ch.server_nonce);
+  RESPCT_RETURN_IF_ERROR(Secret::RandomNonce(ch.server_nonce));
   const Secret::Proof proof = secret_->Prove(kServerProofLabel, hello.client_nonce, app_name_);
   std::memcpy(ch.server_proof, proof.data(), proof.size());
   RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kChallenge, ch));

@@ -1,8 +1,9 @@
 // Session: one client connection to respct-memnode, from handshake to close
-// (protocol spec §1-§9), over any FrameChannel: a socket, or verbs SEND/RECV.
-// Over rdma:// (the channel has peer_memory) a writer gets the app's ring as
-// a window for one-sided WRITEs (RemoteRing) and image reads are answered
-// with windows to RDMA-READ (ImageGrant); the state machine is the same. It runs on its own thread and is a plain linear
+// (the conversations runtime/wire/message.h describes), over any
+// FrameChannel: a socket, or verbs SEND/RECV. Over rdma:// (the channel has
+// peer_memory) a writer gets the app's ring as a window for one-sided WRITEs
+// (RemoteRing) and image reads are answered with windows to RDMA-READ
+// (ImageGrant); the state machine is the same. It runs on its own thread and is a plain linear
 // state machine: Hello -> Challenge -> Auth -> AuthOk, then either admin
 // requests (ListApps, ListEpochs, ListWrites: metadata only) or Attach followed by writer/reader requests.
 //

@@ -15,20 +15,22 @@ namespace respct::core {
 Replicator::Replicator(std::string url, Secret secret, ConnectOptions options, std::vector<RegionMapping> regions,
                        RuntimeStats* stats, Connector connector)
     : url_(std::move(url)), secret_(secret), options_(std::move(options)), regions_(std::move(regions)),
-      stats_(stats), connector_(std::move(connector)) {
-  // One token for every connection of this process: a reconnection after a
-  // link cut takes over the session the memnode still holds for the old one
-  // (wire::kAttachWriterToken) instead of being refused as busy until TCP
-  // keepalive ends it.
-  uint8_t nonce[wire::kNonceSize];
-  Secret::RandomNonce(nonce);
-  static_assert(sizeof nonce >= wire::kWriterTokenSize);
-  std::memcpy(options_.writer_token.data(), nonce, wire::kWriterTokenSize);
-}
+      stats_(stats), connector_(std::move(connector)) {}
 
 Replicator::~Replicator() { Stop(0); }
 
 Result<std::unique_ptr<Transport>> Replicator::ConnectTransport() {
+  // One token for every connection of this process: a reconnection after a
+  // link cut takes over the session the memnode still holds for the old one
+  // (wire::kAttachWriterToken) instead of being refused as busy until TCP
+  // keepalive ends it.
+  if (!writer_token_drawn_) {
+    uint8_t nonce[wire::kNonceSize];
+    RESPCT_RETURN_IF_ERROR(Secret::RandomNonce(nonce));
+    static_assert(sizeof nonce >= wire::kWriterTokenSize);
+    std::memcpy(options_.writer_token.data(), nonce, wire::kWriterTokenSize);
+    writer_token_drawn_ = true;
+  }
   return kernel::WithRuntimeDescriptors([&] {
     return connector_ ? connector_(options_) : Transport::Connect(url_, secret_, options_);
   });

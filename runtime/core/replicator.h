@@ -90,6 +90,7 @@ class Replicator {
   const std::string url_;
   const Secret secret_;
   ConnectOptions options_;
+  bool writer_token_drawn_ = false;  // options_.writer_token, drawn at the first connection
   const std::vector<RegionMapping> regions_;
   RuntimeStats* stats_;
   const Connector connector_;

@@ -41,7 +41,7 @@ Status ClientHandshake(FrameChannel& sock, const Secret& secret, std::string_vie
   wire::HelloMsg hello{};
   hello.version = wire::kProtocolVersion;
   hello.app_len = static_cast<uint16_t>(app.size());
-  Secret::RandomNonce(hello.client_nonce);
+  RESPCT_RETURN_IF_ERROR(Secret::RandomNonce(hello.client_nonce));
   std::memcpy(hello.app, app.data(), app.size());
   RESPCT_RETURN_IF_ERROR(sock.SendStruct(wire::MsgType::kHello, hello));
 

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <string>
 
-#include "runtime/base/exit_code.h"
 #include "runtime/base/make_dirs.h"
 
 namespace respct {
@@ -17,19 +16,19 @@ namespace {
 constexpr size_t kMinSecretBytes = 16;
 constexpr size_t kMaxSecretBytes = 4096;
 
-void EnsureSodium() {
-  // sodium_init is idempotent and thread-safe; it only fails without an entropy source.
-  if (sodium_init() < 0) {
-    static const char kMsg[] = "respct: libsodium could not initialise (no entropy source)\n";
-    (void)!write(2, kMsg, sizeof kMsg - 1);
-    _exit(kExitRespctFailure);
-  }
+// sodium_init is idempotent and thread-safe; it fails only without an
+// entropy source. A library does not end its process over it: the caller
+// (the shim, the memnode, a tool) reports the error its own way.
+Status SodiumReady() {
+  if (sodium_init() < 0) return Status::Unavailable("libsodium could not initialise (no entropy source)");
+  return Status::OK();
 }
 
 }  // namespace
 
 Secret Secret::FromBytes(std::string_view bytes) {
-  EnsureSodium();
+  // BLAKE2b (like the HMAC of Prove) needs no sodium_init, which only picks
+  // faster implementations: hashing a secret cannot fail.
   Secret s;
   crypto_generichash(s.key_.data(), s.key_.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
                      nullptr, 0);
@@ -74,7 +73,7 @@ Result<Secret> Secret::FromFile(const std::string& path) {
 
 Result<Secret> Secret::LoadOrCreate(const std::string& path) {
   if (access(path.c_str(), F_OK) == 0) return FromFile(path);
-  EnsureSodium();
+  RESPCT_RETURN_IF_ERROR(SodiumReady());
   RESPCT_RETURN_IF_ERROR(MakeParentDirs(path));
   unsigned char bytes[32];
   randombytes_buf(bytes, sizeof bytes);
@@ -115,9 +114,10 @@ bool Secret::Verify(const uint8_t (&proof)[wire::kProofSize], std::string_view l
   return sodium_memcmp(expected.data(), proof, wire::kProofSize) == 0;
 }
 
-void Secret::RandomNonce(uint8_t (&nonce)[wire::kNonceSize]) {
-  EnsureSodium();
+Status Secret::RandomNonce(uint8_t (&nonce)[wire::kNonceSize]) {
+  RESPCT_RETURN_IF_ERROR(SodiumReady());
   randombytes_buf(nonce, wire::kNonceSize);
+  return Status::OK();
 }
 
 }  // namespace respct

@@ -34,7 +34,8 @@ class Secret {
   bool Verify(const uint8_t (&proof)[wire::kProofSize], std::string_view label,
               const uint8_t (&nonce)[wire::kNonceSize], std::string_view app) const;
 
-  static void RandomNonce(uint8_t (&nonce)[wire::kNonceSize]);
+  // Fails (Unavailable) only when libsodium has no entropy source.
+  [[nodiscard]] static Status RandomNonce(uint8_t (&nonce)[wire::kNonceSize]);
 
  private:
   std::array<uint8_t, kKeySize> key_{};

@@ -43,7 +43,7 @@ class ScriptedMemnode {
     if (type == wire::MsgType::kHello) {
       const auto hello = FromBytes<wire::HelloMsg>(p);
       wire::ChallengeMsg ch{};
-      Secret::RandomNonce(ch.server_nonce);
+      (void)Secret::RandomNonce(ch.server_nonce);
       const Secret::Proof proof = TheSecret().Prove(kServerProofLabel, hello.client_nonce, app_);
       std::memcpy(ch.server_proof, proof.data(), proof.size());
       if ((in_->U8() & 0xf) == 0) ch.server_proof[0] ^= 1;

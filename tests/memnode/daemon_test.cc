@@ -1,7 +1,8 @@
 // respct-memnode as a process: start-up (ready file), handshake, tcp and shm
 // writers, readers, admin sessions, hostile clients, SIGTERM and kill -9.
 // The client side here is hand-rolled from the wire structs on purpose: it
-// checks the daemon against the protocol spec, not against a transport.
+// checks the daemon against the protocol (runtime/wire/message.h), not
+// against a transport.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -120,7 +121,7 @@ class Client {
     wire::HelloMsg h{};
     h.version = wire::kProtocolVersion;
     h.app_len = static_cast<uint16_t>(app.size());
-    Secret::RandomNonce(h.client_nonce);
+    RESPCT_RETURN_IF_ERROR(Secret::RandomNonce(h.client_nonce));
     std::memcpy(h.app, app.data(), app.size());
     RESPCT_RETURN_IF_ERROR(sock.SendStruct(wire::MsgType::kHello, h));
     Frame f;

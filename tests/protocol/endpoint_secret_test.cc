@@ -97,8 +97,8 @@ TEST(SecretTest, ProofsBindLabelNonceAppAndKey) {
   const Secret a = Secret::FromBytes("correct horse battery staple");
   const Secret b = Secret::FromBytes("correct horse battery stapler");
   uint8_t n1[wire::kNonceSize], n2[wire::kNonceSize];
-  Secret::RandomNonce(n1);
-  Secret::RandomNonce(n2);
+  ASSERT_TRUE(Secret::RandomNonce(n1).ok());
+  ASSERT_TRUE(Secret::RandomNonce(n2).ok());
   const Secret::Proof p = a.Prove(kServerProofLabel, n1, "bank");
   uint8_t raw[wire::kProofSize];
   std::memcpy(raw, p.data(), sizeof raw);

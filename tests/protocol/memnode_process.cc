@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,7 +61,10 @@ bool HaveRdmaDevice() {
 MemnodeProcess::MemnodeProcess(Options options)
     : options_(std::move(options)), dir_(MakeTempDir()) {
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
-  Secret::RandomNonce(bytes);
+  if (const Status s = Secret::RandomNonce(bytes); !s.ok()) {
+    std::fprintf(stderr, "MemnodeProcess: %s\n", s.ToString().c_str());
+    std::abort();
+  }
   const int fd = open(secret_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd >= 0) {
     (void)!write(fd, bytes, sizeof bytes);

@@ -82,7 +82,7 @@ TEST(SecretProof, BindsKeyLabelNonceAndApp) {
   Secret a = Secret::FromBytes("correct horse battery staple");
   Secret b = Secret::FromBytes("correct horse battery stapler");
   uint8_t nonce[kNonceSize];
-  Secret::RandomNonce(nonce);
+  ASSERT_TRUE(Secret::RandomNonce(nonce).ok());
   const auto p = a.Prove(kClientProofLabel, nonce, "bank");
   uint8_t proof[kProofSize];
   std::memcpy(proof, p.data(), kProofSize);
