@@ -15,7 +15,7 @@
 #include "bench/commit_bw/commit_measure.h"
 #include "bench/commit_bw/raw_baselines.h"
 #include "runtime/transport/transport.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 namespace {
 

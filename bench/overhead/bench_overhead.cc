@@ -19,7 +19,7 @@
 
 #include "bench/overhead/harness.h"
 #include "bench/overhead/stats_json.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 namespace {
 

@@ -37,7 +37,7 @@
 
 #include "bench/overhead/harness.h"
 #include "runtime/transport/transport.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 extern char** environ;
 

@@ -20,7 +20,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 #include "tests/shim/count_client.h"
 #include "tests/shim/shim_test_util.h"
 

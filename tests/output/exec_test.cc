@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 #include "tests/shim/shim_test_util.h"
 
 namespace respct::outputtest {

@@ -10,7 +10,7 @@
 
 #include "runtime/transport/client_handshake.h"
 #include "runtime/transport/transport.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 namespace respct::test {
 

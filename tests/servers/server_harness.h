@@ -40,7 +40,7 @@
 
 #include "runtime/transport/secret.h"
 #include "tests/crash/committed_image.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 #include "tests/shim/shim_test_util.h"
 
 namespace respct::servertest {

@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/transport/transport.h"
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 namespace respct::shimtest {
 

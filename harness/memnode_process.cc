@@ -1,4 +1,4 @@
-#include "tests/protocol/memnode_process.h"
+#include "harness/memnode_process.h"
 
 #include <fcntl.h>
 #include <infiniband/verbs.h>

@@ -1,5 +1,5 @@
-// MemnodeProcess: a real respct-memnode subprocess for protocol tests and the
-// commit benchmark, on a pool in a fresh temporary directory, listening on
+// MemnodeProcess: a real respct-memnode subprocess for the tests and the
+// benchmarks, on a pool in a fresh temporary directory, listening on
 // tcp://127.0.0.1 and shm://<dir>/s.sock, and, where an RDMA device exists,
 // rdma://127.0.0.1. The kernel picks the TCP ports (the memnode listens on
 // port 0 and names the ports it got in its ready file), so tests running in
