@@ -11,6 +11,12 @@
 //   for it → exit → Shutdown (atexit): final epoch, statistics.
 // Forked children run on without respct (DisableInChild): they keep their copy
 // of the heap, take no checkpoints and ship nothing.
+//
+// Runtime is the composition root; its methods live where their concern is:
+// runtime.cc (start-up, regions, memnode connection, checkpoint wiring,
+// exit), runtime_threads.cc (the thread lifecycle on table slots),
+// runtime_resume.cc (a recovery's resume), and the statistics' text and JSON
+// in runtime_stats.cc.
 #pragma once
 
 #include <pthread.h>

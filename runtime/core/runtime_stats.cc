@@ -1,5 +1,7 @@
 #include "runtime/core/runtime_stats.h"
 
+#include "runtime/core/held_output.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -91,6 +93,39 @@ std::string RuntimeStats::Report(bool json, bool timeline, const std::string& he
   }
   out += "}\n";
   return out;
+}
+
+std::string RunSummaryHeader(const RunSummary& run, bool json) {
+  std::string header;
+  const HeldOutputStats* o = run.output;
+  if (json) {
+    header = "\"app\":\"" + run.app + "\",\"tracker\":\"" + run.tracker + "\",\"epoch_ms\":" +
+             std::to_string(run.epoch_ms) + ",\"granularity\":\"" + run.granularity +
+             "\",\"last_committed_epoch\":" + std::to_string(run.last_committed_epoch) + ",\"stalls\":" +
+             run.stalls_json;
+    if (o != nullptr) {
+      header += ",\"output_commit\":{\"bytes_held\":" + std::to_string(o->bytes_held) +
+                ",\"calls_held\":" + std::to_string(o->calls_held) + ",\"early_epochs\":" +
+                std::to_string(o->early_epochs) + ",\"held_p50_us\":" + std::to_string(o->held_p50_ns / 1000) +
+                ",\"held_p99_us\":" + std::to_string(o->held_p99_ns / 1000) + ",\"held_max_us\":" +
+                std::to_string(o->held_max_ns / 1000) + ",\"waits\":" + std::to_string(o->waits) +
+                ",\"resets\":" + std::to_string(o->reset) + "}";
+    }
+    return header;
+  }
+  header = "app " + run.app + ", tracker " + run.tracker + ", epoch " + std::to_string(run.epoch_ms) +
+           " ms, last committed epoch " + std::to_string(run.last_committed_epoch);
+  if (o != nullptr) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "\n  output commit: %llu bytes in %llu calls held, p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
+                  "%llu early epochs",
+                  static_cast<unsigned long long>(o->bytes_held), static_cast<unsigned long long>(o->calls_held),
+                  o->held_p50_ns / 1e6, o->held_p99_ns / 1e6, o->held_max_ns / 1e6,
+                  static_cast<unsigned long long>(o->early_epochs));
+    header += line;
+  }
+  return header;
 }
 
 }  // namespace respct::core

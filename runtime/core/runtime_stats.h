@@ -66,4 +66,20 @@ class RuntimeStats {
   std::atomic<uint64_t> total_bytes_shipped_{0};
 };
 
+struct HeldOutputStats;
+
+// What a report says about the run besides its epochs: the first lines of
+// the text block, the leading fields of the JSON object.
+struct RunSummary {
+  std::string app;
+  std::string tracker;
+  std::string granularity;
+  int epoch_ms = 0;
+  uint64_t last_committed_epoch = 0;
+  std::string stalls_json;                  // StallReport::Json()
+  const HeldOutputStats* output = nullptr;  // with output commit on, else null
+};
+// `header_fields` for RuntimeStats::Report.
+std::string RunSummaryHeader(const RunSummary& run, bool json);
+
 }  // namespace respct::core
