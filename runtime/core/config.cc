@@ -109,8 +109,13 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   if (const char* v = Env("RESPCT_BASE")) {
     char* end = nullptr;
     const unsigned long long b = std::strtoull(v, &end, 16);
-    if (end == v || *end != '\0' || b % (1ull << 30) != 0 || b < (1ull << 40) || b > (0x7f00ull << 32))
-      return BadValue("RESPCT_BASE", v, "expected a 1 GiB-aligned hex address between 1 TiB and 0x7f0000000000");
+    // The regions take four 1 TiB slots from the base (layout.h); the last
+    // must end inside the 47-bit user address space, below the program's own
+    // stack and mappings near its top: hence at most 0x7b0000000000.
+    constexpr unsigned long long kHighestBase = 0x7fffull << 32 & ~((1ull << 40) - 1);
+    constexpr unsigned long long kMaxBase = kHighestBase - 4 * kRegionSpacing;
+    if (end == v || *end != '\0' || b % (1ull << 30) != 0 || b < (1ull << 40) || b > kMaxBase)
+      return BadValue("RESPCT_BASE", v, "expected a 1 GiB-aligned hex address between 1 TiB and 0x7b0000000000");
     c.layout.base = b;
   }
   auto ring = SizeVar("RESPCT_RING_SIZE", c.ring_size, 16u << 20);
@@ -133,8 +138,9 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   if (const char* v = Env("RESPCT_RECOVER")) c.recover_image = v;
   if (const char* v = Env("RESPCT_DROP_UNRESTORABLE")) c.drop_unrestorable = std::string(v) == "1";
   if (const char* v = Env("RESPCT_TEST_DELAY_SLOT")) {
-    int slot = -1, ms = 0;
-    if (std::sscanf(v, "%d:%d", &slot, &ms) != 2 || slot < 0 || ms < 0 || ms > 60'000)
+    int slot = -1, ms = 0, used = 0;
+    if (std::sscanf(v, "%d:%d%n", &slot, &ms, &used) != 2 || v[used] != '\0' || slot < 0 || ms < 0 ||
+        ms > 60'000)
       return BadValue("RESPCT_TEST_DELAY_SLOT", v, "expected SLOT:MILLISECONDS");
     c.test_delay_slot = slot;
     c.test_delay_ms = ms;

@@ -7,7 +7,7 @@
 // | RESPCT_APP           | application name on the memnode                 | basename of the program   |
 // | RESPCT_SECRET_FILE   | shared secret for the memnode                   | DefaultSecretPath()       |
 // | RESPCT_EPOCH_MS      | checkpoint interval, ms                         | 10                        |
-// | RESPCT_QUIESCE_MS    | give up a checkpoint attempt after, ms          | max(50, 5 × epoch)        |
+// | RESPCT_QUIESCE_MS    | give up a checkpoint attempt after, ms          | max(20, 2 × epoch)        |
 // | RESPCT_TRACKER       | dirty tracking: auto, uffd, mprotect, scan      | auto                      |
 // | RESPCT_GRANULARITY   | what is shipped: line (64 B), page, or full     | line                      |
 // | RESPCT_STATS         | statistics at exit and on SIGUSR2: off/text/json| off                       |

@@ -166,12 +166,14 @@ INSTANTIATE_TEST_SUITE_P(
                       BadValue{"RESPCT_STATS", "yes"}, BadValue{"RESPCT_OUTPUT_COMMIT", "maybe"},
                       BadValue{"RESPCT_BASE", "zz"}, BadValue{"RESPCT_BASE", "300000001000"},
                       BadValue{"RESPCT_BASE", "40000000"}, BadValue{"RESPCT_BASE", "7f0040000000"},
+                      BadValue{"RESPCT_BASE", "7b0040000000"},
                       BadValue{"RESPCT_RING_SIZE", "8M"}, BadValue{"RESPCT_RING_SIZE", "17000000"},
                       BadValue{"RESPCT_RING_SIZE", "16Q"}, BadValue{"RESPCT_HEAP_SIZE", "1M"},
                       BadValue{"RESPCT_HEAP_SIZE", "lots"}, BadValue{"RESPCT_STACK_SIZE", "32K"},
                       BadValue{"RESPCT_MAX_THREADS", "1"}, BadValue{"RESPCT_MAX_THREADS", "1025"},
                       BadValue{"RESPCT_TEST_DELAY_SLOT", "3"}, BadValue{"RESPCT_TEST_DELAY_SLOT", "-1:5"},
-                      BadValue{"RESPCT_TEST_DELAY_SLOT", "1:60001"}, BadValue{"RESPCT_LOG", "verbose"}));
+                      BadValue{"RESPCT_TEST_DELAY_SLOT", "1:60001"},
+                      BadValue{"RESPCT_TEST_DELAY_SLOT", "3:250ms"}, BadValue{"RESPCT_LOG", "verbose"}));
 
 TEST_F(ConfigTest, BadAppNameIsRefused) {
   Set("RESPCT_APP", ".hidden");
@@ -189,6 +191,14 @@ TEST_F(ConfigTest, StacksMustFitTheirRegion) {
   EXPECT_NE(c.status().message().find("RESPCT_MAX_THREADS"), std::string::npos) << c.status().message();
   Set("RESPCT_STACK_SIZE", "1G");  // exactly 1 TiB
   EXPECT_TRUE(LoadRuntimeConfig("prog").ok());
+}
+
+TEST_F(ConfigTest, RegionsFromTheHighestBaseEndInsideTheUserAddressSpace) {
+  Set("RESPCT_BASE", "7b0000000000");
+  auto c = LoadRuntimeConfig("prog");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  // The last region's TiB ends below the 47-bit limit of user addresses.
+  EXPECT_LE(c->layout.kernel_base() + kRegionSpacing, uintptr_t{1} << 47);
 }
 
 uint64_t Size(const char* text) {
