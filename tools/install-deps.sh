@@ -22,7 +22,7 @@ packages=(
   # checksums, authentication, command lines, logging
   libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
   # real multithreaded programs the tests run unmodified under respct
-  pigz xz-utils
+  pigz xz-utils zstd coreutils
   # real servers the tests and benchmarks run unmodified under respct, and their load generators
   memcached libmemcached-tools redis-server redis-tools
   # bench/run-all: plots, the full-process checkpoint baselines (criu, gcore), profiles
