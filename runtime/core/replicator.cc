@@ -145,7 +145,9 @@ void Replicator::Loop() {
   for (;;) {
     // While idle, the transport's ring memory is faulted in a slice at a
     // time (ring_warm_), so a submitted epoch waits for one slice at most
-    // and start-up or a recovery does not wait for it at all.
+    // and start-up or a recovery does not wait for it at all. The sink keeps
+    // a window ahead of its writes warm, so each shipped epoch may call for
+    // more (ring_warm_ is cleared below).
     while (!ring_warm_ && !stopping_ && !busy_.load()) {
       l.unlock();
       ring_warm_ = transport_ == nullptr || transport_->PrefaultRingSome(kPrefaultSlice);
@@ -195,6 +197,7 @@ void Replicator::Loop() {
       outage_reported_ = false;
       committed_epoch_.store(epoch, std::memory_order_release);
       if (on_commit_) on_commit_(epoch, false);
+      ring_warm_ = false;
       busy_.store(false, std::memory_order_release);
       backoff_ms = 50;
       cv_.notify_all();

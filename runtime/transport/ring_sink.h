@@ -25,8 +25,10 @@ class RingSink {
   virtual Result<uint8_t*> Reserve(uint64_t pos, uint64_t len) = 0;
   virtual Status Flush() = 0;
   // Faults in up to `max_bytes` more of the ring's memory ahead of the
-  // writes that will need it; true once there is nothing left to fault in
-  // (also when the sink has no memory of its own to fault in).
+  // writes that will need it; true once enough is (the sink decides how far
+  // ahead of its writes that is) or there is nothing left to fault in (also
+  // when the sink has no memory of its own). Called again after more is
+  // written.
   virtual bool PrefaultSome(uint64_t max_bytes) {
     (void)max_bytes;
     return true;

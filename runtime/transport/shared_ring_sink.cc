@@ -28,7 +28,7 @@ Result<std::unique_ptr<SharedRingSink>> SharedRingSink::Map(int fd, uint64_t cap
   // Not MAP_POPULATE: faulting in a ring of hundreds of MiB takes most of a
   // second here (640 MiB: 0.77 s), which start-up and, worse, a recovery
   // would wait for. The replicator faults it in between epochs instead
-  // (PrefaultSome), ahead of the first lap's commits.
+  // (PrefaultSome), ahead of the first lap's writes (WarmTarget).
   void* p = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   const int err = errno;
   close(fd);  // the mapping keeps the memfd alive
@@ -38,19 +38,27 @@ Result<std::unique_ptr<SharedRingSink>> SharedRingSink::Map(int fd, uint64_t cap
 
 SharedRingSink::~SharedRingSink() { munmap(base_, capacity_); }
 
+uint64_t SharedRingSink::WarmTarget() const {
+  const uint64_t ahead = std::max(kMinWarmAhead, written_end_);
+  return written_end_ + ahead >= capacity_ ? capacity_ : written_end_ + ahead;
+}
+
 bool SharedRingSink::PrefaultSome(uint64_t max_bytes) {
-  const uint64_t n = std::min(max_bytes, capacity_ - prefaulted_);
-  if (n > 0 && madvise(base_ + prefaulted_, n, MADV_POPULATE_WRITE) != 0) {
+  const uint64_t target = WarmTarget();
+  if (prefaulted_ >= target) return true;
+  const uint64_t n = std::min(max_bytes, target - prefaulted_);
+  if (madvise(base_ + prefaulted_, n, MADV_POPULATE_WRITE) != 0) {
     prefaulted_ = capacity_;
     return true;
   }
   prefaulted_ += n;
-  return prefaulted_ == capacity_;
+  return prefaulted_ >= target;
 }
 
 Result<uint8_t*> SharedRingSink::Reserve(uint64_t pos, uint64_t len) {
   const uint64_t slot = pos % capacity_;
   if (slot + len > capacity_) return Status::InvalidArgument("reservation crosses the end of the ring");
+  written_end_ = std::max(written_end_, slot + len);
   return base_ + slot;
 }
 

@@ -117,7 +117,7 @@ class Transport {
   virtual Result<EpochListing> ListEpochs(std::string_view app, uint64_t from, uint64_t to) = 0;
   virtual Result<std::vector<wire::EpochWrites>> ListWrites(std::string_view app, uint64_t from, uint64_t to) = 0;
   // A writer: faults in up to `max_bytes` more of the memory its records
-  // are encoded into (RingSink::PrefaultSome); true once all of it is.
+  // are encoded into (RingSink::PrefaultSome); true once enough of it is.
   virtual bool PrefaultRingSome(uint64_t max_bytes) {
     (void)max_bytes;
     return true;
