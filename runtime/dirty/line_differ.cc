@@ -2,7 +2,6 @@
 
 #include <sys/mman.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "runtime/base/page.h"
@@ -21,28 +20,20 @@ Result<std::unique_ptr<LineDiffer>> LineDiffer::Create(Options options) {
 }
 
 LineDiffer::~LineDiffer() {
-  for (const Range& r : ranges_) munmap(r.shadow, r.end - r.start);
+  for (const Range& r : ranges_) munmap(r.value, r.end - r.start);
 }
 
 Status LineDiffer::AddRange(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
-  const uintptr_t end = start + len;
-  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
-    return Status::InvalidArgument("line differ: AddRange needs a non-empty page-aligned range");
-  }
   std::lock_guard<std::mutex> lock(mu_);
-  const auto pos = std::lower_bound(ranges_.begin(), ranges_.end(), start,
-                                    [](const Range& r, uintptr_t s) { return r.start < s; });
-  if ((pos != ranges_.end() && pos->start < end) || (pos != ranges_.begin() && (pos - 1)->end > start)) {
-    return Status::InvalidArgument("line differ: AddRange overlaps a range");
-  }
+  RESPCT_RETURN_IF_ERROR(ranges_.CheckInsertable(start, len, "line differ: AddRange"));
   void* shadow = mmap(nullptr, len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (shadow == MAP_FAILED) return Status::FromErrno("line differ: mmap shadow", errno);
   // With THP "always", one written line would materialise 2 MiB of shadow;
   // sparse dirty sets are the point, so keep the shadow in base pages.
   madvise(shadow, len, MADV_NOHUGEPAGE);
-  ranges_.insert(pos, Range{start, end, static_cast<std::byte*>(shadow)});
+  ranges_.Insert(start, len, static_cast<std::byte*>(shadow));
   return Status::OK();
 }
 
@@ -52,12 +43,10 @@ Status LineDiffer::SeedShadow(const void* addr, size_t len, int fd, uint64_t fil
     return Status::InvalidArgument("line differ: SeedShadow of an unaligned span");
   const size_t mapped = PageUp(len);
   std::lock_guard<std::mutex> lock(mu_);
-  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
-    return start >= r.start && start < r.end && mapped <= r.end - start;
-  });
-  if (it == ranges_.end()) return Status::NotFound("line differ: SeedShadow outside the added ranges");
+  const Range* it = ranges_.FindContaining(start, mapped);
+  if (it == nullptr) return Status::NotFound("line differ: SeedShadow outside the added ranges");
   if (len == 0) return Status::OK();
-  void* at = it->shadow + (start - it->start);
+  void* at = it->value + (start - it->start);
   if (mmap(at, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(file_offset)) ==
       MAP_FAILED)
     return Status::FromErrno("line differ: mmap the image as shadow", errno);
@@ -67,18 +56,16 @@ Status LineDiffer::SeedShadow(const void* addr, size_t len, int fd, uint64_t fil
 Status LineDiffer::RemoveRange(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
-    return r.start == start && r.end == start + len;
-  });
-  if (it == ranges_.end()) return Status::NotFound("line differ: RemoveRange of an unknown range");
-  munmap(it->shadow, len);
-  ranges_.erase(it);
+  const Range* it = ranges_.FindExact(start, len);
+  if (it == nullptr) return Status::NotFound("line differ: RemoveRange of an unknown range");
+  munmap(it->value, len);
+  ranges_.Erase(it);
   return Status::OK();
 }
 
 Status LineDiffer::Stage(const Range& r, uintptr_t addr, size_t len, DiffSink* sink) {
   const auto* live = reinterpret_cast<const std::byte*>(addr);
-  std::byte* shadow = r.shadow + (addr - r.start);
+  std::byte* shadow = r.value + (addr - r.start);
   // The sink accepts before the shadow changes, so a full sink leaves these
   // lines still different from the shadow: the restart finds them again.
   if (sink->references_shadow()) {
@@ -101,7 +88,7 @@ Status LineDiffer::DiffLines(const Range& r, const PageRun& run, DiffSink* sink)
   uintptr_t open_addr = 0;
   size_t open_len = 0;
   for (uintptr_t page = run.addr; page < run.end(); page += kPageSize) {
-    uint64_t mask = changed_(reinterpret_cast<const std::byte*>(page), r.shadow + (page - r.start));
+    uint64_t mask = changed_(reinterpret_cast<const std::byte*>(page), r.value + (page - r.start));
     while (mask != 0) {
       const unsigned first = static_cast<unsigned>(__builtin_ctzll(mask));
       const uint64_t rest = ~(mask >> first);
@@ -126,13 +113,11 @@ Status LineDiffer::Diff(const PageRun& run, DiffSink* sink) {
   if (!lock.owns_lock()) {
     return Status::Unavailable("line differ: a range is being added or removed; retry the epoch");
   }
-  const auto it = std::upper_bound(ranges_.begin(), ranges_.end(), run.addr,
-                                   [](uintptr_t a, const Range& r) { return a < r.start; });
-  if (it == ranges_.begin() || run.pages == 0 || !IsPageAligned(run.addr) ||
-      run.end() > (it - 1)->end) {
-    return Status::InvalidArgument("line differ: run is not inside one added range");
-  }
-  const Range& r = *(it - 1);
+  const Range* holder = run.pages == 0 || !IsPageAligned(run.addr)
+                            ? nullptr
+                            : ranges_.FindContaining(run.addr, run.pages * kPageSize);
+  if (holder == nullptr) return Status::InvalidArgument("line differ: run is not inside one added range");
+  const Range& r = *holder;
   if (options_.granularity == Granularity::kPage) {
     RESPCT_RETURN_IF_ERROR(Stage(r, run.addr, run.pages * kPageSize, sink));
   } else {

@@ -33,6 +33,7 @@
 #include "runtime/base/status.h"
 #include "runtime/dirty/diff_sink.h"
 #include "runtime/dirty/line_compare.h"
+#include "runtime/dirty/page_range_set.h"
 #include "runtime/dirty/page_run.h"
 
 namespace respct::dirty {
@@ -81,10 +82,8 @@ class LineDiffer {
   CompareImpl compare() const { return options_.compare; }
 
  private:
-  struct Range {
-    uintptr_t start, end;
-    std::byte* shadow;
-  };
+  // An added range; its value is the base of its shadow mapping.
+  using Range = PageRangeSet<std::byte*>::Entry;
   LineDiffer(Options options, ChangedLinesFn changed) : options_(options), changed_(changed) {}
   // Stages [addr, addr+len) and copies it into the shadow.
   Status Stage(const Range& r, uintptr_t addr, size_t len, DiffSink* sink);
@@ -93,7 +92,7 @@ class LineDiffer {
   const Options options_;
   const ChangedLinesFn changed_;
   std::mutex mu_;
-  std::vector<Range> ranges_;  // sorted by start
+  PageRangeSet<std::byte*> ranges_;
   DiffStats stats_;
 };
 

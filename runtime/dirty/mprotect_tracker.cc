@@ -142,11 +142,9 @@ MprotectTracker::MprotectTracker(int pagemap) : pagemap_(pagemap) {}
 
 MprotectTracker::~MprotectTracker() {
   std::lock_guard<std::mutex> lock(g_table_mu);
-  for (int i : slots_) {
-    const uintptr_t start = g_slots[i].start.load();
-    const uintptr_t end = g_slots[i].end.load();
-    mprotect(reinterpret_cast<void*>(start), end - start, kRw);
-    FreeSlotLocked(i);
+  for (const auto& r : slots_) {
+    mprotect(reinterpret_cast<void*>(r.start), r.size(), kRw);
+    FreeSlotLocked(r.value);
   }
   for (int i : retired_) FreeSlotLocked(i);
   close(pagemap_);
@@ -155,10 +153,10 @@ MprotectTracker::~MprotectTracker() {
 Status MprotectTracker::Track(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   const uintptr_t end = start + len;
-  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
-    return Status::InvalidArgument("mprotect tracker: Track needs a non-empty page-aligned range");
-  }
   std::lock_guard<std::mutex> lock(mu_);
+  RESPCT_RETURN_IF_ERROR(slots_.CheckInsertable(start, len, "mprotect tracker: Track"));
+  // The fault handler's table is shared by every tracker of the process: a
+  // range another tracker holds must not be taken either.
   std::lock_guard<std::mutex> table_lock(g_table_mu);
   int free_slot = -1;
   for (int i = 0; i < kMaxSlots; ++i) {
@@ -217,28 +215,22 @@ Status MprotectTracker::Track(void* addr, size_t len) {
     return Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", err);
   }
   // Kept in address order so that Collect's runs come out sorted.
-  slots_.insert(std::upper_bound(slots_.begin(), slots_.end(), start,
-                                 [](uintptr_t a, int i) {
-                                   return a < g_slots[i].start.load(std::memory_order_relaxed);
-                                 }),
-                free_slot);
+  slots_.Insert(start, len, free_slot);
   return Status::OK();
 }
 
 Status MprotectTracker::Untrack(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  const auto it = std::find_if(slots_.begin(), slots_.end(), [&](int i) {
-    return g_slots[i].start.load() == start && g_slots[i].end.load() == start + len;
-  });
-  if (it == slots_.end()) return Status::NotFound("mprotect tracker: Untrack of a range not tracked");
-  const int i = *it;
+  const auto* range = slots_.FindExact(start, len);
+  if (range == nullptr) return Status::NotFound("mprotect tracker: Untrack of a range not tracked");
+  const int i = range->value;
   // Unpublish first, then open: a racing fault either finds the slot (and
   // opens its chunk) or finds the range already writable. The bitmap may still
   // be read by such a handler, so it is freed only at the next Collect, when
   // every app thread is paused outside the handler.
   g_slots[i].start.store(0, std::memory_order_release);
-  slots_.erase(it);
+  slots_.Erase(range);
   retired_.push_back(i);
   if (mprotect(addr, len, kRw) != 0) return Status::FromErrno("mprotect tracker: mprotect(RW)", errno);
   return Status::OK();
@@ -260,8 +252,8 @@ Status MprotectTracker::Collect(std::vector<PageRun>* out) {
   // range, which also merges the VMAs back into one.
   constexpr size_t kWholeRangeRuns = 64;
   Status st;
-  for (int i : slots_) {
-    const Slot& s = g_slots[i];
+  for (const auto& r : slots_) {
+    const Slot& s = g_slots[r.value];
     const uintptr_t start = s.start.load(std::memory_order_relaxed);
     const uintptr_t end = s.end.load(std::memory_order_relaxed);
     const unsigned shift = s.chunk_shift.load(std::memory_order_relaxed);

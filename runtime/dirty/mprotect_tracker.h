@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "runtime/dirty/dirty_tracker.h"
+#include "runtime/dirty/page_range_set.h"
 
 namespace respct::dirty {
 
@@ -66,7 +67,7 @@ class MprotectTracker final : public DirtyTracker {
 
   const int pagemap_;
   std::mutex mu_;                  // Track/Untrack vs Collect, see dirty_tracker.h
-  std::vector<int> slots_;         // our slots in the process-wide table, by address
+  PageRangeSet<int> slots_;        // our ranges, each with its slot in the process-wide table
   std::vector<int> retired_;       // untracked slots whose bitmap is freed at the next Collect
   std::vector<uint64_t> pagemap_buf_;
 };

@@ -3,8 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 #include "runtime/dirty/pagemap.h"
 
 namespace respct::dirty {
@@ -19,28 +17,18 @@ ScanTracker::~ScanTracker() { close(pagemap_); }
 
 Status ScanTracker::Track(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
-  const uintptr_t end = start + len;
-  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
-    return Status::InvalidArgument("scan tracker: Track needs a non-empty page-aligned range");
-  }
   std::lock_guard<std::mutex> lock(mu_);
-  const auto pos = std::lower_bound(ranges_.begin(), ranges_.end(), start,
-                                    [](const Range& r, uintptr_t s) { return r.start < s; });
-  if ((pos != ranges_.end() && pos->start < end) || (pos != ranges_.begin() && (pos - 1)->end > start)) {
-    return Status::InvalidArgument("scan tracker: Track range overlaps a tracked range");
-  }
-  ranges_.insert(pos, Range{start, end});
+  RESPCT_RETURN_IF_ERROR(ranges_.CheckInsertable(start, len, "scan tracker: Track"));
+  ranges_.Insert(start, len);
   return Status::OK();
 }
 
 Status ScanTracker::Untrack(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
-    return r.start == start && r.end == start + len;
-  });
-  if (it == ranges_.end()) return Status::NotFound("scan tracker: Untrack of a range not tracked");
-  ranges_.erase(it);
+  const auto* range = ranges_.FindExact(start, len);
+  if (range == nullptr) return Status::NotFound("scan tracker: Untrack of a range not tracked");
+  ranges_.Erase(range);
   return Status::OK();
 }
 
@@ -50,7 +38,7 @@ Status ScanTracker::Collect(std::vector<PageRun>* out) {
     return Status::Unavailable("scan tracker: a range is being (un)tracked; retry the epoch");
   }
   out->clear();
-  for (const Range& r : ranges_) {
+  for (const auto& r : ranges_) {
     const size_t first = out->size();
     RESPCT_RETURN_IF_ERROR(ForEachPopulatedRun(pagemap_, r.start, r.end, &buf_,
                                                [&](PageRun run) { AppendRun(out, first, run); }));

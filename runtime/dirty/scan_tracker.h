@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "runtime/dirty/dirty_tracker.h"
+#include "runtime/dirty/page_range_set.h"
 
 namespace respct::dirty {
 
@@ -29,14 +30,11 @@ class ScanTracker final : public DirtyTracker {
   std::string_view name() const override { return "scan"; }
 
  private:
-  struct Range {
-    uintptr_t start, end;
-  };
   explicit ScanTracker(int pagemap) : pagemap_(pagemap) {}
 
   const int pagemap_;
   std::mutex mu_;  // Track/Untrack vs Collect, see dirty_tracker.h
-  std::vector<Range> ranges_;  // sorted by start
+  PageRangeSet<> ranges_;
   std::vector<uint64_t> buf_;
 };
 

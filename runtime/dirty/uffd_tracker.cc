@@ -5,7 +5,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -193,15 +192,8 @@ Status UffdTracker::Scan(uintptr_t start, uintptr_t end, uint64_t flags, uint64_
 Status UffdTracker::Track(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   const uintptr_t end = start + len;
-  if (len == 0 || !IsPageAligned(start) || !IsPageAligned(len) || end < start) {
-    return Status::InvalidArgument("uffd tracker: Track needs a non-empty page-aligned range");
-  }
   std::lock_guard<std::mutex> lock(mu_);
-  const auto pos = std::lower_bound(ranges_.begin(), ranges_.end(), start,
-                                    [](const Range& r, uintptr_t s) { return r.start < s; });
-  if ((pos != ranges_.end() && pos->start < end) || (pos != ranges_.begin() && (pos - 1)->end > start)) {
-    return Status::InvalidArgument("uffd tracker: Track range overlaps a tracked range");
-  }
+  RESPCT_RETURN_IF_ERROR(ranges_.CheckInsertable(start, len, "uffd tracker: Track"));
 
   uffdio_register reg{};
   reg.range.start = start;
@@ -233,22 +225,20 @@ Status UffdTracker::Track(void* addr, size_t len) {
     st = WriteProtect(scratch_[i].addr, scratch_[i].end(), false);
   }
   if (!st.ok()) return fail(st);
-  ranges_.insert(pos, Range{start, end});
+  ranges_.Insert(start, len);
   return Status::OK();
 }
 
 Status UffdTracker::Untrack(void* addr, size_t len) {
   const auto start = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  const auto it = std::find_if(ranges_.begin(), ranges_.end(), [&](const Range& r) {
-    return r.start == start && r.end == start + len;
-  });
-  if (it == ranges_.end()) return Status::NotFound("uffd tracker: Untrack of a range not tracked");
+  const auto* range = ranges_.FindExact(start, len);
+  if (range == nullptr) return Status::NotFound("uffd tracker: Untrack of a range not tracked");
   uffdio_range r{start, len};
   if (ioctl(uffd_, UFFDIO_UNREGISTER, &r) != 0) {
     return Status::FromErrno("uffd tracker: UFFDIO_UNREGISTER", errno);
   }
-  ranges_.erase(it);
+  ranges_.Erase(range);
   return Status::OK();
 }
 
@@ -258,7 +248,7 @@ Status UffdTracker::Collect(std::vector<PageRun>* out) {
     return Status::Unavailable("uffd tracker: a range is being (un)tracked; retry the epoch");
   }
   out->clear();
-  for (const Range& r : ranges_) {
+  for (const auto& r : ranges_) {
     RESPCT_RETURN_IF_ERROR(Scan(r.start, r.end, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
                                 PAGE_IS_WRITTEN, 0, out));
   }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "runtime/dirty/dirty_tracker.h"
+#include "runtime/dirty/page_range_set.h"
 #include "runtime/dirty/kernel_uapi.h"
 
 namespace respct::dirty {
@@ -52,9 +53,6 @@ class UffdTracker final : public DirtyTracker {
   uint64_t features() const { return features_; }
 
  private:
-  struct Range {
-    uintptr_t start, end;
-  };
   UffdTracker(int uffd, int pagemap, uint64_t features);
   // One PAGEMAP_SCAN walk over [start, end); appends the matching runs to *out.
   // flags/category_* as in pm_scan_arg.
@@ -66,7 +64,7 @@ class UffdTracker final : public DirtyTracker {
   const int pagemap_;
   const uint64_t features_;
   std::mutex mu_;                   // Track/Untrack vs Collect, see dirty_tracker.h
-  std::vector<Range> ranges_;       // sorted by start
+  PageRangeSet<> ranges_;
   std::vector<page_region> vec_;    // PAGEMAP_SCAN output buffer, fixed size
   std::vector<PageRun> scratch_;    // populated runs found by Track
 };

@@ -2,30 +2,17 @@
 
 #include <sys/mman.h>
 
-#include <algorithm>
 
 namespace respct::testing {
 
 using dirty::kPageSize;
 using dirty::PageRun;
 
-const PageRun* FakeDirtyTracker::RangeOf(uintptr_t page) const {
-  for (const PageRun& r : ranges_)
-    if (page >= r.addr && page < r.end()) return &r;
-  return nullptr;
-}
-
 Status FakeDirtyTracker::Track(void* addr, size_t len) {
   const auto a = reinterpret_cast<uintptr_t>(addr);
-  if (!dirty::IsPageAligned(a) || len == 0 || len % kPageSize != 0)
-    return Status::InvalidArgument("fake tracker: Track of a range that is not page-aligned");
+  RESPCT_RETURN_IF_ERROR(ranges_.CheckInsertable(a, len, "fake tracker: Track"));
+  ranges_.Insert(a, len);
   const PageRun run{a, len / kPageSize};
-  for (const PageRun& r : ranges_)
-    if (run.addr < r.end() && r.addr < run.end())
-      return Status::InvalidArgument("fake tracker: Track of a range that overlaps a tracked one");
-  ranges_.insert(std::upper_bound(ranges_.begin(), ranges_.end(), run,
-                                  [](const PageRun& x, const PageRun& y) { return x.addr < y.addr; }),
-                 run);
   // What the range holds already counts as written: its populated pages.
   std::vector<unsigned char> resident(run.pages);
   if (mincore(addr, len, resident.data()) != 0) return Status::FromErrno("fake tracker: mincore", errno);
@@ -36,10 +23,9 @@ Status FakeDirtyTracker::Track(void* addr, size_t len) {
 
 Status FakeDirtyTracker::Untrack(void* addr, size_t len) {
   const PageRun run{reinterpret_cast<uintptr_t>(addr), len / kPageSize};
-  auto it = std::find(ranges_.begin(), ranges_.end(), run);
-  if (it == ranges_.end() || len % kPageSize != 0)
-    return Status::InvalidArgument("fake tracker: Untrack of a range that is not exactly a tracked one");
-  ranges_.erase(it);
+  const auto* range = ranges_.FindExact(run.addr, len);
+  if (range == nullptr) return Status::InvalidArgument("fake tracker: Untrack of a range that is not exactly a tracked one");
+  ranges_.Erase(range);
   written_.erase(written_.lower_bound(run.addr), written_.lower_bound(run.end()));
   return Status::OK();
 }
@@ -48,7 +34,7 @@ Status FakeDirtyTracker::MarkWritten(const void* addr, size_t len) {
   const auto lo = reinterpret_cast<uintptr_t>(addr) & ~(kPageSize - 1);
   const auto hi = reinterpret_cast<uintptr_t>(addr) + len;
   for (uintptr_t p = lo; p < hi; p += kPageSize)
-    if (RangeOf(p) == nullptr) return Status::InvalidArgument("fake tracker: MarkWritten outside every tracked range");
+    if (ranges_.FindContaining(p, 0) == nullptr) return Status::InvalidArgument("fake tracker: MarkWritten outside every tracked range");
   for (uintptr_t p = lo; p < hi; p += kPageSize) written_.insert(p);
   return Status::OK();
 }
@@ -63,9 +49,9 @@ Status FakeDirtyTracker::Collect(std::vector<PageRun>* out) {
   out->clear();
   // written_ is ordered (and holds tracked pages only): adjacent pages of
   // one range merge into one run.
-  const PageRun* last_range = nullptr;
+  const void* last_range = nullptr;
   for (uintptr_t p : written_) {
-    const PageRun* range = RangeOf(p);
+    const void* range = ranges_.FindContaining(p, 0);
     if (!out->empty() && out->back().end() == p && range == last_range) {
       ++out->back().pages;
     } else {
@@ -81,6 +67,10 @@ void FakeDirtyTracker::KernelWillWrite(void* addr, size_t len) {
   kernel_writes_.push_back(Span{reinterpret_cast<uintptr_t>(addr), len});
 }
 
-std::vector<PageRun> FakeDirtyTracker::tracked() const { return ranges_; }
+std::vector<PageRun> FakeDirtyTracker::tracked() const {
+  std::vector<PageRun> runs;
+  for (const auto& r : ranges_) runs.push_back(PageRun{r.start, r.size() / kPageSize});
+  return runs;
+}
 
 }  // namespace respct::testing

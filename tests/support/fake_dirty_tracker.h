@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/dirty/dirty_tracker.h"
+#include "runtime/dirty/page_range_set.h"
 
 namespace respct::testing {
 
@@ -51,12 +52,10 @@ class FakeDirtyTracker final : public dirty::DirtyTracker {
   int collects() const { return collects_; }
 
  private:
-  // The tracked range holding `page`, or null.
-  const dirty::PageRun* RangeOf(uintptr_t page) const;
 
   const Kind kind_;
   const std::string name_;
-  std::vector<dirty::PageRun> ranges_;  // sorted by address
+  dirty::PageRangeSet<> ranges_;
   std::set<uintptr_t> written_;         // page addresses
   std::vector<Span> kernel_writes_;
   Status fail_next_collect_;
