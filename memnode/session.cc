@@ -1,9 +1,5 @@
 #include "memnode/session.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,20 +28,16 @@ Session::Session(FrameChannel* sock, Pool* pool, const Secret* secret, const Ses
                  std::string peer)
     : sock_(sock), pool_(pool), secret_(secret), opts_(opts), unix_socket_(unix_socket), peer_(std::move(peer)) {}
 
-Session::~Session() {
-  ReleaseApp();
-  if (staging_ != nullptr) munmap(staging_, staging_size_);
-}
+Session::~Session() { ReleaseApp(); }
 
 void Session::ReleaseApp() {
   // Registrations end before the memory they cover is released, and before
   // the writer slot is: a new writer must never share the ring with a peer
   // that can still WRITE into it.
   if (PeerMemory* peer = sock_->peer_memory(); peer != nullptr) {
-    if (remote_ring_) peer->Withdraw(ring_window_);
+    if (intake_ != nullptr) intake_->Withdraw(peer);
     if (image_bounce_ != nullptr) peer->Withdraw(image_bounce_window_);
   }
-  remote_ring_ = false;
   image_bounce_.reset();
   if (writer_) {
     app_->DetachWriter();
@@ -185,12 +177,22 @@ Status Session::HandleAttach(const Frame& f) {
   app_ = *app;
 
   int fd = -1;
-  const bool shared = writer && unix_socket_;
-  if (shared) RESPCT_RETURN_IF_ERROR(CreateStagingRing(pos.ring_capacity, &fd));
-  PeerMemory* peer = sock_->peer_memory();
-  wire::RemoteRingMsg remote{};
-  if (writer && peer != nullptr)
-    RESPCT_RETURN_IF_ERROR(ExposeRing(peer, (msg.flags & wire::kAttachClientPersists) != 0, &remote));
+  RemoteRingIntake* remote = nullptr;
+  if (writer) {
+    PeerMemory* peer = sock_->peer_memory();
+    if (unix_socket_) {
+      auto shared = SharedStagingIntake::Create(pos.ring_capacity, &fd);
+      if (!shared.ok()) return shared.status();
+      intake_ = std::move(*shared);
+    } else if (peer != nullptr) {
+      auto r = RemoteRingIntake::Create(app_, peer, (msg.flags & wire::kAttachClientPersists) != 0, peer_);
+      if (!r.ok()) return r.status();
+      remote = r->get();
+      intake_ = std::move(*r);
+    } else {
+      intake_ = std::make_unique<InlineIntake>();
+    }
+  }
   wire::AttachOkMsg ok{};
   ok.app_id = app_->app_id();
   ok.committed_epoch = pos.committed_epoch;
@@ -199,85 +201,30 @@ Status Session::HandleAttach(const Frame& f) {
   ok.ring_tail = pos.ring_tail;
   ok.ring_applied = pos.ring_applied;
   ok.region_count = static_cast<uint32_t>(app_->regions().size());
-  ok.ring_mode = static_cast<uint32_t>(shared        ? wire::RingMode::kShared
-                                       : remote_ring_ ? wire::RingMode::kRemote
-                                                      : wire::RingMode::kInline);
+  ok.ring_mode = static_cast<uint32_t>(intake_ != nullptr ? intake_->mode() : wire::RingMode::kInline);
   std::vector<wire::RegionDesc> regions;
   for (const RegionInfo& r : app_->regions()) regions.push_back(wire::RegionDesc{r.id, 0, r.size, r.base_addr});
   Status s = sock_->Send(wire::MsgType::kAttachOk, &ok, sizeof ok, regions.data(),
                          regions.size() * sizeof(wire::RegionDesc), fd);
   if (fd >= 0) close(fd);
-  if (s.ok() && remote_ring_) s = sock_->SendStruct(wire::MsgType::kRemoteRing, remote);
+  if (s.ok() && remote != nullptr) s = sock_->SendStruct(wire::MsgType::kRemoteRing, remote->window_message());
   if (s.ok())
     spdlog::info("{}: {} attached to app '{}' (committed epoch {}, {})", peer_, writer ? "writer" : "reader",
-                 app_name_, pos.committed_epoch,
-                 shared         ? "shared staging ring"
-                 : remote_ring_ ? (staging_ != nullptr ? "RDMA WRITE into a staging ring"
-                                                       : records_durable_ ? "RDMA WRITE into the pool ring, client-side durability"
-                                                                          : "RDMA WRITE into the pool ring")
-                                : "inline records");
+                 app_name_, pos.committed_epoch, intake_ != nullptr ? intake_->description() : "reads only");
   return s;
-}
-
-Status Session::ExposeRing(PeerMemory* peer, bool client_persists, wire::RemoteRingMsg* out) {
-  auto w = peer->Expose(app_->ring_base(), app_->ring_capacity(), /*writable=*/true);
-  if (!w.ok()) {
-    // fsdax memory cannot be pinned for RDMA without on-demand paging: take
-    // the records in DRAM and copy them at Commit, as for shm://.
-    spdlog::warn("{}: app '{}': {}; the writer RDMA-WRITEs into a DRAM staging ring copied at each commit", peer_,
-                 app_name_, w.status().message());
-    void* p = mmap(nullptr, app_->ring_capacity(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return Status::FromErrno("mmap staging ring", errno);
-    staging_ = static_cast<uint8_t*>(p);
-    staging_size_ = app_->ring_capacity();
-    w = peer->Expose(staging_, staging_size_, /*writable=*/true);
-    if (!w.ok()) return w.status();
-  }
-  remote_ring_ = true;
-  // Durable by the client's READ only where its WRITEs land in PMem directly.
-  records_durable_ = client_persists && staging_ == nullptr && app_->pool_is_pmem();
-  ring_window_ = *w;
-  *out = wire::RemoteRingMsg{w->addr, w->length, w->rkey, 0};
-  return Status::OK();
-}
-
-Status Session::CreateStagingRing(uint64_t capacity, int* fd) {
-  const int mfd = memfd_create("respct-staging", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (mfd < 0) return Status::FromErrno("memfd_create", errno);
-  // Sealed against resizing: a client that shrank it would make our reads of
-  // the mapping fault (SIGBUS) and take the whole memnode down.
-  if (ftruncate(mfd, static_cast<off_t>(capacity)) != 0 ||
-      fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-    const int err = errno;
-    close(mfd);
-    return Status::FromErrno("staging ring", err);
-  }
-  void* p = mmap(nullptr, capacity, PROT_READ, MAP_SHARED, mfd, 0);
-  if (p == MAP_FAILED) {
-    const int err = errno;
-    close(mfd);
-    return Status::FromErrno("mmap staging ring", err);
-  }
-  staging_ = static_cast<uint8_t*>(p);
-  staging_size_ = capacity;
-  *fd = mfd;
-  return Status::OK();
 }
 
 Status Session::HandleRingWrite(const Frame& f) {
   if (!writer_) return Status::PermissionDenied("RingWrite from a session that is not the app's writer");
-  if (staging_ != nullptr || remote_ring_)
-    return Status::FailedPrecondition(std::string("RingWrite on a ") + (remote_ring_ ? "remote-ring (rdma)" : "shared-ring (shm)") +
-                                      " session");
   const auto msg = f.As<wire::RingWriteMsg>();
-  return app_->RingWrite(msg.pos, f.payload.data() + sizeof msg, f.payload.size() - sizeof msg);
+  return intake_->Write(app_, msg.pos, f.payload.data() + sizeof msg, f.payload.size() - sizeof msg);
 }
 
 Status Session::HandleCommit(const Frame& f) {
   if (!writer_) return Status::PermissionDenied("Commit from a session that is not the app's writer");
   const auto msg = f.As<wire::CommitMsg>();
   wire::CommitAckMsg ack;
-  RESPCT_RETURN_IF_ERROR(app_->Commit(msg, staging_, &ack, records_durable_));
+  RESPCT_RETURN_IF_ERROR(intake_->Commit(app_, msg, &ack));
   RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kCommitAck, ack));
   wire::RingProgressMsg progress;
   RESPCT_RETURN_IF_ERROR(app_->ApplyCommitted(&progress));

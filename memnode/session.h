@@ -1,9 +1,9 @@
 // Session: one client connection to respct-memnode, from handshake to close
 // (the conversations runtime/wire/message.h describes), over any
-// FrameChannel: a socket, or verbs SEND/RECV. Over rdma:// (the channel has
-// peer_memory) a writer gets the app's ring as a window for one-sided WRITEs
-// (RemoteRing) and image reads are answered with windows to RDMA-READ
-// (ImageGrant); the state machine is the same. It runs on its own thread and is a plain linear
+// FrameChannel: a socket, or verbs SEND/RECV. A writer's records reach the
+// ring by the RingIntake of its transport (ring_intake.h); over rdma:// (the
+// channel has peer_memory) image reads are answered with windows to RDMA-READ
+// (ImageGrant). The state machine is the same. It runs on its own thread and is a plain linear
 // state machine: Hello -> Challenge -> Auth -> AuthOk, then either admin
 // requests (ListApps, ListEpochs, ListWrites: metadata only) or Attach followed by writer/reader requests.
 //
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "memnode/pool.h"
+#include "memnode/ring_intake.h"
 #include "runtime/transport/frame_channel.h"
 #include "runtime/transport/secret.h"
 
@@ -57,10 +58,6 @@ class Session {
   // The app an epoch query names: any app for an admin session, only its
   // own for an app session.
   Result<App*> QueriedApp(const wire::EpochQueryMsg& q) const;
-  Status CreateStagingRing(uint64_t capacity, int* fd);
-  // rdma:// writer: exposes the pool ring (or, where the pool memory cannot
-  // be registered, a DRAM staging ring copied at Commit) to the peer.
-  Status ExposeRing(PeerMemory* peer, bool client_persists, wire::RemoteRingMsg* out);
   // rdma:// ReadImage: one ImageGrant per piece, each withdrawn once the
   // client says it has read it.
   Status GrantImage(const wire::ReadImageMsg& msg, PeerMemory* peer);
@@ -81,11 +78,9 @@ class Session {
   std::string app_name_;  // empty: admin session
   App* app_ = nullptr;    // set by Attach
   bool writer_ = false;
-  uint8_t* staging_ = nullptr;  // shm writer (or rdma:// fallback): the staging ring mapping
-  uint64_t staging_size_ = 0;
-  bool remote_ring_ = false;       // rdma:// writer: records arrive by RDMA WRITE into ring_window_
-  RemoteWindow ring_window_;
-  bool records_durable_ = false;   // ... and the client makes them durable in the pool ring
+  // A writer: how its records reach the ring (ring_intake.h). Kept until the
+  // session ends, after ReleaseApp withdrew the peer's access to it.
+  std::unique_ptr<RingIntake> intake_;
   std::unique_ptr<uint8_t[]> image_bounce_;  // rdma:// image reads when the pool cannot be registered
   RemoteWindow image_bounce_window_;
 };
