@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package respct needs to build, test and benchmark.
-# Idempotent and non-interactive: packages already present are left alone.
+# Installs the Debian 12 packages respct needs. Idempotent and
+# non-interactive: packages already present are left alone.
 #
-#   tools/install-deps.sh           build + test dependencies
-#   tools/install-deps.sh --guest   also the QEMU guest tier (Soft-RoCE, emulated PMem)
+#   tools/install-deps.sh                   build and test (every label but rdma)
+#   tools/install-deps.sh --guest           also the QEMU guest tier the rdma tests
+#                                           run in (Soft-RoCE, emulated PMem)
+#   tools/install-deps.sh --bench           also what only bench/run-all uses
+#                                           (plots, criu, gcore, perf)
+#   tools/install-deps.sh --guest --bench   everything (what CI installs)
 set -euo pipefail
+
+usage() { sed -n '2,10s/^# \{0,1\}//p' "$0"; }
+guest=0 bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --guest) guest=1 ;;
+    --bench) bench=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "install-deps: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   # toolchain
@@ -14,7 +29,7 @@ packages=(
   # clang with libFuzzer and the sanitizer runtimes (tools/fuzz, the fuzz smoke run in CI)
   clang libclang-rt-14-dev
   # RDMA (rdma-core), PMem (PMDK), contexts, unwinding
-  libibverbs-dev librdmacm-dev libpmem2-dev libboost-context-dev libunwind-dev
+  libibverbs-dev libpmem2-dev libboost-context-dev libunwind-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # tc, for the network fault tests (tests/faults: tbf, netem)
@@ -23,14 +38,17 @@ packages=(
   libxxhash-dev libsodium-dev libcli11-dev libfmt-dev libspdlog-dev
   # real multithreaded programs the tests run unmodified under respct
   pigz xz-utils zstd coreutils
-  # real servers the tests and benchmarks run unmodified under respct, and their load generators
-  memcached libmemcached-tools redis-server redis-tools
-  # bench/run-all: plots, the full-process checkpoint baselines (criu, gcore), profiles
-  python3 python3-matplotlib criu gdb linux-perf
+  # real servers the tests and benchmarks run unmodified under respct, and their load generators;
+  # CPython, a real threaded program the shim tests run
+  memcached libmemcached-tools redis-server redis-tools python3
 )
-if [[ "${1:-}" == "--guest" ]]; then
+if [[ $guest -eq 1 ]]; then
   packages+=(qemu-system-x86 linux-image-amd64 busybox-static kmod cpio rdma-core ibverbs-providers
              ibverbs-utils perftest rdmacm-utils ndctl e2fsprogs iproute2)
+fi
+if [[ $bench -eq 1 ]]; then
+  # bench/run-all: plots, the full-process checkpoint baselines (criu, gcore), profiles
+  packages+=(python3-matplotlib criu gdb linux-perf)
 fi
 
 missing=()
