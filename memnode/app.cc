@@ -205,6 +205,7 @@ Status App::DamagedPage(uint64_t page, const std::string& when) const {
 
 Status App::ApplyLocked() {
   if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
+  if (image_readers_ > 0) return Status::OK();  // the last read to end applies (ReadImage)
   while (!pending_.empty()) {
     const EpochRecords& er = pending_.front();
     CollectTouchedPagesLocked(er);
@@ -284,6 +285,8 @@ Status App::AttachWriter(AppPosition* pos, const WriterToken& token, std::functi
 Status App::Retire(const std::string& why) {
   std::lock_guard<std::mutex> l(mu_);
   if (writer_) return Status::Busy("app '" + name_ + "' has a writer attached; it cannot be reset now");
+  if (image_readers_ > 0)
+    return Status::Busy("app '" + name_ + "' is being read (a recovery fetching its image?); it cannot be reset now");
   health_ = Status::FailedPrecondition(why);
   return Status::OK();
 }
@@ -364,9 +367,12 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
 }
 
 Status App::ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size_t max_piece, const ImageSink& sink) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
+  // Joining the reads in progress would return the image they hold; with
+  // epochs committed since, wait for them to end and apply those first. A
+  // read-only pool never applies; its image is as of applied_epoch.
+  image_reads_ended_.wait(l, [this] { return image_readers_ == 0 || pending_.empty() || file_->read_only(); });
   RESPCT_RETURN_IF_ERROR(health_);
-  // A read-only pool cannot apply; its image is then as of applied_epoch.
   if (!file_->read_only()) RESPCT_RETURN_IF_ERROR(ApplyLocked());
   const RegionInfo* region = nullptr;
   for (const RegionInfo& r : regions_)
@@ -394,15 +400,27 @@ Status App::ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size
     return st;
   }
   const uint8_t* base = image_ + region->image_offset;
-  for (uint64_t done = 0; done < length;) {
+  const uint64_t region_size = region->size;
+  ++image_readers_;
+  l.unlock();
+  Status st;
+  for (uint64_t done = 0; done < length && st.ok();) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(max_piece, length - done));
-    const wire::PageSpan whole = wire::WholePages(offset + done, n, region->size);
-    const ImagePiece piece{region->size, offset + done, base + offset + done, n, whole.first, sums.data() + (whole.first - first),
+    const wire::PageSpan whole = wire::WholePages(offset + done, n, region_size);
+    const ImagePiece piece{region_size, offset + done, base + offset + done, n, whole.first, sums.data() + (whole.first - first),
                            static_cast<size_t>(whole.count())};
-    RESPCT_RETURN_IF_ERROR(sink(piece));
+    st = sink(piece);
     done += n;
   }
-  return Status::OK();
+  l.lock();
+  if (--image_readers_ == 0) {
+    // The epochs committed during the reads. A failure here (damage found
+    // before a page changed) is the app's health from now on, which the
+    // writer's next call reports.
+    if (!file_->read_only() && health_.ok()) (void)ApplyLocked();
+    image_reads_ended_.notify_all();
+  }
+  return st;
 }
 
 Status App::VerifyImage() const {

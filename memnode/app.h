@@ -3,9 +3,11 @@
 // these, and unit tests drive them directly.
 //
 // Every operation takes the app's mutex, so an app's commits, applies and
-// image reads are serialised while different apps proceed in parallel. The
-// durable order is the protocol's: records persisted, then the commit record
-// (the epoch is committed), then image bytes, then the applied mark.
+// image reads are serialised while different apps proceed in parallel;
+// image reads hand their bytes on without it (ReadImage says how they stay
+// consistent). The durable order is the protocol's: records persisted, then
+// the commit record (the epoch is committed), then image bytes, then the
+// applied mark.
 #pragma once
 
 #include <array>
@@ -58,8 +60,8 @@ class App {
   uint64_t alloc_end() const { return alloc_end_; }
   // First pool byte of the app's image (start of its extent).
   uint64_t alloc_begin() const { return alloc_begin_; }
-  // The app is being discarded (reset): refused while a writer is attached;
-  // afterwards every call on it fails with `why`. Its table entry is the
+  // The app is being discarded (reset): refused (kBusy) while a writer is
+  // attached or an image read is in progress; afterwards every call on it fails with `why`. Its table entry is the
   // caller's to free.
   Status Retire(const std::string& why);
   AppEntry* entry() const { return entry_; }
@@ -67,7 +69,9 @@ class App {
   const ReplayScan& replay_scan() const { return scan_; }
 
   // §5: applies every committed, unapplied epoch to the image and advances
-  // the applied mark. Idempotent.
+  // the applied mark. Idempotent. While an image read is in progress nothing
+  // is applied (the epochs wait in the ring; *progress says how far the
+  // image is): the read that ends last applies them.
   Status ApplyCommitted(wire::RingProgressMsg* progress);
   // §3: makes this the app's single writer (applying what is pending first).
   // `end_session` ends this writer's session (shuts its connection down, so
@@ -113,6 +117,13 @@ class App {
   // the region's bytes as of the last committed epoch. Every page the range
   // touches is checked against its stored checksum first: a damaged page is
   // Corruption (naming the page), and nothing is sent.
+  //
+  // `sink` runs without the app's mutex (it sends over the network: a slow
+  // reader must not stall the app's commits). The image stays as it is
+  // meanwhile because no epoch is applied while any read is in progress;
+  // commits go on and their epochs wait in the ring. A read that arrives
+  // while epochs wait to be applied waits for the reads in progress to end,
+  // so that it applies them and returns the last committed epoch too.
   Status ReadImage(uint32_t region_id, uint64_t offset, uint64_t length, size_t max_piece, const ImageSink& sink);
   // Checks every page of the image against its checksum (offline scrub):
   // OK, or Corruption naming the first damaged pages.
@@ -192,6 +203,8 @@ class App {
   std::function<void()> end_writer_session_;
   std::condition_variable writer_detached_;
   std::deque<EpochRecords> pending_;  // committed, not yet applied, in order
+  uint32_t image_readers_ = 0;         // ReadImage calls handing bytes on; no apply while > 0
+  std::condition_variable image_reads_ended_;
 };
 
 }  // namespace respct::memnode

@@ -66,8 +66,26 @@ void Session::Run() {
 }
 
 Status Session::ReceiveNext(Frame* f) {
-  RESPCT_RETURN_IF_ERROR(sock_->WaitForMessage());
+  while (progress_owed_) {
+    const Status st = sock_->WaitForMessage(kProgressPollMs);
+    if (st.ok()) return sock_->Receive(f, opts_.message_timeout_ms);
+    if (st.sys_errno() != ETIMEDOUT) return st;
+    RESPCT_RETURN_IF_ERROR(SendLateProgress());
+  }
+  RESPCT_RETURN_IF_ERROR(sock_->WaitForMessage(-1));
   return sock_->Receive(f, opts_.message_timeout_ms);
+}
+
+Status Session::SendProgress(const wire::RingProgressMsg& p, uint64_t committed_epoch) {
+  told_applied_epoch_ = p.applied_epoch;
+  progress_owed_ = p.applied_epoch < committed_epoch;
+  return sock_->SendStruct(wire::MsgType::kRingProgress, p);
+}
+
+Status Session::SendLateProgress() {
+  const AppPosition pos = app_->Position();
+  if (pos.applied_epoch == told_applied_epoch_) return Status::OK();
+  return SendProgress(wire::RingProgressMsg{pos.applied_epoch, pos.ring_applied}, pos.committed_epoch);
 }
 
 Status Session::Handshake() {
@@ -208,6 +226,10 @@ Status Session::HandleAttach(const Frame& f) {
                          regions.size() * sizeof(wire::RegionDesc), fd);
   if (fd >= 0) close(fd);
   if (s.ok() && remote != nullptr) s = sock_->SendStruct(wire::MsgType::kRemoteRing, remote->window_message());
+  if (writer) {
+    told_applied_epoch_ = pos.applied_epoch;
+    progress_owed_ = pos.applied_epoch < pos.committed_epoch;
+  }
   if (s.ok())
     spdlog::info("{}: {} attached to app '{}' (committed epoch {}, {})", peer_, writer ? "writer" : "reader",
                  app_name_, pos.committed_epoch, intake_ != nullptr ? intake_->description() : "reads only");
@@ -228,7 +250,7 @@ Status Session::HandleCommit(const Frame& f) {
   RESPCT_RETURN_IF_ERROR(sock_->SendStruct(wire::MsgType::kCommitAck, ack));
   wire::RingProgressMsg progress;
   RESPCT_RETURN_IF_ERROR(app_->ApplyCommitted(&progress));
-  return sock_->SendStruct(wire::MsgType::kRingProgress, progress);
+  return SendProgress(progress, ack.epoch);
 }
 
 Status Session::SendSums(const App::ImagePiece& piece, uint64_t offset, size_t len) {

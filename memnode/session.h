@@ -66,8 +66,15 @@ class Session {
   Status GrantAndWait(const App::ImagePiece& piece, uint64_t offset, const RemoteWindow& w);
   // Waits (without bound) for the next message to begin, then reads it with
   // the per-message timeout, so an idle client may wait forever between
-  // epochs but a half-sent message cannot pin this thread.
+  // epochs but a half-sent message cannot pin this thread. A writer owed a
+  // RingProgress waits in slices of kProgressPollMs and is sent it as soon
+  // as its epochs are applied.
   Status ReceiveNext(Frame* f);
+  // Tells the writer how far the app's epochs are applied if that moved
+  // since it was last told (SendProgress), and whether more is still owed.
+  Status SendLateProgress();
+  Status SendProgress(const wire::RingProgressMsg& p, uint64_t committed_epoch);
+  static constexpr int kProgressPollMs = 20;
 
   FrameChannel* sock_;
   Pool* pool_;
@@ -81,6 +88,12 @@ class Session {
   // A writer: how its records reach the ring (ring_intake.h). Kept until the
   // session ends, after ReleaseApp withdrew the peer's access to it.
   std::unique_ptr<RingIntake> intake_;
+  // The applied epoch the writer was last told (AttachOk, RingProgress), and
+  // whether it is behind the committed one: an image read in progress
+  // deferred the apply (App::ReadImage), and the writer may be waiting for
+  // the ring space that apply frees, with nothing left to commit.
+  uint64_t told_applied_epoch_ = 0;
+  bool progress_owed_ = false;
   std::unique_ptr<uint8_t[]> image_bounce_;  // rdma:// image reads when the pool cannot be registered
   RemoteWindow image_bounce_window_;
 };

@@ -84,9 +84,11 @@ class FrameChannel {
   // Receives one message, waiting at most `timeout_ms` (< 0: forever) for
   // it. The peer leaving is kUnavailable; a malformed frame is Corruption.
   virtual Status Receive(Frame* out, int timeout_ms) = 0;
-  // Blocks without bound until a message starts to arrive, the peer leaves
-  // or Shutdown is called (then the next Receive fails).
-  virtual Status WaitForMessage() = 0;
+  // Blocks until a message starts to arrive, the peer leaves or Shutdown is
+  // called (then the next Receive fails), or `timeout_ms` passes (< 0: no
+  // bound): then kUnavailable with sys_errno() ETIMEDOUT, as every wait of a
+  // channel that times out.
+  virtual Status WaitForMessage(int timeout_ms) = 0;
   // Waits (bounded) until every message sent so far has reached the peer,
   // so that a Shutdown right after an Error does not lose the Error.
   virtual Status Flush(int timeout_ms) = 0;

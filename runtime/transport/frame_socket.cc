@@ -163,7 +163,7 @@ Status FrameSocket::WaitReadable(int timeout_ms) {
     rc = poll(&p, 1, timeout_ms);
   } while (rc < 0 && errno == EINTR);
   if (rc < 0) return Status::FromErrno("poll", errno);
-  if (rc == 0) return Status::Unavailable("no reply from peer within " + std::to_string(timeout_ms) + " ms");
+  if (rc == 0) return Status::FromErrno("no reply from peer within " + std::to_string(timeout_ms) + " ms", ETIMEDOUT);
   return Status::OK();
 }
 

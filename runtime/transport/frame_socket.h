@@ -59,7 +59,7 @@ class FrameSocket final : public FrameChannel {
   // Waits at most `timeout_ms` (< 0: forever) for the first byte and for
   // each later part. End of stream is kUnavailable.
   Status Receive(Frame* out, int timeout_ms) override;
-  Status WaitForMessage() override { return WaitReadable(-1); }
+  Status WaitForMessage(int timeout_ms) override { return WaitReadable(timeout_ms); }
   // The kernel delivers what was written before a shutdown: nothing to wait for.
   Status Flush(int) override { return Status::OK(); }
   // Both directions: the peer sees end of stream; the descriptor stays open

@@ -89,8 +89,8 @@ Status VerbsChannel::Flush(int timeout_ms) {
       timeout_ms);
 }
 
-Status VerbsChannel::WaitForMessage() {
-  return conn_->WaitUntil([&] { return conn_->HasReceived(); }, -1);
+Status VerbsChannel::WaitForMessage(int timeout_ms) {
+  return conn_->WaitUntil([&] { return conn_->HasReceived(); }, timeout_ms);
 }
 
 Status VerbsChannel::Receive(Frame* out, int timeout_ms) {

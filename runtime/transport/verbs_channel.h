@@ -34,7 +34,7 @@ class VerbsChannel final : public FrameChannel, public PeerMemory {
   Status SendParts(wire::MsgType type, const void* a, size_t alen, const void* b, size_t blen,
                    int pass_fd) override;
   Status Receive(Frame* out, int timeout_ms) override;
-  Status WaitForMessage() override;
+  Status WaitForMessage(int timeout_ms) override;
   Status Flush(int timeout_ms) override;
   void Shutdown() override { conn_->Disconnect(); }
   Status SendRaw(const void* data, size_t len) override;

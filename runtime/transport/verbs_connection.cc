@@ -419,7 +419,7 @@ Status VerbsConnection::WaitUntil(const std::function<bool()>& ready, int timeou
     if (timeout_ms >= 0) {
       const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
       if (spent >= timeout_ms)
-        return Status::Unavailable("no reply from peer within " + std::to_string(timeout_ms) + " ms");
+        return Status::FromErrno("no reply from peer within " + std::to_string(timeout_ms) + " ms", ETIMEDOUT);
       wait_ms = static_cast<int>(timeout_ms - spent);
     }
     pollfd fds[3] = {{comp_->fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {boot_fd_, POLLIN, 0}};

@@ -79,7 +79,7 @@ class VerbsConnection {
   bool HasReceived() const { return !received_.empty(); }
 
   // Handles completions until `ready()` holds (OK), the connection breaks
-  // (its status), or `timeout_ms` passes (< 0: no bound; kUnavailable).
+  // (its status), or `timeout_ms` passes (< 0: no bound; kUnavailable, sys_errno ETIMEDOUT).
   Status WaitUntil(const std::function<bool()>& ready, int timeout_ms);
   // Ends the connection: the peer is told, work requests flush, a waiting
   // thread wakes. Safe from any thread, more than once.

@@ -125,7 +125,7 @@ class ScriptedChannel final : public FrameChannel {
     return Status::OK();
   }
 
-  Status WaitForMessage() override { return Ready() ? Status::OK() : Status::Unavailable("the script is over"); }
+  Status WaitForMessage(int) override { return Ready() ? Status::OK() : Status::Unavailable("the script is over"); }
   Status Flush(int) override { return Status::OK(); }
   void Shutdown() override { shut_down_ = true; }
   Status SendRaw(const void*, size_t) override { return Status::OK(); }

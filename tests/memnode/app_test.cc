@@ -3,8 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <future>
 #include <random>
+#include <thread>
 
 #include "memnode/pool.h"
 #include "memnode/pool_layout.h"
@@ -547,6 +551,95 @@ TEST_F(AppTest, ReadImageChecksBoundsAndPieces) {
                     return Status::OK();
                   }).ok());
   EXPECT_EQ(pieces, (std::vector<size_t>{4096, 4096, 1808}));
+}
+
+// A read hands its bytes on without the app's mutex: a reader that stalls
+// (a slow network) holds up neither commits nor their acknowledgement, and
+// still sees one epoch's image; the epochs committed meanwhile are applied
+// when it ends.
+TEST_F(AppTest, AStalledReadHoldsUpNoCommitAndSeesOneEpoch) {
+  EpochBuilder first(app_);
+  Write(first, 1, 0, Bytes(8192, 1));
+  ASSERT_TRUE(first.CommitAndApply().ok());
+  const std::vector<uint8_t> before(shadow1_.begin(), shadow1_.begin() + 8192);
+
+  std::promise<void> in_sink, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::vector<uint8_t> seen;
+  std::thread reader([&] {
+    bool first_piece = true;
+    const Status st = app_->ReadImage(1, 0, 8192, 4096, [&](const App::ImagePiece& p) {
+      if (first_piece) {
+        first_piece = false;
+        in_sink.set_value();
+        // Bounded: the test releases it, or fails after 30 s.
+        EXPECT_EQ(released.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+      }
+      seen.insert(seen.end(), p.data, p.data + p.len);
+      return Status::OK();
+    });
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  });
+  ASSERT_EQ(in_sink.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+
+  // Three epochs commit while the read is stalled between its two pieces.
+  for (int e = 0; e < 3; ++e) {
+    EpochBuilder b(app_);
+    Write(b, 1, 0, Bytes(8192, static_cast<uint8_t>(10 + e)));
+    ASSERT_TRUE(b.CommitAndApply().ok());
+  }
+  AppPosition p = app_->Position();
+  EXPECT_EQ(p.committed_epoch, 4u);
+  EXPECT_EQ(p.applied_epoch, 1u) << "an epoch was applied under a read in progress";
+  // A reset must wait for the read too (it would free the image being sent).
+  EXPECT_EQ(app_->Retire("test").code(), Status::Code::kBusy);
+
+  release.set_value();
+  reader.join();
+  EXPECT_TRUE(seen == before) << "the read saw bytes of more than one epoch";
+  p = app_->Position();
+  EXPECT_EQ(p.applied_epoch, 4u) << "the read that ended last applies what waited";
+  EXPECT_EQ(p.ring_applied, p.ring_tail);
+  ExpectImageMatchesShadow();
+}
+
+// A read that arrives while epochs wait for a stalled read to end does not
+// join it (it would return the older image): it waits, applies them, and
+// returns the last committed epoch.
+TEST_F(AppTest, AReadArrivingWhileEpochsWaitReturnsTheLastCommittedEpoch) {
+  EpochBuilder first(app_);
+  Write(first, 1, 0, Bytes(4096, 1));
+  ASSERT_TRUE(first.CommitAndApply().ok());
+
+  std::promise<void> in_sink, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread slow([&] {
+    EXPECT_TRUE(app_->ReadImage(1, 0, 4096, 4096, [&](const App::ImagePiece&) {
+                      in_sink.set_value();
+                      EXPECT_EQ(released.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+                      return Status::OK();
+                    }).ok());
+  });
+  ASSERT_EQ(in_sink.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EpochBuilder second(app_);
+  Write(second, 1, 0, Bytes(4096, 2));
+  ASSERT_TRUE(second.CommitAndApply().ok());
+
+  std::atomic<bool> done{false};
+  std::vector<uint8_t> seen;
+  std::thread late([&] {
+    EXPECT_TRUE(app_->ReadImage(1, 0, 4096, 4096, [&](const App::ImagePiece& p) {
+                      seen.assign(p.data, p.data + p.len);
+                      return Status::OK();
+                    }).ok());
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(done) << "the late read joined a read of an older epoch";
+  release.set_value();
+  slow.join();
+  late.join();
+  EXPECT_TRUE(seen == std::vector<uint8_t>(shadow1_.begin(), shadow1_.begin() + 4096));
 }
 
 TEST_F(AppTest, ReadOnlyPoolSeesCommittedEpochsWithoutApplying) {
