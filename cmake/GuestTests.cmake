@@ -62,7 +62,8 @@ function(respct_add_guest_test)
 
   add_test(NAME ${arg_NAME}
            COMMAND bash ${PROJECT_SOURCE_DIR}/tests/rdma/guest-result.sh ${RESPCT_GUEST_TEST_DIR}/results ${arg_NAME})
-  set_tests_properties(${arg_NAME} PROPERTIES LABELS rdma FIXTURES_REQUIRED respct_guest
+  # It only reports what the boot test recorded: a minute is plenty.
+  set_tests_properties(${arg_NAME} PROPERTIES LABELS rdma FIXTURES_REQUIRED respct_guest TIMEOUT 60
                                               SKIP_RETURN_CODE ${RESPCT_GUEST_SKIP_CODE})
 endfunction()
 
