@@ -90,7 +90,7 @@ def write(ctx, results, results_path):
             else:
                 out += [f"Profile not run: {prof['not_run']}.", ""]
     out += ["## Reproduce", "",
-            "    tools/install-deps.sh && cmake -S . -B build -G Ninja && cmake --build build -j2",
+            "    tools/install-deps.sh --bench && cmake -S . -B build -G Ninja && cmake --build build -j2",
             "    bench/run-all            # full run: bench/results/<date>.json, docs/img/*.png, this file",
             "    bench/run-all --quick    # CI smoke test into a temporary directory (< 3 min)", ""]
     os.makedirs(os.path.dirname(ctx.docs_file), exist_ok=True)
