@@ -10,14 +10,34 @@
 //   RecoveredTwice       a recovered program keeps checkpointing to the same
 //                        image: killed again after it committed more, the
 //                        second recovery resumes a later epoch than the first.
+// and the kills a campaign at random instants rarely makes (issue 13 §2):
+//   KilledRightAfterEachResume    kill -9 0-50 ms after respct-recover says it
+//                                 resumes, five times in a row
+//   RecoveryKilledWhileFetching   respct-recover itself killed 0-30 ms after it
+//                                 starts (its image fetch, exec or restore)
+//   MemnodeKilledDuringRecovery   the memnode killed 0-30 ms into a recovery
+//                                 and restarted: the recovery either finishes
+//                                 or fails with exit 70 and one line; a retry
+//                                 then resumes
+//   MemnodeKilledRepeatedly       the memnode killed at random instants while
+//                                 epochs commit and apply, five times
+//   TwoRecoveriesRace             two respct-recover of one app at once:
+//                                 exactly one resumes, the other refuses
+// Every one ends with the native digest, and no recovery resumes an epoch
+// older than one already committed (progress only forward).
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "runtime/base/exit_code.h"
 #include "tests/crash/committed_image.h"
 #include "tests/crash/example_cases.h"
 #include "tests/crash/output_follower.h"
@@ -82,6 +102,24 @@ class MemnodeCrash : public testing::TestWithParam<std::string> {
     return testing::AssertionSuccess();
   }
 
+  // Polls (bounded) until `tag`'s standard error says the recovery resumes.
+  testing::AssertionResult Resumed(const std::string& tag, int timeout_s) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (ResumedEpoch(shimtest::ReadFile(dir_ / (tag + ".err"))) == 0) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return testing::AssertionFailure() << tag << " did not resume within " << timeout_s << " s: "
+                                           << shimtest::Tail(shimtest::ReadFile(dir_ / (tag + ".err")));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return testing::AssertionSuccess();
+  }
+
+  // A pause of [lo, hi] ms drawn from the test's generator (its seed is in
+  // the test's output: RESPCT_CRASH_SEED repeats a run).
+  void PauseMs(int lo, int hi) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(lo, hi)(rng_)));
+  }
+
   // Lets `child` run to the end and checks the native result.
   void ExpectNativeEnd(Child* child, const std::string& tag) {
     ChildResult r = child->Wait();
@@ -94,6 +132,12 @@ class MemnodeCrash : public testing::TestWithParam<std::string> {
   test::MemnodeProcess mn_{shimtest::MemnodeOptions()};
   std::string app_ = shimtest::UniqueApp("bank");
   std::string native_line_;
+  std::mt19937_64 rng_{[] {
+    const char* env = std::getenv("RESPCT_CRASH_SEED");
+    const uint64_t seed = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
+    std::printf("RESPCT_CRASH_SEED=%llu\n", static_cast<unsigned long long>(seed));
+    return seed;
+  }()};
 };
 
 TEST_P(MemnodeCrash, MemnodeKilledAlone) {
@@ -160,6 +204,115 @@ TEST_P(MemnodeCrash, RecoveredTwiceFromSuccessiveEpochs) {
   const uint64_t second = ResumedEpoch(shimtest::ReadFile(dir_ / "recover2.err"));
   EXPECT_GT(second, first) << "the second recovery did not resume a later epoch";
   EXPECT_GE(second, later);
+}
+
+TEST_P(MemnodeCrash, KilledRightAfterEachResume) {
+  auto app = Start("run", false);
+  uint64_t committed = 0;
+  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
+  app->Kill();
+  uint64_t resumed = 0;
+  for (int i = 0; i < 5; ++i) {
+    const std::string tag = "recover" + std::to_string(i);
+    auto rec = Start(tag, true);
+    ASSERT_TRUE(Resumed(tag, 60));
+    PauseMs(0, 50);
+    ASSERT_FALSE(rec->Exited()) << "finished before the kill: make the workload longer\n" << rec->Wait().Describe();
+    rec->Kill();
+    const uint64_t epoch = ResumedEpoch(shimtest::ReadFile(dir_ / (tag + ".err")));
+    EXPECT_GE(epoch, std::max(resumed, committed)) << "recovery " << i << " went back in time";
+    resumed = epoch;
+  }
+  auto last = Start("recover-last", true);
+  ExpectNativeEnd(last.get(), "recover-last");
+  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-last.err")), resumed);
+}
+
+TEST_P(MemnodeCrash, RecoveryKilledWhileFetching) {
+  auto app = Start("run", false);
+  uint64_t committed = 0;
+  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
+  app->Kill();
+  for (int i = 0; i < 5; ++i) {
+    auto rec = Start("recover" + std::to_string(i), true);
+    PauseMs(0, 30);
+    rec->Kill();
+  }
+  auto last = Start("recover-last", true);
+  ExpectNativeEnd(last.get(), "recover-last");
+  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-last.err")), committed);
+}
+
+TEST_P(MemnodeCrash, MemnodeKilledDuringRecovery) {
+  auto app = Start("run", false);
+  uint64_t committed = 0;
+  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
+  app->Kill();
+  auto img = ReadCommittedImage(mn_.tcp_url(), mn_.secret(), app_, 10000);
+  ASSERT_TRUE(img.ok()) << img.status().ToString();
+
+  auto rec = Start("recover", true);
+  PauseMs(0, 30);
+  mn_.Kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(shimtest::Started(mn_));
+  ChildResult r = rec->Wait();
+  r.out = shimtest::ReadFile(dir_ / "recover.out");
+  std::printf("the recovery the memnode's kill interrupted: %s\n", r.exit_code == 0 ? "finished" : "gave up");
+  if (r.exit_code == 0) {
+    // It resumed before the memnode died, or after it came back, and the
+    // program reconnected: the run is complete.
+    EXPECT_EQ(shimtest::DigestLine(kBank.name, r.out).value_or("(no digest line)"), native_line_) << r.Describe();
+    return;
+  }
+  // Otherwise the recovery (or the resumed program's first connection) gave
+  // up: with respct's own exit status and a reason, never by a signal.
+  EXPECT_EQ(r.exit_code, kExitRespctFailure) << r.Describe();
+  EXPECT_FALSE(shimtest::Tail(r.err, 3).empty()) << r.Describe();
+  auto again = Start("recover-again", true);
+  ExpectNativeEnd(again.get(), "recover-again");
+  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-again.err")), img->epoch);
+}
+
+TEST_P(MemnodeCrash, MemnodeKilledRepeatedly) {
+  auto app = Start("run", false);
+  uint64_t seen = 0;
+  ASSERT_TRUE(CommittedAtLeast(3, 60, &seen));
+  for (int i = 0; i < 5; ++i) {
+    PauseMs(0, 20);
+    mn_.Kill();
+    ASSERT_TRUE(shimtest::Started(mn_));
+    ASSERT_TRUE(CommittedAtLeast(seen + 2, 30, &seen)) << "no commit to the memnode restarted " << i + 1 << " time(s)";
+  }
+  ASSERT_FALSE(app->Exited()) << "finished before the last kill: make the workload longer";
+  app->Kill();
+  auto rec = Start("recover", true);
+  ExpectNativeEnd(rec.get(), "recover");
+  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover.err")), seen);
+}
+
+TEST_P(MemnodeCrash, TwoRecoveriesRace) {
+  auto app = Start("run", false);
+  uint64_t committed = 0;
+  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
+  app->Kill();
+  auto a = Start("recover-a", true);
+  auto b = Start("recover-b", true);
+  ChildResult ra = a->Wait();
+  ChildResult rb = b->Wait();
+  ra.out = shimtest::ReadFile(dir_ / "recover-a.out");
+  rb.out = shimtest::ReadFile(dir_ / "recover-b.out");
+  const bool a_won = ra.exit_code == 0;
+  const ChildResult& winner = a_won ? ra : rb;
+  const ChildResult& loser = a_won ? rb : ra;
+  ASSERT_EQ(winner.exit_code, 0) << "neither recovery finished\n" << ra.Describe() << "\n" << rb.Describe();
+  EXPECT_EQ(shimtest::DigestLine(kBank.name, winner.out).value_or("(no digest line)"), native_line_)
+      << winner.Describe();
+  // The other refused with respct's exit status and said why; it never ran
+  // the program (no digest, so it never wrote the winner's results).
+  std::printf("the recovery that lost the race said: %s\n", shimtest::Tail(loser.err, 1).c_str());
+  EXPECT_EQ(loser.exit_code, kExitRespctFailure) << loser.Describe();
+  EXPECT_FALSE(shimtest::DigestLine(kBank.name, loser.out).has_value()) << loser.Describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, MemnodeCrash, testing::Values("shm", "tcp"));
