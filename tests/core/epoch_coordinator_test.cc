@@ -6,9 +6,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -22,6 +24,18 @@ namespace respct::core {
 namespace {
 
 constexpr uint32_t kSlots = 16;
+
+// Every wait of these tests is bounded: a thread that never gets where it
+// is awaited fails the test instead of hanging it.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::seconds bound = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
 
 // Records what it saw during each capture.
 class ProbeClient : public CheckpointClient {
@@ -69,9 +83,10 @@ class CoordinatorTest : public ::testing::Test {
     // milliseconds for a CPU, and only the abandon test wants a round to fail.
     MakeCoordinator(10'000);
   }
-  void MakeCoordinator(int quiesce_timeout_ms) {
+  void MakeCoordinator(int quiesce_timeout_ms, CodeOwner (*code_owner)(uintptr_t) = nullptr) {
     coord_.reset();
     CoordinatorOptions o;
+    o.code_owner = code_owner;
     o.epoch_ms = 5;
     o.quiesce_timeout_ms = quiesce_timeout_ms;
     coord_ = std::make_unique<EpochCoordinator>(registry_.get(), client_.get(), o);
@@ -114,7 +129,7 @@ class CoordinatorTest : public ::testing::Test {
       ReleaseParkFiber();
       t_current.slot = nullptr;
     });
-    while (entered_.load() == before) std::this_thread::yield();
+    ASSERT_TRUE(Eventually([&] { return entered_.load() != before; })) << "the spawned thread never ran";
   }
 
   std::unique_ptr<ThreadSlot[]> slots_;
@@ -214,7 +229,7 @@ TEST_F(CoordinatorTest, AbandonsWhileAThreadCannotParkThenRecovers) {
       RestartPoint::Pass();
     }
   });
-  while (!inside) std::this_thread::yield();
+  ASSERT_TRUE(Eventually([&] { return inside.load(); }));
   RoundResult r = coord_->RunRound(1);
   EXPECT_EQ(r.outcome, RoundResult::kAbandoned);
   EXPECT_GE(r.quiesce_ns, 100'000'000u);
@@ -227,10 +242,59 @@ TEST_F(CoordinatorTest, AbandonsWhileAThreadCannotParkThenRecovers) {
   EXPECT_NE(r.straggler.pc, 0u);
   // The application went on: abandoning released it.
   const uint64_t p = progress_.load();
-  while (progress_.load() == p) std::this_thread::yield();
+  ASSERT_TRUE(Eventually([&] { return progress_.load() != p; })) << "the application stayed stopped";
   holding = false;
   EXPECT_EQ(coord_->RunRound(2).outcome, RoundResult::kCaptured);
   EXPECT_EQ(client_->captured, 1);
+}
+
+// A program signal handler that interrupted code where the thread may not
+// park (here: code the owner map says is librespct's, as the heap's inline
+// fast path is) must not park in a blocking call it makes either: the image
+// would hold the half-done state it interrupted. So while the handler's
+// write()-like call runs, a round cannot capture this thread and is
+// abandoned, naming why. (A Blocking() that parked from such a handler let
+// the round capture.)
+std::atomic<bool> g_code_is_shim{false};
+CodeOwner ShimWhileFlagged(uintptr_t) { return g_code_is_shim ? CodeOwner::kShim : CodeOwner::kProgram; }
+std::atomic<bool> g_in_handler_call{false}, g_round_over{false};
+void HandlerThatBlocks(int, siginfo_t*, void* uc) {
+  const bool unsafe = RestartPoint::EnterProgramHandler(static_cast<const ucontext_t*>(uc));
+  RestartPoint::Blocking([] {
+    g_in_handler_call = true;
+    Eventually([] { return g_round_over.load(); });
+    return 0;
+  });
+  RestartPoint::LeaveProgramHandler(unsafe);
+}
+
+TEST_F(CoordinatorTest, AHandlerThatInterruptedUnparkableCodeDoesNotParkInItsBlockingCalls) {
+  MakeCoordinator(100, ShimWhileFlagged);
+  struct sigaction sa {};
+  sa.sa_sigaction = HandlerThatBlocks;
+  sa.sa_flags = SA_SIGINFO;
+  struct sigaction old {};
+  ASSERT_EQ(sigaction(SIGUSR2, &sa, &old), 0);
+  g_in_handler_call = false;
+  g_round_over = false;
+  Spawn([&] {
+    g_code_is_shim = true;  // from here the thread "runs librespct code"
+    pthread_kill(pthread_self(), SIGUSR2);
+    g_code_is_shim = false;
+    while (!stop_) RestartPoint::Pass();
+  });
+  ASSERT_TRUE(Eventually([] { return g_in_handler_call.load(); })) << "the handler never ran";
+  const RoundResult r = coord_->RunRound(1);
+  g_round_over = true;
+  EXPECT_EQ(r.outcome, RoundResult::kAbandoned) << "captured a thread inside a handler of unparkable code";
+  EXPECT_EQ(r.straggler.refusal, kRefusalUnsafeHandler) << StopRefusalName(r.straggler.refusal);
+  EXPECT_EQ(client_->captured, 0);
+  // Out of the handler, the thread parks again.
+  EXPECT_EQ(coord_->RunRound(2).outcome, RoundResult::kCaptured);
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  sigaction(SIGUSR2, &old, nullptr);
 }
 
 TEST_F(CoordinatorTest, PeriodicRoundsBackOffWhileAThreadCannotPark) {
@@ -246,7 +310,7 @@ TEST_F(CoordinatorTest, PeriodicRoundsBackOffWhileAThreadCannotPark) {
       RestartPoint::Pass();
     }
   });
-  while (!inside) std::this_thread::yield();
+  ASSERT_TRUE(Eventually([&] { return inside.load(); }));
   ASSERT_TRUE(coord_->Start(1).ok());
   // 5 ms intervals for 600 ms: 120 attempts without backoff. With it the
   // gaps grow 1, 2, 4, ... 64 intervals: at most ~12 attempts.
