@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "runtime/transport/verbs_channel.h"
+
 namespace respct::memnode {
 namespace {
 
@@ -18,9 +20,17 @@ static_assert(sizeof(wire::ImageDataMsg) + kImagePiece <= wire::kMaxFramePayload
 // rdma:// image reads: the largest range registered for one ImageGrant (it
 // stays pinned until the client has read it), and the copy buffer used when
 // the pool itself cannot be registered (fsdax without on-demand paging).
-constexpr size_t kGrantPiece = 64u << 20;
-static_assert(kGrantPiece / wire::kImageSumPage + 1 <= wire::kMaxSumsPerFrame);
+// The checksums of a grant's pages travel in one ImageSums message first,
+// which over verbs must fit one receive buffer (64 MiB of pages did not:
+// 16 K checksums, 128 KiB).
+constexpr size_t kGrantPiece = 16u << 20;
 constexpr size_t kImageBounce = 8u << 20;
+constexpr size_t SumsMessageBytes(size_t piece) {
+  return sizeof(wire::FrameHeader) + sizeof(wire::ImageSumsMsg) + (piece / wire::kImageSumPage + 1) * sizeof(uint64_t);
+}
+static_assert(kGrantPiece / wire::kImageSumPage + 1 <= wire::kMaxSumsPerFrame);
+static_assert(SumsMessageBytes(kGrantPiece) <= VerbsChannel::kMaxMessage);
+static_assert(SumsMessageBytes(kImageBounce) <= VerbsChannel::kMaxMessage);
 
 }  // namespace
 
