@@ -14,29 +14,35 @@ std::string RunOptions::app() const { return app_name.empty() ? DefaultAppName(p
 void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
   cli->add_option("--memnode", o->memnode,
                   "memnode URL: shm:///path/to/socket, tcp://HOST:PORT or rdma://HOST:PORT "
-                  "(default: the embedded memnode)");
-  cli->add_option("--app", o->app_name, "application name on the memnode (default: PROG's file name)");
+                  "(default: the embedded memnode)")
+      ->envname("RESPCT_MEMNODE");
+  cli->add_option("--app", o->app_name, "application name on the memnode (default: PROG's file name)")
+      ->envname("RESPCT_APP");
   cli->add_option("--secret-file", o->secret_file,
                   "file holding the memnode's shared secret (default: $RESPCT_SECRET_FILE, else the state "
                   "directory's)");
   cli->add_option("--epoch-ms", o->epoch_ms, "checkpoint interval in milliseconds")
       ->check(CLI::Range(1, 60000))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->envname("RESPCT_EPOCH_MS");
   cli->add_option("--tracker", o->tracker, "dirty tracking: auto (best the kernel offers), uffd, mprotect or scan")
       ->check(CLI::IsMember({"auto", "uffd", "mprotect", "scan"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->envname("RESPCT_TRACKER");
   cli->add_option("--granularity", o->granularity,
                   "ship changed 64-byte lines (line), whole dirty pages (page), or every tracked page each epoch "
                   "(full: a full image per epoch, the baseline incremental shipping is measured against)")
       ->check(CLI::IsMember({"line", "page", "full"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->envname("RESPCT_GRANULARITY");
   cli->add_option("--output-commit", o->output_commit,
                   "on: bytes the program sends to other processes (sockets, inherited pipes and terminals) are "
                   "held until the epoch that produced them is committed, so no client sees a reply a crash can "
                   "take back (each reply waits about one pause and one commit); off: sent at once "
                   "(RESPCT_OUTPUT_COMMIT)")
       ->check(CLI::IsMember({"on", "off"}))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->envname("RESPCT_OUTPUT_COMMIT");
   cli->add_option("--stats", o->stats, "print statistics at exit (and on SIGUSR2): text or json")
       ->expected(0, 1)
       ->default_str("text")
@@ -45,7 +51,8 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
   if (layout) {
     cli->add_flag("--fresh", o->fresh,
                   "discard an existing image of this app instead of refusing to start (the image of a run that "
-                  "exited is replaced without it)");
+                  "exited is replaced without it)")
+        ->envname("RESPCT_FRESH");
     cli->add_option("--heap-size", o->heap_size, "size of the persisted heap region, e.g. 1G (default 1G)");
     cli->add_option("--stack-size", o->stack_size, "stack size of each thread (default 2M)");
     cli->add_option("--ring-size", o->ring_size,

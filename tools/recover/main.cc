@@ -51,6 +51,12 @@ KERNEL OBJECTS
   Not restored: atexit handlers registered after start-up (see README,
   "What recovery restores").
 
+ENVIRONMENT
+  As for respct-run: RESPCT_MEMNODE, RESPCT_APP, RESPCT_EPOCH_MS,
+  RESPCT_TRACKER, RESPCT_GRANULARITY, RESPCT_OUTPUT_COMMIT and the other
+  RESPCT_* variables set in the environment are the defaults of the matching
+  flags; a flag given on the command line wins.
+
 EXAMPLES
   respct-run -- ./bank --threads 4 & sleep 2; kill -9 %1
   respct-recover -- ./bank --threads 4

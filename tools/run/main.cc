@@ -46,7 +46,10 @@ ENVIRONMENT
   RESPCT_TRACKER, RESPCT_GRANULARITY, RESPCT_STATS, RESPCT_STATS_FILE,
   RESPCT_FRESH, RESPCT_DROP_UNRESTORABLE, RESPCT_RING_SIZE, RESPCT_HEAP_SIZE, RESPCT_STACK_SIZE, RESPCT_MAX_THREADS,
   RESPCT_LOG. RESPCT_LIBRARY overrides where librespct.so is looked for.
-  Programs PROG starts run without respct.
+  A variable already set in respct-run's own environment is the default of
+  its flag (a flag given on the command line wins), so
+  RESPCT_MEMNODE=tcp://127.0.0.1:7100 respct-run -- ./bank uses that
+  memnode, not the embedded one. Programs PROG starts run without respct.
 
 EXAMPLES
   respct-run -- ./bank --threads 4
