@@ -90,6 +90,13 @@ bool IsRuntimeSignal(int sig) {
 void StripRuntimeSignals(sigset_t* set) {
   if (set == nullptr) return;
   if (RestartPoint::StopSignal() > 0) sigdelset(set, RestartPoint::StopSignal());
+  // The mprotect tracker's write faults: a thread with SIGSEGV blocked is
+  // killed by its first write to a protected page (the kernel cannot hold a
+  // fault pending), and liblzma's worker threads, for one, start with every
+  // signal blocked. own_signals() is fixed before the program runs.
+  if (Runtime* rt = Runtime::Active(); rt != nullptr)
+    for (int own : rt->own_signals())
+      if (own == SIGSEGV) sigdelset(set, SIGSEGV);
 }
 
 void ProgramSignalTrampoline(int sig, siginfo_t* info, void* ucontext) {

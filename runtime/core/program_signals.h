@@ -52,7 +52,9 @@ void SetProgramMainThread(int tid, const void* slot);
 
 // Whether `sig`'s disposition is the runtime's.
 bool IsRuntimeSignal(int sig);
-// Removes the signals the program may not block or wait for from `set`.
+// Removes the signals the program may not block or wait for from `set`: the
+// stop signal, and SIGSEGV while the mprotect tracker takes write faults.
+// Async-signal-safe.
 void StripRuntimeSignals(sigset_t* set);
 
 }  // namespace respct::core

@@ -26,6 +26,7 @@
 #include "runtime/kernel/signals.h"
 #include "runtime/core/shim_log.h"
 #include "runtime/core/thread_keys.h"
+#include "runtime/heap/page_heap.h"
 #include "runtime/sync/futex.h"
 #include "runtime/sync/lock_depth.h"
 #include "runtime/sync/owner_id.h"
@@ -367,6 +368,11 @@ Status Runtime::StartCheckpointing() {
     own_signals_.push_back(SIGUSR2);
   }
   RestartPoint::SetKernelWillWriteHook([](void* addr, size_t len) {
+    if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
+      rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
+  });
+  // The heap's own page releases are writes of zeros the same way.
+  heap::PageHeap::SetReleaseObserver([](void* addr, size_t len) {
     if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
       rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
   });

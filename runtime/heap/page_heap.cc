@@ -2,9 +2,18 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
+
 #include "runtime/heap/fatal_error.h"
 
 namespace respct::heap {
+namespace {
+std::atomic<PageHeap::ReleaseObserver> g_release_observer{nullptr};
+}  // namespace
+
+void PageHeap::SetReleaseObserver(ReleaseObserver observer) {
+  g_release_observer.store(observer, std::memory_order_release);
+}
 
 void PageHeap::Format(PageEntry* entries, SpanDesc* descs, uintptr_t data_begin,
                       uint32_t total_pages) {
@@ -79,12 +88,14 @@ void PageHeap::FreeLarge(void* p) {
     // pages; the state still rejects a concurrent double free.
     d.state = SpanState::kReleasing;
   }
+  if (ReleaseObserver observe = g_release_observer.load(std::memory_order_acquire); observe != nullptr)
+    observe(p, size_t{num_pages} << kHeapPageShift);
   madvise(p, size_t{num_pages} << kHeapPageShift, MADV_DONTNEED);
   FutexLockGuard guard(lock_);
   released_bytes_ += uint64_t{num_pages} << kHeapPageShift;
-  // Zero in this process, but not in the image: dropping a page is no write,
-  // so no tracker ships its zeros and the memnode still holds what the page
-  // last held. A calloc served from it unwritten would read those old bytes
+  // Zero in this process; the image follows only if the dirty tracker
+  // reports the dropped pages (the mprotect tracker does, through the release
+  // observer), so it may still hold what a page last held. A calloc served from it unwritten would read those old bytes
   // after a recovery; marking it not-zeroed makes that calloc write its zeros.
   FreeLocked(page, num_pages, false);
 }

@@ -30,8 +30,17 @@ class PageHeap {
   static constexpr unsigned kNumBins = 128;
   // Large frees of at least this many pages are given back to the kernel
   // with MADV_DONTNEED (1 MiB); the pages then read back as zero here, but
-  // are not marked zeroed (the persisted image still holds their old bytes).
+  // are not marked zeroed (an image may still hold their old bytes).
   static constexpr uint32_t kReleasePages = (1u << 20) / kHeapPageSize;
+
+  // Called with each span about to be given back, outside the heap's lock
+  // and before the pages are dropped: dropping them writes zeros that no
+  // write fault reports, so the runtime tells its dirty tracker (the mprotect
+  // tracker marks those chunks) and the image ships the zeros like any write.
+  // Process-wide; null (the default) for none. The observer must be
+  // async-signal-safe: free() may run in a signal handler.
+  using ReleaseObserver = void (*)(void* addr, size_t len);
+  static void SetReleaseObserver(ReleaseObserver observer);
 
   // Sets up an empty page heap over a zero-filled metadata area.
   void Format(PageEntry* entries, SpanDesc* descs, uintptr_t data_begin, uint32_t total_pages);

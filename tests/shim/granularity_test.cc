@@ -40,8 +40,8 @@ std::vector<EpochBytes> RunBank(const std::string& granularity, const TempDir& d
   const ChildResult r = RunChild(
       dir.path(), granularity,
       RespctRun(mn.shm_url(), mn.secret_path(), UniqueApp("gran-" + granularity),
-                {"--heap-size", "256M", "--granularity", granularity, "--stats=json", "--stats-file", stats},
-                {BANK_BIN, "--transfers", "300000", "--work-ns", "1000"}));
+                {"--heap-size", "64M", "--granularity", granularity, "--stats=json", "--stats-file", stats},
+                {BANK_BIN, "--transfers", "1000000", "--work-ns", "1000"}));
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(DigestLine("bank", r.out)) << r.Describe();
   *stats_out = ReadFile(stats);
