@@ -111,9 +111,9 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   if (final_capture_) meta_->exited = kMetaExitedMark;
   CopyThreadTls();
   if (kernel_ != nullptr) kernel_->CaptureUnderPause();
+  KeepKernelWriteSpansWritable();
   Status st = GrowTracking();
   if (st.ok()) st = tracker_->Collect(&runs_);
-  if (st.ok()) KeepKernelWritesOpen();
   if (!st.ok()) {
     ShimLog(kLogInfo, "epoch %llu not captured: %s", static_cast<unsigned long long>(epoch), st.ToString().c_str());
     return false;
@@ -148,19 +148,24 @@ bool Checkpointer::CaptureQuiescent(uint64_t epoch) {
   return true;
 }
 
-// A thread blocked in a call the kernel will write into (read into a
-// buffer) told the tracker before the call; the collect just re-armed those
-// pages, so for every thread still in such a call they are opened again (a
-// write-protecting tracker would otherwise fail the kernel's write with
-// EFAULT) and, written or not, looked at again next epoch.
-void Checkpointer::KeepKernelWritesOpen() {
+// A thread in a call the kernel will write into (epoll_wait's events, a
+// read's buffer) told the tracker before the call, and the kernel may write
+// there at any moment of this capture: the call can return while the other
+// threads are paused. So the tracker is told, before it re-arms anything,
+// to leave those spans writable (a write-protecting tracker would otherwise
+// fail the kernel's write with EFAULT; re-opening them after the collect,
+// as before, left a window that memcached's epoll_wait under the mprotect
+// tracker hit) and to look at them again next epoch. That includes a thread
+// parked at the restart point between telling and calling (Blocking passes
+// one first).
+void Checkpointer::KeepKernelWriteSpansWritable() {
   for (uint32_t i = 0; i < registry_->max_threads(); ++i) {
     const SlotState st = registry_->slot(i).load_state();
-    if (st != kSlotBlocked && st != kSlotFrozen) continue;
+    if (st != kSlotBlocked && st != kSlotFrozen && st != kSlotParked) continue;
     const SlotControl& c = registry_->control(i);
     const uint64_t lo = c.kernel_write_lo.load(std::memory_order_relaxed);
     const uint64_t hi = c.kernel_write_hi.load(std::memory_order_relaxed);
-    if (hi > lo) tracker_->KernelWillWrite(reinterpret_cast<void*>(lo), hi - lo);
+    if (hi > lo) tracker_->KeepWritable(reinterpret_cast<void*>(lo), hi - lo);
   }
 }
 

@@ -83,7 +83,7 @@ class Checkpointer final : public CheckpointClient {
  private:
   Checkpointer() = default;
   void CopyThreadTls();
-  void KeepKernelWritesOpen();
+  void KeepKernelWriteSpansWritable();
   // Extends tracking of growing regions to what they use now (under the pause).
   Status GrowTracking();
 

@@ -108,6 +108,20 @@ void RestartPoint::NoteKernelWrite(void* addr, size_t len) {
   c.kernel_write_hi.store(hi > cur_hi ? hi : cur_hi, std::memory_order_relaxed);
 }
 
+RestartPoint::KernelWriteSpan RestartPoint::PendingKernelWrite() {
+  const CurrentThread& ct = t_current;
+  if (ct.slot == nullptr || g_registry == nullptr) return {};
+  const SlotControl& c = g_registry->control(ct.index);
+  return {c.kernel_write_lo.load(std::memory_order_relaxed), c.kernel_write_hi.load(std::memory_order_relaxed)};
+}
+
+void RestartPoint::RestoreKernelWrite(const KernelWriteSpan& span) {
+  if (span.hi <= span.lo) return;
+  const KernelWriteSpan now = PendingKernelWrite();
+  if (now.lo == span.lo && now.hi == span.hi) return;
+  KernelWrites(reinterpret_cast<void*>(span.lo), span.hi - span.lo);
+}
+
 void RestartPoint::ClearKernelWrites() {
   const CurrentThread& ct = t_current;
   if (ct.slot == nullptr || g_registry == nullptr) return;

@@ -148,6 +148,16 @@ class RestartPoint {
  private:
   // Widens the calling thread's pending kernel-write span (SlotControl).
   static void NoteKernelWrite(void* addr, size_t len);
+  // The calling thread's pending kernel-write span, kept by Blocking in its
+  // own frame (persisted on the thread's stack), and its re-announcement
+  // when the slot no longer has it: the thread was resumed by a recovery in
+  // a process whose tracker was never told, and the call is about to be
+  // (re-)issued. Nothing in the common case (the slot still has it).
+  struct KernelWriteSpan {
+    uint64_t lo = 0, hi = 0;
+  };
+  static KernelWriteSpan PendingKernelWrite();
+  static void RestoreKernelWrite(const KernelWriteSpan& span);
   static void ClearKernelWrites();
   static inline constinit std::atomic<void (*)(void*, size_t)> g_kernel_will_write{nullptr};
   static inline constinit std::atomic<int> g_stop_signal{0};
@@ -184,7 +194,9 @@ auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
     ClearKernelWrites();
     return r;
   }
+  const KernelWriteSpan span = PendingKernelWrite();
   Pass();
+  RestoreKernelWrite(span);
   struct Frame {
     Call* call;
     R result;
@@ -196,8 +208,7 @@ auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
                      return 0;
                    },
                    &frame};
-  while (!RunOnFiber(&req)) {
-  }
+  while (!RunOnFiber(&req)) RestoreKernelWrite(span);
   ClearKernelWrites();
   return frame.result;
 }
@@ -211,7 +222,9 @@ auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted)
     return r;
   }
   t_current.handler_ran = false;
+  const KernelWriteSpan span = PendingKernelWrite();
   Pass();
+  RestoreKernelWrite(span);
   struct Frame {
     Call* call;
     R result;
@@ -226,6 +239,7 @@ auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted)
   req.interruptible = true;
   while (!RunOnFiber(&req)) {
     req.interrupted = false;
+    RestoreKernelWrite(span);
   }
   ClearKernelWrites();
   if (req.interrupted) return interrupted();

@@ -67,6 +67,13 @@ class DirtyTracker {
   // (mprotect) open and mark the covered pages here, because a kernel write to a
   // protected page fails with EFAULT instead of faulting. Async-signal-safe.
   virtual void KernelWillWrite(void* addr, size_t len) { (void)addr, (void)len; }
+  // Under the pause, before Track or Collect: [addr, addr+len) may be written
+  // by the kernel while they run (a thread blocked in read(2) into it, which
+  // can return at any moment). A tracker that write-protects must not
+  // protect it, even for an instant (the kernel's write would fail with
+  // EFAULT), and reports it as written at the next Collect. Applies until
+  // the next Collect has run.
+  virtual void KeepWritable(void* addr, size_t len) { (void)addr, (void)len; }
 
   virtual Kind kind() const = 0;
   virtual std::string_view name() const = 0;

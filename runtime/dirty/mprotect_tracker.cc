@@ -208,12 +208,12 @@ Status MprotectTracker::Track(void* addr, size_t len) {
     g_slot_limit.store(free_slot + 1, std::memory_order_release);
   }
   // Published before protecting, so the very first fault finds the slot.
-  if (mprotect(addr, len, PROT_READ) != 0) {
-    const int err = errno;
+  if (Status ps = ProtectExceptKept(start, end); !ps.ok()) {
     FreeSlotLocked(free_slot);
     mprotect(addr, len, kRw);
-    return Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", err);
+    return ps;
   }
+  MarkKept(free_slot);
   // Kept in address order so that Collect's runs come out sorted.
   slots_.Insert(start, len, free_slot);
   return Status::OK();
@@ -242,6 +242,11 @@ Status MprotectTracker::Collect(std::vector<PageRun>* out) {
     return Status::Unavailable("mprotect tracker: a range is being (un)tracked; retry the epoch");
   }
   out->clear();
+  if (keep_lost_) {
+    keep_lost_ = false;
+    keep_writable_.clear();
+    return Status::Unavailable("mprotect tracker: a range was being (un)tracked; retry the epoch");
+  }
   if (!retired_.empty()) {
     std::lock_guard<std::mutex> table_lock(g_table_mu);
     for (int i : retired_) FreeSlotLocked(i);
@@ -273,18 +278,12 @@ Status MprotectTracker::Collect(std::vector<PageRun>* out) {
     }
     const size_t runs = out->size() - first;
     if (runs > kWholeRangeRuns) {
-      if (mprotect(reinterpret_cast<void*>(start), end - start, PROT_READ) != 0) {
-        st = Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
-      }
+      st = ProtectExceptKept(start, end);
     } else {
-      for (size_t k = first; k < out->size() && st.ok(); ++k) {
-        if (mprotect(reinterpret_cast<void*>((*out)[k].addr), (*out)[k].pages * kPageSize,
-                     PROT_READ) != 0) {
-          st = Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
-        }
-      }
+      for (size_t k = first; k < out->size() && st.ok(); ++k) st = ProtectExceptKept((*out)[k].addr, (*out)[k].end());
     }
     if (!st.ok()) break;
+    MarkKept(r.value);
   }
   if (!st.ok()) {
     // The caller will abandon this epoch: re-mark everything taken so far so
@@ -292,7 +291,56 @@ Status MprotectTracker::Collect(std::vector<PageRun>* out) {
     for (const PageRun& r : *out) KernelWillWrite(reinterpret_cast<void*>(r.addr), r.pages * kPageSize);
     out->clear();
   }
+  keep_writable_.clear();
   return st;
+}
+
+void MprotectTracker::KeepWritable(void* addr, size_t len) {
+  if (len == 0) return;
+  // Not waited for, like Collect: a range being (un)tracked makes this
+  // epoch's Collect refuse to run, so that it never protects a span it was
+  // not told of.
+  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    keep_lost_ = true;
+    return;
+  }
+  const uintptr_t lo = PageDown(reinterpret_cast<uintptr_t>(addr));
+  const uintptr_t hi = PageUp(reinterpret_cast<uintptr_t>(addr) + len);
+  const PageRun run{lo, (hi - lo) / kPageSize};
+  keep_writable_.insert(std::upper_bound(keep_writable_.begin(), keep_writable_.end(), run,
+                                         [](const PageRun& a, const PageRun& b) { return a.addr < b.addr; }),
+                        run);
+}
+
+Status MprotectTracker::ProtectExceptKept(uintptr_t lo, uintptr_t hi) {
+  // keep_writable_ is sorted by start; spans may overlap one another.
+  uintptr_t from = lo;
+  for (const PageRun& k : keep_writable_) {
+    if (k.end() <= from) continue;
+    if (k.addr >= hi) break;
+    if (k.addr > from && mprotect(reinterpret_cast<void*>(from), k.addr - from, PROT_READ) != 0)
+      return Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
+    from = std::max(from, k.end());
+  }
+  if (from < hi && mprotect(reinterpret_cast<void*>(from), hi - from, PROT_READ) != 0)
+    return Status::FromErrno("mprotect tracker: mprotect(PROT_READ)", errno);
+  return Status::OK();
+}
+
+void MprotectTracker::MarkKept(int slot) {
+  const Slot& s = g_slots[slot];
+  const uintptr_t start = s.start.load(std::memory_order_relaxed);
+  const uintptr_t end = s.end.load(std::memory_order_relaxed);
+  const unsigned shift = s.chunk_shift.load(std::memory_order_relaxed);
+  uint64_t* bits = s.bits.load(std::memory_order_relaxed);
+  for (const PageRun& k : keep_writable_) {
+    const uintptr_t a = std::max(k.addr, start), b = std::min(k.end(), end);
+    for (uintptr_t p = a; p < b; p = start + ((((p - start) >> shift) + 1) << shift)) {
+      const size_t c = (p - start) >> shift;
+      __atomic_fetch_or(&bits[c / 64], 1ull << (c % 64), __ATOMIC_RELAXED);
+    }
+  }
 }
 
 void MprotectTracker::KernelWillWrite(void* addr, size_t len) {

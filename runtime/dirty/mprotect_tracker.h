@@ -33,6 +33,7 @@
 // async-signal-safe; Track/Untrack/Collect are not.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,7 @@ class MprotectTracker final : public DirtyTracker {
   Status Untrack(void* addr, size_t len) override;
   Status Collect(std::vector<PageRun>* out) override;
   void KernelWillWrite(void* addr, size_t len) override;
+  void KeepWritable(void* addr, size_t len) override;
 
   Kind kind() const override { return Kind::kMprotect; }
   std::string_view name() const override { return "mprotect"; }
@@ -68,6 +70,13 @@ class MprotectTracker final : public DirtyTracker {
   const int pagemap_;
   std::mutex mu_;                  // Track/Untrack vs Collect, see dirty_tracker.h
   PageRangeSet<int> slots_;        // our ranges, each with its slot in the process-wide table
+  // KeepWritable's spans (page-aligned) until the next Collect has run.
+  std::vector<PageRun> keep_writable_;
+  std::atomic<bool> keep_lost_{false};  // a KeepWritable could not take mu_
+  // mprotect(PROT_READ) of [lo, hi) except the pages of keep_writable_.
+  Status ProtectExceptKept(uintptr_t lo, uintptr_t hi);
+  // Marks the chunks of keep_writable_ inside slot `slot`'s range as written.
+  void MarkKept(int slot);
   std::vector<int> retired_;       // untracked slots whose bitmap is freed at the next Collect
   std::vector<uint64_t> pagemap_buf_;
 };

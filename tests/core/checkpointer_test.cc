@@ -236,19 +236,26 @@ TEST_F(CheckpointerTest, CopiesTheTlsBlockOfQuiescentThreadsOnly) {
   EXPECT_EQ(slots_[1].tls_image[0], 0);
 }
 
-TEST_F(CheckpointerTest, KeepsTheKernelWriteSpansOfBlockedThreadsOpen) {
+// The spans are handed over before the collect re-arms anything: the
+// kernel may write them at any moment of the capture.
+TEST_F(CheckpointerTest, KeepsTheKernelWriteSpansOfBlockedAndParkedThreadsWritable) {
   Make();
   const uintptr_t buf = heap_.addr() + 10 * kPageSize;
-  for (uint32_t i : {0u, 1u}) {
-    controls_[i].kernel_write_lo = buf;
-    controls_[i].kernel_write_hi = buf + 100;
+  for (uint32_t i : {0u, 1u, 2u}) {
+    controls_[i].kernel_write_lo = buf + i * 1000;
+    controls_[i].kernel_write_hi = buf + i * 1000 + 100;
   }
   slots_[0].state = kSlotBlocked;  // in read(2) into the buffer
-  slots_[1].state = kSlotRunning;  // its span is stale: not blocked now
+  slots_[1].state = kSlotRunning;  // its span is stale: not in the call now
+  slots_[2].state = kSlotParked;   // told the tracker, parked before calling
+  const int collects = tracker_->collects();
   Checkpoint(1);
-  ASSERT_EQ(tracker_->kernel_writes().size(), 1u);
-  EXPECT_EQ(tracker_->kernel_writes()[0].addr, buf);
-  EXPECT_EQ(tracker_->kernel_writes()[0].len, 100u);
+  ASSERT_EQ(tracker_->kept_writable().size(), 2u);
+  EXPECT_EQ(tracker_->kept_writable()[0].addr, buf);
+  EXPECT_EQ(tracker_->kept_writable()[0].len, 100u);
+  EXPECT_EQ(tracker_->kept_writable()[1].addr, buf + 2000);
+  for (const auto& k : tracker_->kept_writable()) EXPECT_EQ(k.collects_before, collects) << "told after the collect";
+  EXPECT_TRUE(tracker_->kernel_writes().empty());
 }
 
 TEST_F(CheckpointerTest, StacksUnderTheMprotectTrackerAreComparedWholeEveryEpoch) {

@@ -246,6 +246,42 @@ TEST_P(TrackerTest, KernelWritesThroughReadAreCaught) {
   CollectAndCheck();
 }
 
+// A span the kernel may write during a Collect (a thread blocked in a read
+// that can return at any moment) is never protected by it, not even for an
+// instant, and is reported again at the Collect after: the kernel's write
+// right after this Collect succeeds (no EFAULT), and shows up next epoch.
+// The same for a Track that covers such a span.
+TEST_P(TrackerTest, SpansKeptWritableSurviveCollectAndTrack) {
+  Region r(64);
+  Track(r.base(), 32 * kPageSize);
+  std::byte* dst = r.page(5) + 100;
+  std::byte* later = r.page(40) + 8;  // in the part tracked below
+  tracker_->KernelWillWrite(dst, 200);
+  *reinterpret_cast<volatile char*>(r.page(5)) = 1;  // written this epoch too
+  tracker_->KeepWritable(dst, 200);
+  tracker_->KeepWritable(later, 64);
+  ASSERT_TRUE(tracker_->Track(r.page(32), 32 * kPageSize).ok());
+  std::vector<PageRun> first;
+  ASSERT_TRUE(tracker_->Collect(&first).ok());
+  EXPECT_TRUE(PagesOf(first).count(r.addr() + 5 * kPageSize));
+
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const char msg[] = "kernel write after the collect";
+  for (std::byte* at : {dst, later}) {
+    ASSERT_EQ(write(fds[1], msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
+    ASSERT_EQ(read(fds[0], at, sizeof(msg)), static_cast<ssize_t>(sizeof(msg))) << std::strerror(errno);
+  }
+  close(fds[0]);
+  close(fds[1]);
+  std::vector<PageRun> runs;
+  ASSERT_TRUE(tracker_->Collect(&runs).ok());
+  const std::set<uintptr_t> reported = PagesOf(runs);
+  EXPECT_TRUE(reported.count(r.addr() + 5 * kPageSize)) << "the kept span was not reported again";
+  EXPECT_TRUE(reported.count(r.addr() + 40 * kPageSize)) << "the kept span of the new range was not reported";
+  EXPECT_TRUE(tracker_->Untrack(r.page(32), 32 * kPageSize).ok());
+}
+
 TEST_P(TrackerTest, ThirtyPercentOf64MiBDirty) {
   Region r((size_t{64} << 20) / kPageSize);
   Track(r);

@@ -67,6 +67,10 @@ void FakeDirtyTracker::KernelWillWrite(void* addr, size_t len) {
   kernel_writes_.push_back(Span{reinterpret_cast<uintptr_t>(addr), len});
 }
 
+void FakeDirtyTracker::KeepWritable(void* addr, size_t len) {
+  kept_writable_.push_back(KeptSpan{reinterpret_cast<uintptr_t>(addr), len, collects_});
+}
+
 std::vector<PageRun> FakeDirtyTracker::tracked() const {
   std::vector<PageRun> runs;
   for (const auto& r : ranges_) runs.push_back(PageRun{r.start, r.size() / kPageSize});

@@ -31,6 +31,7 @@ class FakeDirtyTracker final : public dirty::DirtyTracker {
   Status Untrack(void* addr, size_t len) override;
   Status Collect(std::vector<dirty::PageRun>* out) override;
   void KernelWillWrite(void* addr, size_t len) override;
+  void KeepWritable(void* addr, size_t len) override;
   Kind kind() const override { return kind_; }
   std::string_view name() const override { return name_; }
 
@@ -49,6 +50,13 @@ class FakeDirtyTracker final : public dirty::DirtyTracker {
     size_t len;
   };
   const std::vector<Span>& kernel_writes() const { return kernel_writes_; }
+  // Every KeepWritable call, in order, and how many Collects had run before it.
+  struct KeptSpan {
+    uintptr_t addr;
+    size_t len;
+    int collects_before;
+  };
+  const std::vector<KeptSpan>& kept_writable() const { return kept_writable_; }
   int collects() const { return collects_; }
 
  private:
@@ -58,6 +66,7 @@ class FakeDirtyTracker final : public dirty::DirtyTracker {
   dirty::PageRangeSet<> ranges_;
   std::set<uintptr_t> written_;         // page addresses
   std::vector<Span> kernel_writes_;
+  std::vector<KeptSpan> kept_writable_;
   Status fail_next_collect_;
   int collects_ = 0;
 };
