@@ -120,6 +120,22 @@ class MemnodeCrash : public testing::TestWithParam<std::string> {
     std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(lo, hi)(rng_)));
   }
 
+  // Starts the program, lets it commit at least three epochs and kills it:
+  // the image these tests recover from. *committed: the epoch committed then.
+  void CommitThenKill(uint64_t* committed) {
+    auto app = Start("run", false);
+    ASSERT_TRUE(CommittedAtLeast(3, 60, committed));
+    app->Kill();
+  }
+
+  // Recovers the program as `tag` and lets it run to the end: the native
+  // result, resumed from an epoch no older than `at_least`.
+  void RecoverToTheEnd(const std::string& tag, uint64_t at_least) {
+    auto rec = Start(tag, true);
+    ExpectNativeEnd(rec.get(), tag);
+    EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / (tag + ".err"))), at_least) << "the recovery went back in time";
+  }
+
   // Lets `child` run to the end and checks the native result.
   void ExpectNativeEnd(Child* child, const std::string& tag) {
     ChildResult r = child->Wait();
@@ -207,10 +223,8 @@ TEST_P(MemnodeCrash, RecoveredTwiceFromSuccessiveEpochs) {
 }
 
 TEST_P(MemnodeCrash, KilledRightAfterEachResume) {
-  auto app = Start("run", false);
   uint64_t committed = 0;
-  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
-  app->Kill();
+  ASSERT_NO_FATAL_FAILURE(CommitThenKill(&committed));
   uint64_t resumed = 0;
   for (int i = 0; i < 5; ++i) {
     const std::string tag = "recover" + std::to_string(i);
@@ -223,31 +237,23 @@ TEST_P(MemnodeCrash, KilledRightAfterEachResume) {
     EXPECT_GE(epoch, std::max(resumed, committed)) << "recovery " << i << " went back in time";
     resumed = epoch;
   }
-  auto last = Start("recover-last", true);
-  ExpectNativeEnd(last.get(), "recover-last");
-  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-last.err")), resumed);
+  RecoverToTheEnd("recover-last", resumed);
 }
 
 TEST_P(MemnodeCrash, RecoveryKilledWhileFetching) {
-  auto app = Start("run", false);
   uint64_t committed = 0;
-  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
-  app->Kill();
+  ASSERT_NO_FATAL_FAILURE(CommitThenKill(&committed));
   for (int i = 0; i < 5; ++i) {
     auto rec = Start("recover" + std::to_string(i), true);
     PauseMs(0, 30);
     rec->Kill();
   }
-  auto last = Start("recover-last", true);
-  ExpectNativeEnd(last.get(), "recover-last");
-  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-last.err")), committed);
+  RecoverToTheEnd("recover-last", committed);
 }
 
 TEST_P(MemnodeCrash, MemnodeKilledDuringRecovery) {
-  auto app = Start("run", false);
   uint64_t committed = 0;
-  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
-  app->Kill();
+  ASSERT_NO_FATAL_FAILURE(CommitThenKill(&committed));
   auto img = ReadCommittedImage(mn_.tcp_url(), mn_.secret(), app_, 10000);
   ASSERT_TRUE(img.ok()) << img.status().ToString();
 
@@ -269,9 +275,7 @@ TEST_P(MemnodeCrash, MemnodeKilledDuringRecovery) {
   // up: with respct's own exit status and a reason, never by a signal.
   EXPECT_EQ(r.exit_code, kExitRespctFailure) << r.Describe();
   EXPECT_FALSE(shimtest::Tail(r.err, 3).empty()) << r.Describe();
-  auto again = Start("recover-again", true);
-  ExpectNativeEnd(again.get(), "recover-again");
-  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover-again.err")), img->epoch);
+  RecoverToTheEnd("recover-again", img->epoch);
 }
 
 TEST_P(MemnodeCrash, MemnodeKilledRepeatedly) {
@@ -286,16 +290,12 @@ TEST_P(MemnodeCrash, MemnodeKilledRepeatedly) {
   }
   ASSERT_FALSE(app->Exited()) << "finished before the last kill: make the workload longer";
   app->Kill();
-  auto rec = Start("recover", true);
-  ExpectNativeEnd(rec.get(), "recover");
-  EXPECT_GE(ResumedEpoch(shimtest::ReadFile(dir_ / "recover.err")), seen);
+  RecoverToTheEnd("recover", seen);
 }
 
 TEST_P(MemnodeCrash, TwoRecoveriesRace) {
-  auto app = Start("run", false);
   uint64_t committed = 0;
-  ASSERT_TRUE(CommittedAtLeast(3, 60, &committed));
-  app->Kill();
+  ASSERT_NO_FATAL_FAILURE(CommitThenKill(&committed));
   auto a = Start("recover-a", true);
   auto b = Start("recover-b", true);
   ChildResult ra = a->Wait();
