@@ -287,7 +287,11 @@ TEST_F(CoordinatorTest, AHandlerThatInterruptedUnparkableCodeDoesNotParkInItsBlo
   const RoundResult r = coord_->RunRound(1);
   g_round_over = true;
   EXPECT_EQ(r.outcome, RoundResult::kAbandoned) << "captured a thread inside a handler of unparkable code";
-  EXPECT_EQ(r.straggler.refusal, kRefusalUnsafeHandler) << StopRefusalName(r.straggler.refusal);
+  // Why, when the stop signal reached the handler (ThreadSanitizer defers
+  // signals to its own safe points, so there it may not have).
+  if (r.straggler.signals_answered > 0) {
+    EXPECT_EQ(r.straggler.refusal, kRefusalUnsafeHandler) << StopRefusalName(r.straggler.refusal);
+  }
   EXPECT_EQ(client_->captured, 0);
   // Out of the handler, the thread parks again.
   EXPECT_EQ(coord_->RunRound(2).outcome, RoundResult::kCaptured);
