@@ -86,9 +86,13 @@ Status Session::ReceiveNext(Frame* f) {
   return sock_->Receive(f, opts_.message_timeout_ms);
 }
 
+void Session::Told(uint64_t applied_epoch, uint64_t committed_epoch) {
+  told_applied_epoch_ = applied_epoch;
+  progress_owed_ = applied_epoch < committed_epoch;
+}
+
 Status Session::SendProgress(const wire::RingProgressMsg& p, uint64_t committed_epoch) {
-  told_applied_epoch_ = p.applied_epoch;
-  progress_owed_ = p.applied_epoch < committed_epoch;
+  Told(p.applied_epoch, committed_epoch);
   return sock_->SendStruct(wire::MsgType::kRingProgress, p);
 }
 
@@ -236,10 +240,7 @@ Status Session::HandleAttach(const Frame& f) {
                          regions.size() * sizeof(wire::RegionDesc), fd);
   if (fd >= 0) close(fd);
   if (s.ok() && remote != nullptr) s = sock_->SendStruct(wire::MsgType::kRemoteRing, remote->window_message());
-  if (writer) {
-    told_applied_epoch_ = pos.applied_epoch;
-    progress_owed_ = pos.applied_epoch < pos.committed_epoch;
-  }
+  if (writer) Told(pos.applied_epoch, pos.committed_epoch);
   if (s.ok())
     spdlog::info("{}: {} attached to app '{}' (committed epoch {}, {})", peer_, writer ? "writer" : "reader",
                  app_name_, pos.committed_epoch, intake_ != nullptr ? intake_->description() : "reads only");

@@ -74,6 +74,9 @@ class Session {
   // since it was last told (SendProgress), and whether more is still owed.
   Status SendLateProgress();
   Status SendProgress(const wire::RingProgressMsg& p, uint64_t committed_epoch);
+  // Records what the writer now knows: AttachOk or a RingProgress told it
+  // `applied_epoch` while `committed_epoch` was committed.
+  void Told(uint64_t applied_epoch, uint64_t committed_epoch);
   static constexpr int kProgressPollMs = 20;
 
   FrameChannel* sock_;

@@ -367,15 +367,14 @@ Status Runtime::StartCheckpointing() {
     signal(SIGUSR2, OnStatsSignal);
     own_signals_.push_back(SIGUSR2);
   }
-  RestartPoint::SetKernelWillWriteHook([](void* addr, size_t len) {
+  // The kernel's writes for the program, and the heap's own page releases
+  // (writes of zeros no fault reports), go to the tracker the same way.
+  constexpr auto kernel_will_write = [](void* addr, size_t len) {
     if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
       rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
-  });
-  // The heap's own page releases are writes of zeros the same way.
-  heap::PageHeap::SetReleaseObserver([](void* addr, size_t len) {
-    if (Runtime* rt = Active(); rt != nullptr && rt->checkpointer_ != nullptr)
-      rt->checkpointer_->tracker()->KernelWillWrite(addr, len);
-  });
+  };
+  RestartPoint::SetKernelWillWriteHook(kernel_will_write);
+  heap::PageHeap::SetReleaseObserver(kernel_will_write);
   if (held_output_ != nullptr) {
     replicator_->set_on_commit([this](uint64_t epoch, bool never) {
       if (never) {

@@ -38,6 +38,11 @@ struct sigaction g_prev_segv;
 
 constexpr int kRw = PROT_READ | PROT_WRITE;
 
+// Marks chunk `c` of a slot's bitmap as written. Async-signal-safe (the
+// fault handler's path); atomic because handlers of other threads set bits
+// of the same words.
+inline void MarkChunk(uint64_t* bits, size_t c) { __atomic_fetch_or(&bits[c / 64], 1ull << (c % 64), __ATOMIC_RELAXED); }
+
 // The live slot holding `a`, or -1; then *next_start (if given) is the lowest
 // tracked start above `a` (UINTPTR_MAX if none), so callers can skip the gap.
 int FindSlot(uintptr_t a, uintptr_t* next_start = nullptr) {
@@ -63,7 +68,7 @@ uintptr_t MarkAndOpen(const Slot& slot, uintptr_t a) {
   uint64_t* bits = slot.bits.load(std::memory_order_relaxed);
   if (start == 0 || a < start || a >= end) return 0;
   const size_t chunk = (a - start) >> shift;
-  __atomic_fetch_or(&bits[chunk / 64], 1ull << (chunk % 64), __ATOMIC_RELAXED);
+  MarkChunk(bits, chunk);
   const uintptr_t cs = start + (chunk << shift);
   const uintptr_t ce = std::min(cs + (uintptr_t{1} << shift), end);
   if (mprotect(reinterpret_cast<void*>(cs), ce - cs, kRw) != 0) return 0;
@@ -337,8 +342,7 @@ void MprotectTracker::MarkKept(int slot) {
   for (const PageRun& k : keep_writable_) {
     const uintptr_t a = std::max(k.addr, start), b = std::min(k.end(), end);
     for (uintptr_t p = a; p < b; p = start + ((((p - start) >> shift) + 1) << shift)) {
-      const size_t c = (p - start) >> shift;
-      __atomic_fetch_or(&bits[c / 64], 1ull << (c % 64), __ATOMIC_RELAXED);
+      MarkChunk(bits, (p - start) >> shift);
     }
   }
 }
