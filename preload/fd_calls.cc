@@ -281,13 +281,9 @@ RESPCT_EXPORT int fcntl(int fd, int cmd, ...) {
   }
   return r;
 }
-RESPCT_EXPORT int fcntl64(int fd, int cmd, ...) {
-  va_list ap;
-  va_start(ap, cmd);
-  const unsigned long arg = va_arg(ap, unsigned long);
-  va_end(ap);
-  return fcntl(fd, cmd, arg);
-}
+// The same entry point: on LP64 glibc's fcntl64 is fcntl (large-file flags are
+// the only ones).
+RESPCT_EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 RESPCT_EXPORT int ioctl(int fd, unsigned long request, ...) {
   va_list ap;

@@ -159,6 +159,13 @@ class RestartPoint {
   static KernelWriteSpan PendingKernelWrite();
   static void RestoreKernelWrite(const KernelWriteSpan& span);
   static void ClearKernelWrites();
+  // Blocking and InterruptibleBlocking: runs `call` on the fiber (directly
+  // where the thread may not park) into *result, which lives in the caller's
+  // frame on the persisted stack, re-issuing it after a recovery. True when
+  // `interruptible` and a program handler ran before the kernel took the call
+  // (it was not made).
+  template <typename Call, typename R>
+  static bool RunBlocking(Call& call, R* result, bool interruptible);
   static inline constinit std::atomic<void (*)(void*, size_t)> g_kernel_will_write{nullptr};
   static inline constinit std::atomic<int> g_stop_signal{0};
   // Not on an alternate signal stack: a context saved now must lie on the
@@ -186,64 +193,49 @@ const char* StopRefusalName(uint32_t refusal);
 
 // ---- implementation ----
 
-template <typename Call>
-auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
-  using R = decltype(call());
+template <typename Call, typename R>
+bool RestartPoint::RunBlocking(Call& call, R* result, bool interruptible) {
   if (!MayPark()) {
-    R r = call();
+    *result = call();
     ClearKernelWrites();
-    return r;
+    return false;
   }
+  if (interruptible) t_current.handler_ran = false;
   const KernelWriteSpan span = PendingKernelWrite();
   Pass();
   RestoreKernelWrite(span);
   struct Frame {
     Call* call;
-    R result;
-  } frame{&call, R{}};
+    R* result;
+  } frame{&call, result};
   FiberRequest req{FiberRequest::kBlocking, 0,
                    [](void* p) -> long {
                      auto* f = static_cast<Frame*>(p);
-                     f->result = (*f->call)();
+                     *f->result = (*f->call)();
                      return 0;
                    },
                    &frame};
-  while (!RunOnFiber(&req)) RestoreKernelWrite(span);
-  ClearKernelWrites();
-  return frame.result;
-}
-
-template <typename Call, typename Interrupted>
-auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted) -> decltype(call()) {
-  using R = decltype(call());
-  if (!MayPark()) {
-    R r = call();
-    ClearKernelWrites();
-    return r;
-  }
-  t_current.handler_ran = false;
-  const KernelWriteSpan span = PendingKernelWrite();
-  Pass();
-  RestoreKernelWrite(span);
-  struct Frame {
-    Call* call;
-    R result;
-  } frame{&call, R{}};
-  FiberRequest req{FiberRequest::kBlocking, 0,
-                   [](void* p) -> long {
-                     auto* f = static_cast<Frame*>(p);
-                     f->result = (*f->call)();
-                     return 0;
-                   },
-                   &frame};
-  req.interruptible = true;
+  req.interruptible = interruptible;
   while (!RunOnFiber(&req)) {
     req.interrupted = false;
     RestoreKernelWrite(span);
   }
   ClearKernelWrites();
-  if (req.interrupted) return interrupted();
-  return frame.result;
+  return req.interrupted;
+}
+
+template <typename Call>
+auto RestartPoint::Blocking(Call&& call) -> decltype(call()) {
+  decltype(call()) result{};
+  RunBlocking(call, &result, /*interruptible=*/false);
+  return result;
+}
+
+template <typename Call, typename Interrupted>
+auto RestartPoint::InterruptibleBlocking(Call&& call, Interrupted&& interrupted) -> decltype(call()) {
+  decltype(call()) result{};
+  if (RunBlocking(call, &result, /*interruptible=*/true)) return interrupted();
+  return result;
 }
 
 }  // namespace respct::core
