@@ -1,5 +1,6 @@
 #include "runtime/core/runtime_stats.h"
 
+#include "runtime/base/json_string.h"
 #include "runtime/core/held_output.h"
 
 #include <algorithm>
@@ -99,9 +100,9 @@ std::string RunSummaryHeader(const RunSummary& run, bool json) {
   std::string header;
   const HeldOutputStats* o = run.output;
   if (json) {
-    header = "\"app\":\"" + run.app + "\",\"tracker\":\"" + run.tracker + "\",\"epoch_ms\":" +
-             std::to_string(run.epoch_ms) + ",\"granularity\":\"" + run.granularity +
-             "\",\"last_committed_epoch\":" + std::to_string(run.last_committed_epoch) + ",\"stalls\":" +
+    header = "\"app\":" + JsonString(run.app) + ",\"tracker\":" + JsonString(run.tracker) + ",\"epoch_ms\":" +
+             std::to_string(run.epoch_ms) + ",\"granularity\":" + JsonString(run.granularity) +
+             ",\"last_committed_epoch\":" + std::to_string(run.last_committed_epoch) + ",\"stalls\":" +
              run.stalls_json;
     if (o != nullptr) {
       header += ",\"output_commit\":{\"bytes_held\":" + std::to_string(o->bytes_held) +

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/base/json_string.h"
 #include "runtime/core/restart_point.h"
 #include "runtime/core/shim_log.h"
 
@@ -51,15 +52,6 @@ std::string ThreadName(int32_t tid) {
   }
   name[strcspn(name, "\n")] = '\0';
   return name;
-}
-
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out;
 }
 
 }  // namespace
@@ -135,8 +127,8 @@ std::string StallReport::Json() const {
     const PerThread& t = threads_[i];
     if (t.rounds_held == 0) continue;
     out += std::string(first ? "" : ",") + "{\"slot\":" + std::to_string(i) + ",\"rounds\":" +
-           std::to_string(t.rounds_held) + ",\"refusal\":\"" + StopRefusalName(t.last.refusal) + "\",\"where\":\"" +
-           JsonEscape(Describe(t.last)) + "\"}";
+           std::to_string(t.rounds_held) + ",\"refusal\":\"" + StopRefusalName(t.last.refusal) + "\",\"where\":" +
+           JsonString(Describe(t.last)) + "}";
     first = false;
   }
   return out + "]";

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string_view>
 
-#include "tools/inspect/json.h"
+#include "runtime/base/json_string.h"
 #include "tools/inspect/text_table.h"
 
 namespace respct::inspect {

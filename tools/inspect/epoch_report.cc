@@ -7,7 +7,7 @@
 
 #include "runtime/core/layout.h"
 #include "tools/inspect/app_listing.h"
-#include "tools/inspect/json.h"
+#include "runtime/base/json_string.h"
 #include "tools/inspect/process_image.h"
 #include "tools/inspect/text_table.h"
 

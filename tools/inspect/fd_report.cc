@@ -19,7 +19,7 @@
 #include "runtime/kernel/regular_file.h"
 #include "runtime/kernel/socket_pair.h"
 #include "runtime/kernel/socket_record.h"
-#include "tools/inspect/json.h"
+#include "runtime/base/json_string.h"
 #include "tools/inspect/text_table.h"
 
 namespace respct::inspect {

@@ -23,7 +23,7 @@
 #include "tools/inspect/image_extract.h"
 #include "tools/inspect/image_source.h"
 #include "tools/inspect/fd_report.h"
-#include "tools/inspect/json.h"
+#include "runtime/base/json_string.h"
 #include "tools/inspect/process_image.h"
 #include "tools/inspect/thread_report.h"
 
@@ -203,14 +203,14 @@ int VerifyPool(const Flags& f) {
   }
   size_t damaged = 0;
   std::string text;
-  std::string json = "{\"pool\": " + respct::inspect::JsonString(f.pool) + ", \"apps\": [";
+  std::string json = "{\"pool\": " + respct::JsonString(f.pool) + ", \"apps\": [";
   for (size_t i = 0; i < checks.size(); ++i) {
     const auto& c = checks[i];
     damaged += c.status.ok() ? 0 : 1;
     text += c.name + ": " + (c.status.ok() ? std::string("ok") : "DAMAGED: " + c.status.message()) + "\n";
-    json += std::string(i ? ", " : "") + "{\"name\": " + respct::inspect::JsonString(c.name) +
+    json += std::string(i ? ", " : "") + "{\"name\": " + respct::JsonString(c.name) +
             ", \"ok\": " + (c.status.ok() ? "true" : "false") + ", \"problem\": " +
-            (c.status.ok() ? std::string("null") : respct::inspect::JsonString(c.status.message())) + "}";
+            (c.status.ok() ? std::string("null") : respct::JsonString(c.status.message())) + "}";
   }
   json += "], \"damaged\": " + std::to_string(damaged) + "}\n";
   text += "pool " + f.pool + ": " + std::to_string(checks.size()) + " app(s), " + std::to_string(damaged) +
@@ -310,9 +310,9 @@ int Report(const Flags& f) {
   auto r = in::ExtractImage(source.get(), dir, stderr);
   if (!r.ok()) return Fail(r.status().message());
   if (f.json) {
-    Print("{\"epoch\": " + std::to_string(r->epoch) + ", \"dir\": " + in::JsonString(dir) +
+    Print("{\"epoch\": " + std::to_string(r->epoch) + ", \"dir\": " + respct::JsonString(dir) +
           ", \"bytes\": " + std::to_string(r->bytes) + ", \"nonzero_bytes\": " + std::to_string(r->nonzero_bytes) +
-          ", \"manifest\": " + in::JsonString(r->manifest_path) + "}\n");
+          ", \"manifest\": " + respct::JsonString(r->manifest_path) + "}\n");
   } else {
     Print("extracted epoch " + std::to_string(r->epoch) + " of app " + f.app + " to " + dir + ": " +
           in::HumanBytes(r->bytes) + " in " + std::to_string(source->regions().size()) + " region file(s), " +

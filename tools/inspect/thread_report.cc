@@ -5,7 +5,7 @@
 
 #include "runtime/core/thread_table.h"
 #include "tools/inspect/app_listing.h"
-#include "tools/inspect/json.h"
+#include "runtime/base/json_string.h"
 #include "tools/inspect/process_image.h"
 
 namespace respct::inspect {
