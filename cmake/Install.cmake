@@ -4,7 +4,8 @@
 #   lib/respct/librespct.so            the preload library (private: found by
 #                                      the tools relative to their own path)
 #   share/man/man1, man8               man pages made from the tools' --help
-#                                      (help2man; left out when it is missing)
+#                                      (help2man; left out when it is missing),
+#                                      gzip -9n'd as Debian policy asks
 #   lib/systemd/system/respct-memnode.service
 #   /etc/default/respct-memnode        (SYSCONFDIR: /etc for the /usr prefix)
 # Tests, benchmarks and examples are not installed.
@@ -40,15 +41,17 @@ function(respct_install_all)
     list(GET parts 1 section)
     list(GET parts 2 summary)
     set(page ${CMAKE_BINARY_DIR}/man/${tool}.${section})
-    add_custom_command(OUTPUT ${page}
+    # -n: no name or time stamp in the header, so the page is reproducible.
+    add_custom_command(OUTPUT ${page}.gz
       COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
       COMMAND ${HELP2MAN} --no-info --no-discard-stderr --section=${section} "--name=${summary}"
               --version-string=${PROJECT_VERSION} --output=${page} $<TARGET_FILE:${tool}>
+      COMMAND gzip -9nf ${page}
       DEPENDS ${tool}
       COMMENT "Man page ${tool}(${section}) from its --help"
       VERBATIM)
-    list(APPEND pages ${page})
-    install(FILES ${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+    list(APPEND pages ${page}.gz)
+    install(FILES ${page}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
   endforeach()
   add_custom_target(respct_man_pages ALL DEPENDS ${pages})
 endfunction()

@@ -17,7 +17,7 @@ deb=$(ls "$work"/out/*.deb)
 dpkg-deb -c "$deb" >"$work/contents"
 for f in ./usr/bin/respct-run ./usr/bin/respct-recover ./usr/bin/respct-inspect ./usr/bin/respct-memnode \
          ./usr/lib/systemd/system/respct-memnode.service ./etc/default/respct-memnode \
-         ./usr/share/man/man1/respct-run.1 ./usr/share/man/man8/respct-memnode.8; do
+         ./usr/share/man/man1/respct-run.1.gz ./usr/share/man/man8/respct-memnode.8.gz; do
   grep -q " $f\$" "$work/contents" || fail "$f is not in $(basename "$deb")"
 done
 # Debian's multiarch libdir with the /usr prefix: /usr/lib/<triplet>/respct/.

@@ -24,10 +24,10 @@ for f in bin/respct-run bin/respct-recover bin/respct-inspect bin/respct-memnode
 done
 find "$stage" -path '*/default/respct-memnode' | grep -q . || fail "the memnode's defaults file is not installed"
 if command -v help2man >/dev/null; then
-  for m in man1/respct-run.1 man1/respct-recover.1 man1/respct-inspect.1 man8/respct-memnode.8; do
+  for m in man1/respct-run.1.gz man1/respct-recover.1.gz man1/respct-inspect.1.gz man8/respct-memnode.8.gz; do
     [[ -s $root/share/man/$m ]] || fail "man page $m is missing"
   done
-  man -l "$root/share/man/man1/respct-run.1" 2>/dev/null | grep -q -- '--memnode' || fail "respct-run(1) lacks its options"
+  man -l "$root/share/man/man1/respct-run.1.gz" 2>/dev/null | grep -q -- '--memnode' || fail "respct-run(1) lacks its options"
 fi
 grep -q "^ExecStart=$prefix/bin/respct-memnode " "$root/lib/systemd/system/respct-memnode.service" ||
   fail "the service unit does not start $prefix/bin/respct-memnode"
