@@ -122,16 +122,8 @@ RESPCT_EXPORT int open(const char* path, int flags, ...) {
   }
   return Opened(next_open.get()(path, flags, mode), AT_FDCWD, path, flags);
 }
-RESPCT_EXPORT int open64(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (TakesMode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  return Opened(next_open.get()(path, flags, mode), AT_FDCWD, path, flags);
-}
+// On LP64 glibc the *64 entry points are the same calls (O_LARGEFILE is implied).
+RESPCT_EXPORT int open64(const char* path, int flags, ...) __attribute__((alias("open")));
 RESPCT_EXPORT int __open_2(const char* path, int flags) { return open(path, flags); }
 RESPCT_EXPORT int __open64_2(const char* path, int flags) { return open(path, flags); }
 RESPCT_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
@@ -144,16 +136,7 @@ RESPCT_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
   }
   return Opened(next_openat.get()(dirfd, path, flags, mode), dirfd, path, flags);
 }
-RESPCT_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (TakesMode(flags)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  return Opened(next_openat.get()(dirfd, path, flags, mode), dirfd, path, flags);
-}
+RESPCT_EXPORT int openat64(int dirfd, const char* path, int flags, ...) __attribute__((alias("openat")));
 RESPCT_EXPORT int __openat_2(int dirfd, const char* path, int flags) { return openat(dirfd, path, flags); }
 RESPCT_EXPORT int __openat64_2(int dirfd, const char* path, int flags) { return openat(dirfd, path, flags); }
 RESPCT_EXPORT int creat(const char* path, mode_t mode) { return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode); }
@@ -281,8 +264,7 @@ RESPCT_EXPORT int fcntl(int fd, int cmd, ...) {
   }
   return r;
 }
-// The same entry point: on LP64 glibc's fcntl64 is fcntl (large-file flags are
-// the only ones).
+// On LP64 glibc fcntl64 is fcntl.
 RESPCT_EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 RESPCT_EXPORT int ioctl(int fd, unsigned long request, ...) {
