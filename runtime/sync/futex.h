@@ -1,9 +1,9 @@
 // Raw futex calls and absolute deadlines for the lock implementations.
 //
-// The syscall is issued with inline asm rather than through syscall(3):
+// The syscall is issued with RawSyscall rather than through syscall(3):
 // pthread functions must not clobber errno (glibc's never do, and programs
 // read errno after a failed read() with a mutex taken in between), and
-// syscall(3) is a libc symbol the preload layer might one day interpose.
+// syscall(3) is interposed by the preload layer.
 // Nothing here allocates or needs dlsym, so every lock works before the
 // runtime is initialised.
 #pragma once
@@ -16,20 +16,15 @@
 #include <cstdint>
 #include <ctime>
 
+#include "runtime/base/raw_syscall.h"
+
 namespace respct::sync::detail {
 
 inline long RawFutexSyscall(uint32_t* word, int op, uint32_t value,
                             const timespec* timeout, uint32_t value3) noexcept {
-  long result;
-  register long r10 asm("r10") = reinterpret_cast<long>(timeout);
-  register long r8 asm("r8") = 0;  // uaddr2: unused by WAIT/WAKE.
-  register long r9 asm("r9") = static_cast<long>(value3);
-  asm volatile("syscall"
-               : "=a"(result)
-               : "0"(long{SYS_futex}), "D"(word), "S"(long{op}),
-                 "d"(static_cast<long>(value)), "r"(r10), "r"(r8), "r"(r9)
-               : "rcx", "r11", "memory");
-  return result;
+  // uaddr2 (the fifth argument) is unused by WAIT/WAKE.
+  return RawSyscall(SYS_futex, reinterpret_cast<long>(word), op, static_cast<long>(value),
+                    reinterpret_cast<long>(timeout), 0, static_cast<long>(value3));
 }
 
 // An optional absolute deadline on CLOCK_REALTIME or CLOCK_MONOTONIC (the only
