@@ -18,13 +18,9 @@ namespace respct::shimtest {
 namespace {
 
 TEST(CppSync, SameOutputUnderRespct) {
-  // Known bug, open: under the mprotect tracker, libstdc++'s atomic wait
-  // (std::barrier) sometimes gets EFAULT from futex(FUTEX_WAIT) on a word in
-  // the program's .bss and throws std::system_error (about 1 run in 2 here;
-  // the shim.mprotect configuration found it). Not understood yet: skipped
-  // there, with this reason, rather than passed or left failing CI.
-  if (const char* t = std::getenv("RESPCT_TRACKER"); t != nullptr && std::string(t) == "mprotect")
-    GTEST_SKIP() << "known bug under the mprotect tracker: std::barrier's futex wait fails with EFAULT";
+  // Under the mprotect tracker this found that a shared futex wait on a
+  // read-only anonymous page fails with EFAULT (preload/futex_calls.cc): run
+  // in both tracker configurations.
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   test::MemnodeProcess mn(MemnodeOptions());
