@@ -42,9 +42,9 @@ std::unique_ptr<App> App::Load(const PoolFile* file, AppEntry* entry) {
   app->last_commit_ns_ = cur.last_commit_unix_ns;
 
   app->scan_ = RingLog(app->ring_, app->capacity_, app->regions_, app->app_id_)
-                   .ScanCommitted(app->applied_pos_, app->applied_epoch_);
+                   .ScanCommitted(app->applied_pos_, app->applied_epoch_, app->HistoryVouches());
   app->tail_ = app->scan_.tail;
-  app->committed_epoch_ = app->applied_epoch_ + app->scan_.committed.size();
+  app->committed_epoch_ = app->scan_.committed.empty() ? app->applied_epoch_ : app->scan_.committed.back().epoch;
   app->pending_.assign(app->scan_.committed.begin(), app->scan_.committed.end());
   app->replayed_epoch_ = app->committed_epoch_;
   app->health_ = app->CheckScanAgainstHistory();
@@ -154,6 +154,13 @@ void App::WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes) {
   EpochHistoryEntry& slot = history_[er.epoch % history_entries_];
   std::memcpy(&slot, &h, sizeof h);
   file_->Persist(&slot, sizeof slot);
+}
+
+RingLog::JumpCheck App::HistoryVouches() const {
+  return [this](uint64_t epoch, uint64_t first_pos) {
+    const EpochHistoryEntry* h = HistoryOf(epoch);
+    return h != nullptr && h->first_pos == first_pos;
+  };
 }
 
 const EpochHistoryEntry* App::HistoryOf(uint64_t epoch) const {
@@ -320,7 +327,9 @@ Status App::Commit(const wire::CommitMsg& m, const uint8_t* staging, wire::Commi
   std::lock_guard<std::mutex> l(mu_);
   RESPCT_RETURN_IF_ERROR(health_);
   if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
-  if (m.epoch != committed_epoch_ + 1)
+  // Usually committed + 1; more when a replica that missed epochs is caught
+  // up (one epoch holding everything they wrote, numbered as the last).
+  if (m.epoch <= committed_epoch_)
     return Status::FailedPrecondition("epoch " + std::to_string(m.epoch) + " does not follow committed " +
                                       std::to_string(committed_epoch_));
   if (m.first_pos != tail_)
@@ -493,7 +502,7 @@ Result<std::vector<wire::EpochWrites>> App::WrittenRanges(uint64_t from, uint64_
         out.push_back(std::move(w));
         continue;
       }
-      scan = RingLog(ring_, capacity_, regions_, app_id_).ScanCommitted(h->first_pos, e - 1);
+      scan = RingLog(ring_, capacity_, regions_, app_id_).ScanCommitted(h->first_pos, e - 1, HistoryVouches());
       next = 0;
     }
     if (next >= scan.committed.size()) {

@@ -160,6 +160,9 @@ class App {
   void PersistRing(uint64_t from, uint64_t to) const;
   // Records a committed epoch in the history ring (after its commit record is durable).
   void WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes);
+  // A replay's vouching for an epoch that jumps ahead (RingLog::JumpCheck):
+  // its history entry says it started there.
+  RingLog::JumpCheck HistoryVouches() const;
   // The history entry of `epoch`, or null when its slot holds another epoch.
   const EpochHistoryEntry* HistoryOf(uint64_t epoch) const;
   uint8_t* Slot(uint64_t pos) const { return ring_ + pos % capacity_; }

@@ -64,7 +64,7 @@ Status RingLog::ValidateEpoch(const wire::CommitMsg& m, EpochRecords* out) const
   return Status::OK();
 }
 
-ReplayScan RingLog::ScanCommitted(uint64_t applied_pos, uint64_t applied_epoch) const {
+ReplayScan RingLog::ScanCommitted(uint64_t applied_pos, uint64_t applied_epoch, const JumpCheck& jump_ok) const {
   ReplayScan scan;
   scan.tail = applied_pos;
   // Everything after applied_pos that can hold unapplied records lies within one lap.
@@ -87,6 +87,10 @@ ReplayScan RingLog::ScanCommitted(uint64_t applied_pos, uint64_t applied_epoch) 
       pos += v.footprint;
       continue;
     }
+    // An epoch's first record (data, or the commit record of an empty epoch)
+    // names its number; a catch-up epoch jumps ahead.
+    if (cur.records.empty() && v.header.epoch > cur.epoch && jump_ok && jump_ok(v.header.epoch, cur.first_pos))
+      cur.epoch = v.header.epoch;
     if (kind == wire::RecordKind::kData) {
       DataRef ref;
       s = CheckData(v, pos, cur.epoch, &ref);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,8 +63,17 @@ class RingLog {
   // and count, payload bytes and epoch checksum equal the message's.
   Status ValidateEpoch(const wire::CommitMsg& m, EpochRecords* out) const;
 
+  // Whether an epoch numbered `epoch` may start at `first_pos` although it
+  // does not follow the epoch before it: a replica that missed epochs is
+  // caught up with one epoch that jumps to the current number (DESIGN.md
+  // §5). The ring alone cannot tell such an epoch from a stale record of an
+  // earlier incarnation of the app, so the caller vouches for it (its history
+  // entry, written once its commit record was durable).
+  using JumpCheck = std::function<bool(uint64_t epoch, uint64_t first_pos)>;
+
   // Scans committed epochs after the applied mark (never more than one lap).
-  ReplayScan ScanCommitted(uint64_t applied_pos, uint64_t applied_epoch) const;
+  // Epoch numbers follow each other, or jump where `jump_ok` agrees.
+  ReplayScan ScanCommitted(uint64_t applied_pos, uint64_t applied_epoch, const JumpCheck& jump_ok = {}) const;
 
  private:
   // Decodes the record at `pos`, readable up to the lap end and `limit`.

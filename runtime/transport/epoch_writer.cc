@@ -16,9 +16,13 @@ EpochWriter::EpochWriter(RingSink* sink, TransportStats* stats, uint64_t capacit
       committed_epoch_(committed_epoch) {}
 
 Status EpochWriter::CheckEpoch(uint64_t epoch) const {
-  if (epoch != committed_epoch_ + 1)
+  // Usually committed + 1; more to catch up a replica that missed epochs.
+  if (epoch <= committed_epoch_)
     return Status::FailedPrecondition("epoch " + std::to_string(epoch) + " does not follow committed epoch " +
                                       std::to_string(committed_epoch_));
+  if (epoch_.open && epoch != epoch_.epoch)
+    return Status::FailedPrecondition("epoch " + std::to_string(epoch) + " while epoch " +
+                                      std::to_string(epoch_.epoch) + " is being built");
   return Status::OK();
 }
 

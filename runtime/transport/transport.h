@@ -100,8 +100,10 @@ class Transport {
   const AttachInfo& info() const { return info_; }
   const TransportStats& stats() const { return stats_; }
 
-  // Adds one record to epoch `epoch` (which must be info().committed_epoch+1
-  // or the epoch being built). `len` may exceed kMaxRecordPayload: it is split.
+  // Adds one record to epoch `epoch` (which must be above
+  // info().committed_epoch: usually one above; a replica that missed epochs
+  // is caught up with one epoch numbered as the last of them), or to the
+  // epoch being built. `len` may exceed kMaxRecordPayload: it is split.
   // Blocks while the ring is full until the memnode frees space.
   virtual Status Append(uint64_t epoch, uint32_t region_id, uint64_t offset, const void* data, size_t len) = 0;
   // Makes epoch `epoch` (possibly empty) durable; returns once the memnode says so.

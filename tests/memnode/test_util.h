@@ -47,6 +47,9 @@ class EpochBuilder {
 
   uint64_t epoch() const { return epoch_; }
   const wire::RingCursor& cursor() const { return cursor_; }
+  // Numbers the epoch being built `epoch` instead (before any Add): a
+  // catch-up epoch that jumps ahead of the committed one.
+  void JumpTo(uint64_t epoch) { epoch_ = epoch; }
 
   // Encodes a data record (any region id, offset and epoch: tests lie on
   // purpose) and writes it into the ring. Returns false when the ring is full.

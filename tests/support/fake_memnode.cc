@@ -265,7 +265,7 @@ Status FakeMemnode::Append(uint64_t conn, uint64_t epoch, uint32_t region_id, ui
   if (!c.ok()) return c.status();
   if (Status st = CheckRange(region_id, offset, len); !st.ok()) return Refuse(st);
   if (len == 0) return Status::OK();
-  if (epoch != committed_epoch_ + 1)
+  if (epoch <= committed_epoch_ || (open_.conn == conn && open_.epoch != 0 && open_.epoch != epoch))
     return Refuse(Status::FailedPrecondition("epoch " + std::to_string(epoch) + " does not follow committed epoch " +
                                              std::to_string(committed_epoch_)));
   if (TakeFault(Op::kAppend)) return Kill(conn, Status::IOError("fake memnode: append lost (injected)"));
@@ -294,7 +294,7 @@ Status FakeMemnode::Commit(uint64_t conn, uint64_t epoch) {
   auto c = UsableWriter(conn);
   if (!c.ok()) return c.status();
   if (TakeFault(Op::kCommit)) return Kill(conn, Status::IOError("fake memnode: commit lost (injected)"));
-  if (epoch != committed_epoch_ + 1)
+  if (epoch <= committed_epoch_)
     return Refuse(Status::FailedPrecondition("commit of epoch " + std::to_string(epoch) +
                                              " does not follow committed epoch " + std::to_string(committed_epoch_)));
   if (open_.conn != conn || open_.epoch != epoch) open_ = OpenEpoch{conn, epoch, 0, {}};  // an empty epoch

@@ -8,8 +8,9 @@
 // It checks the calls it receives the way respct-memnode and ClientSession
 // do, and refuses the others: the app must exist (or be created) with the
 // same regions; one writer at a time (a reconnection with the same writer
-// token takes over); a writer appends only to the epoch after the committed
-// one and commits epochs in order; ranges lie inside their region; an epoch
+// token takes over); a writer appends only to an epoch after the committed
+// one (usually the next; more when it catches a replica up) and commits
+// epochs in order; ranges lie inside their region; an epoch
 // whose records and commit record need more than the app's ring is refused
 // with ResourceExhausted and dropped, the session staying usable. Every
 // refusal is also kept in refusals(), so a test can check that a client

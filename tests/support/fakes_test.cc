@@ -46,10 +46,11 @@ TEST_F(FakeMemnodeTest, RefusesWhatAMemnodeRefuses) {
   EXPECT_TRUE(memnode_->Connect(no_create).status().IsNotFound());
   auto w = Connect(Writer(1));
   ASSERT_NE(w, nullptr);
-  EXPECT_EQ(w->Append(2, kRegion, 0, bytes_, 8).code(), Status::Code::kFailedPrecondition);  // not the next epoch
+  // Not above the committed epoch (above by more than one is a catch-up).
+  EXPECT_EQ(w->Append(0, kRegion, 0, bytes_, 8).code(), Status::Code::kFailedPrecondition);
   EXPECT_EQ(w->Append(1, kRegion, kRegionSize - 4, bytes_, 8).code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(w->Append(1, 99, 0, bytes_, 8).code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(w->Commit(2).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ(w->Commit(0).code(), Status::Code::kFailedPrecondition);
   EXPECT_EQ(memnode_->refusals().size(), 4u);
   ConnectOptions other = Writer(1);
   other.regions[0].size *= 2;
