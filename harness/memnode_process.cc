@@ -61,7 +61,16 @@ bool HaveRdmaDevice() {
 MemnodeProcess::MemnodeProcess(Options options)
     : options_(std::move(options)), dir_(MakeTempDir()) {
   uint8_t bytes[wire::kNonceSize];  // 32 random bytes, the size memnode itself generates
-  if (const Status s = Secret::RandomNonce(bytes); !s.ok()) {
+  if (!options_.secret_file.empty()) {
+    const int in = open(options_.secret_file.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool read_all = in >= 0 && read(in, bytes, sizeof bytes) == static_cast<ssize_t>(sizeof bytes);
+    if (in >= 0) close(in);
+    if (!read_all) {
+      std::fprintf(stderr, "MemnodeProcess: cannot read %zu bytes of secret from %s\n", sizeof bytes,
+                   options_.secret_file.c_str());
+      std::abort();
+    }
+  } else if (const Status s = Secret::RandomNonce(bytes); !s.ok()) {
     std::fprintf(stderr, "MemnodeProcess: %s\n", s.ToString().c_str());
     std::abort();
   }

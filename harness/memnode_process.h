@@ -42,6 +42,9 @@ class MemnodeProcess {
     std::string log_level = "warn";
     // RLIMIT_NOFILE of the memnode (soft and hard); 0: the test's own.
     unsigned max_open_files = 0;
+    // The secret to use, read from this file; empty: a new random one.
+    // Replicas of one app share one (a writer proves one secret to all).
+    std::string secret_file{};
   };
 
   explicit MemnodeProcess(Options options);

@@ -66,6 +66,15 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   RuntimeConfig c;
   if (const char* v = Env("RESPCT_DISABLE")) c.disabled = std::string(v) == "1";
   c.memnode = Env("RESPCT_MEMNODE") ? Env("RESPCT_MEMNODE") : DefaultMemnodeUrl();
+  CommitQuorum quorum = CommitQuorum::kMajority;
+  if (const char* v = Env("RESPCT_COMMIT_QUORUM")) {
+    auto q = ParseCommitQuorum(v);
+    if (!q.ok()) return q.status().Annotate("RESPCT_COMMIT_QUORUM");
+    quorum = *q;
+  }
+  auto replicas = ParseReplicaSet({c.memnode}, quorum);
+  if (!replicas.ok()) return replicas.status().Annotate("RESPCT_MEMNODE");
+  c.replicas = std::move(replicas.value());
   if (const char* v = Env("RESPCT_APP")) {
     c.app = v;
   } else {

@@ -3,7 +3,9 @@
 //
 // | variable             | meaning                                         | default                   |
 // |----------------------|-------------------------------------------------|---------------------------|
-// | RESPCT_MEMNODE       | memnode URL (shm://, tcp://, rdma://)           | DefaultMemnodeUrl()       |
+// | RESPCT_MEMNODE       | memnode URL (shm://, tcp://, rdma://); several, | DefaultMemnodeUrl()       |
+// |                      | comma-separated: replicas (replica_set.h)       |                           |
+// | RESPCT_COMMIT_QUORUM | replicas an epoch needs: majority or all        | majority                  |
 // | RESPCT_APP           | application name on the memnode                 | basename of the program   |
 // | RESPCT_SECRET_FILE   | shared secret for the memnode                   | DefaultSecretPath()       |
 // | RESPCT_EPOCH_MS      | checkpoint interval, ms                         | 10                        |
@@ -29,6 +31,7 @@
 
 #include "runtime/base/status.h"
 #include "runtime/core/layout.h"
+#include "runtime/transport/replica_set.h"
 
 namespace respct::core {
 
@@ -41,7 +44,8 @@ enum class Granularity { kLine, kPage, kFull };
 const char* GranularityName(Granularity g);
 
 struct RuntimeConfig {
-  std::string memnode;
+  std::string memnode;   // as given: one URL or a comma-separated list
+  ReplicaSet replicas;   // parsed from it
   std::string app;
   std::string secret_file;
   int epoch_ms = 10;

@@ -284,8 +284,9 @@ Status Runtime::Connect() {
   opts.ring_capacity = config_.ring_size;
   opts.busy_wait_ms = kWriterHandoverMs;
   for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
-  replicator_ = std::make_unique<Replicator>(config_.memnode, secret.value(), opts, regions_, &stats_);
-  RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate("memnode " + config_.memnode));
+  replicator_ = std::make_unique<Replicator>(config_.replicas, secret.value(), opts, regions_, &stats_);
+  RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate(config_.replicas.size() == 1 ? "memnode " + config_.memnode
+                                                                                       : config_.replicas.ToString()));
   const uint64_t committed = replicator_->attach_info().committed_epoch;
   if (recovering()) {
     if (committed != recovery_->epoch())

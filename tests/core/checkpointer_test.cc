@@ -89,8 +89,9 @@ class CheckpointerTest : public ::testing::Test {
     std::vector<RegionMapping> regions = Regions();
     for (const RegionMapping& r : regions) c.regions.push_back(RegionSpec{r.id, r.size, r.base});
     std::shared_ptr<FakeMemnode> m = memnode_;
-    replicator_ = std::make_unique<Replicator>("fake://memnode", Secret::FromBytes("s"), c, regions, &stats_,
-                                               [m](const ConnectOptions& opts) { return m->Connect(opts); });
+    replicator_ = std::make_unique<Replicator>(
+        ReplicaSet{{"fake://memnode"}, CommitQuorum::kMajority}, Secret::FromBytes("s"), c, regions, &stats_,
+        [m](const std::string&, const ConnectOptions& opts) { return m->Connect(opts); });
     ASSERT_TRUE(replicator_->Connect().ok());
     replicator_->Start();
     o.make_tracker = [this, tracker_kind](dirty::DirtyTracker::Kind) -> Result<std::unique_ptr<dirty::DirtyTracker>> {
@@ -290,7 +291,8 @@ TEST(CheckpointerGrowthTest, TracksAGrowingRegionAsFarAsItIsUsed) {
   std::vector<uint64_t> meta_storage(kMetaHeaderBytes / sizeof(uint64_t), 0);
   auto* meta = reinterpret_cast<MetaHeader*>(meta_storage.data());
   RuntimeStats stats(8);
-  Replicator replicator("fake://unused", Secret::FromBytes("s"), {}, {}, &stats);  // never connected: not shipped
+  Replicator replicator(ReplicaSet{{"fake://unused"}, CommitQuorum::kMajority}, Secret::FromBytes("s"), {}, {},
+                        &stats);  // never connected: not shipped
   size_t in_use = 1u << 20;
   FakeDirtyTracker* tracker = nullptr;
   Checkpointer::Options o;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -20,6 +21,7 @@
 
 #include "runtime/base/clock.h"
 #include "runtime/core/layout.h"
+#include "runtime/core/meta_region.h"
 #include "runtime/wire/record.h"
 #include "tests/support/captured_stderr.h"
 #include "tests/support/fake_memnode.h"
@@ -93,9 +95,9 @@ class ReplicatorTest : public ::testing::Test {
     o.regions = {RegionSpec{kHeapRegion, kRegionSize, reinterpret_cast<uint64_t>(memory_)}};
     std::shared_ptr<FakeMemnode> m = memnode_;
     replicator_ = std::make_unique<Replicator>(
-        "fake://memnode", Secret::FromBytes("secret"), o,
+        ReplicaSet{{"fake://memnode"}, CommitQuorum::kMajority}, Secret::FromBytes("secret"), o,
         std::vector<RegionMapping>{{kHeapRegion, reinterpret_cast<uintptr_t>(memory_), kRegionSize}}, &stats_,
-        [m](const ConnectOptions& opts) { return m->Connect(opts); });
+        [m](const std::string&, const ConnectOptions& opts) { return m->Connect(opts); });
     ASSERT_TRUE(replicator_->Connect().ok());
     replicator_->set_on_commit([this](uint64_t e, bool never) { commits_.Note(e, never); });
     replicator_->Start();
@@ -366,6 +368,199 @@ TEST_F(ReplicatorTest, StopKeepsItsBoundWhenTheMemnodeIsGone) {
   EXPECT_LT(took, 1000u);
   EXPECT_FALSE(replicator_->Idle());
   EXPECT_EQ(memnode_->committed_epoch(), 0u);
+}
+
+// ---- several memnodes (a ReplicaSet) ----
+
+// Three fake memnodes as replicas, commit on a majority (or all), and two
+// regions: the meta region (its header says how much of the heap is in use,
+// which is what a replica that lost everything is sent) and the heap.
+class ReplicaSetTest : public ::testing::Test {
+ protected:
+  static constexpr size_t kMetaSize = kMetaHeaderBytes;
+  void SetUp() override {
+    const size_t total = kMetaSize + kRegionSize;
+    void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(p, MAP_FAILED);
+    meta_ = static_cast<uint8_t*>(p);
+    heap_ = meta_ + kMetaSize;
+    auto staging = dirty::StagingBuffer::Create(2 * kRegionSize);
+    ASSERT_TRUE(staging.ok());
+    staging_ = std::move(staging.value());
+    for (auto& m : memnodes_) m = FakeMemnode::Create("app");
+  }
+  void TearDown() override {
+    replicator_.reset();
+    munmap(meta_, kMetaSize + kRegionSize);
+  }
+  std::vector<RegionMapping> Regions() const {
+    return {{kMetaRegion, reinterpret_cast<uintptr_t>(meta_), kMetaSize},
+            {kHeapRegion, reinterpret_cast<uintptr_t>(heap_), kRegionSize}};
+  }
+  Status Start(CommitQuorum quorum = CommitQuorum::kMajority) {
+    ConnectOptions o;
+    o.app = "app";
+    o.writer = true;
+    o.create = true;
+    o.ring_capacity = 16u << 20;  // room for a catch-up of the whole image
+    for (const RegionMapping& r : Regions()) o.regions.push_back(RegionSpec{r.id, r.size, r.base});
+    auto memnodes = memnodes_;
+    replicator_ = std::make_unique<Replicator>(
+        ReplicaSet{{"fake://0", "fake://1", "fake://2"}, quorum}, Secret::FromBytes("secret"), o, Regions(), &stats_,
+        [memnodes](const std::string& url, const ConnectOptions& opts) {
+          return memnodes[static_cast<size_t>(url.back() - '0')]->Connect(opts);
+        });
+    RESPCT_RETURN_IF_ERROR(replicator_->Connect());
+    replicator_->Start();
+    return Status::OK();
+  }
+  // Epoch `epoch`: 3 lines of the heap and the meta header's high-water mark.
+  void StageEpoch(uint64_t epoch) {
+    staging_->Clear();
+    MetaHeader m{};
+    m.epoch = epoch;
+    m.written_bytes[kHeapRegion] = kRegionSize;
+    std::memcpy(meta_, &m, sizeof m);
+    StageBytes(meta_, sizeof m);
+    for (int i = 0; i < 3; ++i) {
+      uint8_t* at = heap_ + (epoch * 3 + i) * 4096 % kRegionSize;
+      std::memset(at, static_cast<int>(epoch), 64);
+      StageBytes(at, 64);
+    }
+  }
+  void StageBytes(const uint8_t* at, size_t len) {
+    std::byte* dst = staging_->Reserve(reinterpret_cast<uintptr_t>(at), len);
+    ASSERT_NE(dst, nullptr);
+    std::memcpy(dst, at, len);
+  }
+  void Commit(uint64_t epoch) {
+    StageEpoch(epoch);
+    replicator_->Submit(epoch, staging_.get(), stats_.RecordCaptured(EpochSample{}));
+    ASSERT_TRUE(replicator_->WaitIdle(kWaitMs)) << "epoch " << epoch;
+    EXPECT_EQ(replicator_->committed_epoch(), epoch);
+  }
+  // Memnode `i` holds epoch `epoch` and exactly the process's memory.
+  void ExpectReplicaIsMemory(size_t i, uint64_t epoch) {
+    EXPECT_EQ(memnodes_[i]->committed_epoch(), epoch) << "memnode " << i;
+    const std::vector<uint8_t> heap = memnodes_[i]->ImageBytes(kHeapRegion, 0, kRegionSize);
+    EXPECT_EQ(std::memcmp(heap.data(), heap_, kRegionSize), 0) << "memnode " << i;
+    const std::vector<uint8_t> meta = memnodes_[i]->ImageBytes(kMetaRegion, 0, kMetaSize);
+    EXPECT_EQ(std::memcmp(meta.data(), meta_, kMetaSize), 0) << "memnode " << i;
+    EXPECT_TRUE(memnodes_[i]->refusals().empty()) << memnodes_[i]->refusals().front();
+  }
+  // Waits (bounded) until memnode `i` committed `epoch`.
+  bool WaitCommitted(size_t i, uint64_t epoch) {
+    const uint64_t start = MonotonicNs();
+    while (memnodes_[i]->committed_epoch() < epoch && ElapsedMs(start) < uint64_t{kWaitMs})
+      std::this_thread::sleep_for(milliseconds(5));
+    return memnodes_[i]->committed_epoch() >= epoch;
+  }
+  // Catch-ups start between epochs: ask as the coordinator would until the
+  // replicator takes the next capture again.
+  bool WaitReady() {
+    const uint64_t start = MonotonicNs();
+    while (!replicator_->ReadyForCheckpoint() && ElapsedMs(start) < uint64_t{kWaitMs})
+      std::this_thread::sleep_for(milliseconds(1));
+    return replicator_->ReadyForCheckpoint();
+  }
+
+  uint8_t* meta_ = nullptr;
+  uint8_t* heap_ = nullptr;
+  std::unique_ptr<dirty::StagingBuffer> staging_;
+  std::array<std::shared_ptr<FakeMemnode>, 3> memnodes_;
+  RuntimeStats stats_{64};
+  std::unique_ptr<Replicator> replicator_;
+};
+
+TEST_F(ReplicaSetTest, EveryReplicaGetsEveryEpoch) {
+  ASSERT_TRUE(Start().ok());
+  for (uint64_t e = 1; e <= 4; ++e) Commit(e);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitCommitted(i, 4));
+    ExpectReplicaIsMemory(i, 4);
+    EXPECT_EQ(memnodes_[i]->CommitOrder(), (std::vector<uint64_t>{1, 2, 3, 4}));
+  }
+  EXPECT_EQ(stats_.committed(), 4u);
+}
+
+// A replica that fails mid-run neither stops nor slows the commits (two of
+// three are a majority); when it answers again it is sent the bytes it
+// missed as one epoch numbered as the last committed, then rejoins.
+TEST_F(ReplicaSetTest, LostReplicaIsCaughtUpWithWhatItMissedAndRejoins) {
+  CapturedStderr log;
+  ASSERT_TRUE(Start().ok());
+  Commit(1);
+  ASSERT_TRUE(WaitCommitted(2, 1));
+  memnodes_[2]->SetReachable(false);
+  memnodes_[2]->FailNext(Op::kCommit, 1);
+  for (uint64_t e = 2; e <= 6; ++e) Commit(e);
+  EXPECT_EQ(memnodes_[2]->committed_epoch(), 1u);
+  EXPECT_EQ(log.Count("out of the write quorum"), 1u) << log.text();
+  memnodes_[2]->SetReachable(true);
+  ASSERT_TRUE(WaitCommitted(2, 6));
+  ASSERT_TRUE(WaitReady());
+  ExpectReplicaIsMemory(2, 6);
+  EXPECT_EQ(memnodes_[2]->CommitOrder(), (std::vector<uint64_t>{1, 6}));
+  // Only what epochs 2..6 wrote, never the whole image: the ranges this
+  // process shipped meanwhile (one meta header, 15 lines), or, when the
+  // replica failed epoch 2 after its bytes left the staging buffer, the
+  // ranges the source's log lists for each epoch (5 meta headers).
+  uint64_t bytes = 0;
+  for (const FakeMemnode::Record& r : memnodes_[2]->RecordsOf(6)) bytes += r.bytes.size();
+  EXPECT_GE(bytes, sizeof(MetaHeader) + 15 * 64);
+  EXPECT_LE(bytes, 5 * sizeof(MetaHeader) + 15 * 64);
+  EXPECT_EQ(log.Count("caught up from epoch 1 to 6"), 1u) << log.text();
+  // Back in the quorum: it gets the next epochs as they come.
+  Commit(7);
+  ASSERT_TRUE(WaitCommitted(2, 7));
+  ExpectReplicaIsMemory(2, 7);
+  const auto replicas = replicator_->replicas();
+  ASSERT_EQ(replicas.size(), 3u);
+  EXPECT_EQ(replicas[2].state, Replicator::ReplicaState::kInQuorum);
+  EXPECT_EQ(replicas[2].catch_ups, 1u);
+}
+
+// A replica that was down when the program started (or lost its pool) holds
+// nothing: it is sent the whole image in use, as the meta header sizes it.
+TEST_F(ReplicaSetTest, ReplicaDownAtStartIsSentTheWholeImageInUse) {
+  memnodes_[1]->SetReachable(false);
+  ASSERT_TRUE(Start().ok());
+  for (uint64_t e = 1; e <= 3; ++e) Commit(e);
+  EXPECT_EQ(memnodes_[1]->committed_epoch(), 0u);
+  memnodes_[1]->SetReachable(true);
+  ASSERT_TRUE(WaitCommitted(1, 3));
+  ASSERT_TRUE(WaitReady());
+  ExpectReplicaIsMemory(1, 3);
+  uint64_t bytes = 0;
+  for (const FakeMemnode::Record& r : memnodes_[1]->RecordsOf(3)) bytes += r.bytes.size();
+  EXPECT_EQ(bytes, kMetaSize + kRegionSize);
+}
+
+// Fewer replicas than a write quorum: the start is refused, naming them.
+TEST_F(ReplicaSetTest, StartNeedsAWriteQuorum) {
+  memnodes_[0]->SetReachable(false);
+  memnodes_[2]->SetReachable(false);
+  const Status st = Start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("1 of 3 memnodes attached, a write quorum is 2"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("fake://0"), std::string::npos) << st.ToString();
+}
+
+// --commit-quorum all: one replica down holds the commits back (the
+// application still never waits), and they go on once it is back.
+TEST_F(ReplicaSetTest, QuorumAllWaitsForEveryReplica) {
+  ASSERT_TRUE(Start(CommitQuorum::kAll).ok());
+  Commit(1);
+  memnodes_[0]->SetReachable(false);
+  memnodes_[0]->FailNext(Op::kCommit, 1);
+  StageEpoch(2);
+  replicator_->Submit(2, staging_.get(), stats_.RecordCaptured(EpochSample{}));
+  EXPECT_FALSE(replicator_->WaitIdle(300));
+  EXPECT_EQ(replicator_->committed_epoch(), 1u);
+  memnodes_[0]->SetReachable(true);
+  ASSERT_TRUE(replicator_->WaitIdle(kWaitMs));
+  EXPECT_EQ(replicator_->committed_epoch(), 2u);
+  for (size_t i = 0; i < 3; ++i) ExpectReplicaIsMemory(i, 2);
 }
 
 }  // namespace

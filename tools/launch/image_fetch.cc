@@ -13,6 +13,7 @@
 #include "runtime/core/layout.h"
 #include "runtime/core/meta_region.h"
 #include "runtime/core/recovery_image_writer.h"
+#include "runtime/transport/replica_set.h"
 #include "runtime/transport/transport.h"
 
 namespace respct::launch {
@@ -70,9 +71,57 @@ Status WaitForNoWriter(Transport* t, const ImageFetchOptions& o) {
   }
 }
 
+// The memnode to read the image from: the only one, or among replicas the
+// one with the highest committed epoch of those that answer, which must be
+// a read quorum (every read quorum meets the write quorum of the last
+// committed epoch, so that epoch is the highest any of them holds). With
+// `wait_for_writer`, each waits for the writer of a just-killed process to
+// be gone first.
+Result<std::string> SourceReplica(const ImageFetchOptions& o, bool wait_for_writer) {
+  auto quorum = ParseCommitQuorum(o.commit_quorum);
+  if (!quorum.ok()) return quorum.status();
+  auto set = ParseReplicaSet({o.memnode}, *quorum);
+  if (!set.ok()) return set.status();
+  if (set->size() == 1) return set->urls[0];
+  size_t answered = 0;
+  std::string best, why;
+  uint64_t best_epoch = 0;
+  for (const std::string& url : set->urls) {
+    ConnectOptions admin;
+    admin.timeout_ms = 5000;
+    auto conn = Transport::Connect(url, o.secret, admin);
+    Status st = conn.status();
+    uint64_t epoch = 0;
+    if (st.ok() && wait_for_writer) st = WaitForNoWriter(conn.value().get(), o);
+    if (st.ok()) {
+      auto summary = Summary(conn.value().get(), o.app);
+      if (summary.ok()) epoch = summary->committed_epoch;
+      else if (!summary.status().IsNotFound()) st = summary.status();
+    }
+    if (!st.ok()) {
+      why += "; " + url + ": " + st.ToString();
+      continue;
+    }
+    ++answered;
+    if (best.empty() || epoch > best_epoch) {
+      best = url;
+      best_epoch = epoch;
+    }
+  }
+  if (answered < set->read_quorum())
+    return Status::Unavailable(std::to_string(answered) + " of " + std::to_string(set->size()) +
+                               " memnodes answered, a read quorum is " + std::to_string(set->read_quorum()) +
+                               ": the last committed epoch cannot be known" + why);
+  return best;
+}
+
 }  // namespace
 
-Result<ImageProbe> ProbeImage(const ImageFetchOptions& o) {
+Result<ImageProbe> ProbeImage(const ImageFetchOptions& options) {
+  auto source = SourceReplica(options, /*wait_for_writer=*/false);
+  if (!source.ok()) return source.status();
+  ImageFetchOptions o = options;
+  o.memnode = source.value();
   ImageProbe out;
   ConnectOptions admin;
   admin.timeout_ms = 10000;
@@ -106,8 +155,12 @@ Result<ImageProbe> ProbeImage(const ImageFetchOptions& o) {
   return out;
 }
 
-Result<FetchedImage> FetchImage(const ImageFetchOptions& o) {
+Result<FetchedImage> FetchImage(const ImageFetchOptions& options) {
   const double t0 = Now();
+  auto source = SourceReplica(options, /*wait_for_writer=*/true);
+  if (!source.ok()) return source.status();
+  ImageFetchOptions o = options;
+  o.memnode = source.value();
   ConnectOptions copt;
   copt.app = o.app;
   auto conn = Transport::Connect(o.memnode, o.secret, copt);

@@ -14,7 +14,11 @@
 namespace respct::launch {
 
 struct ImageFetchOptions {
-  std::string memnode;  // URL
+  // A URL, or comma-separated replicas: then the image is read from the one
+  // with the highest committed epoch among a read quorum of them
+  // (replica_set.h), which must answer.
+  std::string memnode;
+  std::string commit_quorum = "majority";  // of the replicas
   Secret secret;
   std::string app;
   std::string path;           // file to write

@@ -33,6 +33,7 @@ Result<ImageProbe> ProbeApp(const RunOptions& o) {
   if (!secret.ok()) return secret.status();
   ImageFetchOptions probe_options;
   probe_options.memnode = o.memnode;
+  probe_options.commit_quorum = o.commit_quorum;
   probe_options.secret = secret.value();
   probe_options.app = o.app();
   return ProbeImage(probe_options);
@@ -88,6 +89,7 @@ Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
   RESPCT_RETURN_IF_ERROR(MakeDirs(dir));
   ImageFetchOptions fetch;
   fetch.memnode = o->memnode;
+  fetch.commit_quorum = o->commit_quorum;
   fetch.secret = secret.value();
   fetch.app = o->app();
   fetch.path = dir + "/" + fetch.app + "." + std::to_string(getpid()) + ".image";

@@ -5,6 +5,7 @@
 
 #include "runtime/base/exit_code.h"
 #include "runtime/transport/default_paths.h"
+#include "runtime/transport/replica_set.h"
 #include "tools/launch/embedded_memnode.h"
 
 namespace respct::launch {
@@ -12,10 +13,21 @@ namespace respct::launch {
 std::string RunOptions::app() const { return app_name.empty() ? DefaultAppName(program.at(0)) : app_name; }
 
 void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
-  cli->add_option("--memnode", o->memnode,
+  cli->add_option("--memnode", o->memnodes,
                   "memnode URL: shm:///path/to/socket, tcp://HOST:PORT or rdma://HOST:PORT "
-                  "(default: the embedded memnode)")
+                  "(default: the embedded memnode). Given several times (or as a comma-separated list), the "
+                  "memnodes are replicas of the image, transports mixed as you like: every epoch goes to each, "
+                  "and commits once a write quorum has it (--commit-quorum); a replica that fails is caught up "
+                  "in the background when it answers again, and a recovery reads the highest epoch among any "
+                  "read quorum of them")
       ->envname("RESPCT_MEMNODE");
+  cli->add_option("--commit-quorum", o->commit_quorum,
+                  "with several memnodes: an epoch is committed once a majority of them (majority: survives "
+                  "the loss of a minority) or all of them (all: survives the loss of all but one, but a single "
+                  "memnode down stops the commits) have it durable")
+      ->check(CLI::IsMember({"majority", "all"}))
+      ->capture_default_str()
+      ->envname("RESPCT_COMMIT_QUORUM");
   cli->add_option("--app", o->app_name, "application name on the memnode (default: PROG's file name)")
       ->envname("RESPCT_APP");
   cli->add_option("--secret-file", o->secret_file,
@@ -75,6 +87,15 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
   ProgramLaunch launch;
   launch.argv = o->program;
   launch.library = o->library.empty() ? DefaultLibraryPath() : o->library;
+  if (!o->memnodes.empty()) {
+    // Checked here, where a bad list is a usage error with the flag's name.
+    auto quorum = ParseCommitQuorum(o->commit_quorum);
+    if (!quorum.ok()) return quorum.status();
+    auto replicas = ParseReplicaSet(o->memnodes, *quorum);
+    if (!replicas.ok()) return replicas.status().Annotate("--memnode");
+    o->memnode.clear();
+    for (const std::string& url : replicas->urls) o->memnode += (o->memnode.empty() ? "" : ",") + url;
+  }
   if (o->memnode.empty()) {
     auto embedded = EnsureEmbeddedMemnode(SelfDirectory() + "/respct-memnode");
     if (!embedded.ok()) return embedded.status();
@@ -93,6 +114,7 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
                                          ? std::string(tunables) + ":glibc.pthread.rseq=0"
                                          : std::string("glibc.pthread.rseq=0"));
   env.emplace_back("RESPCT_MEMNODE", o->memnode);
+  env.emplace_back("RESPCT_COMMIT_QUORUM", o->commit_quorum);
   if (!o->app_name.empty()) env.emplace_back("RESPCT_APP", o->app_name);
   if (!o->secret_file.empty()) env.emplace_back("RESPCT_SECRET_FILE", o->secret_file);
   env.emplace_back("RESPCT_EPOCH_MS", std::to_string(o->epoch_ms));

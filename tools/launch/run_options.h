@@ -15,6 +15,10 @@
 namespace respct::launch {
 
 struct RunOptions {
+  // --memnode, each given alone or comma-separated; joined with commas into
+  // `memnode` (RESPCT_MEMNODE) by PrepareLaunch.
+  std::vector<std::string> memnodes;
+  std::string commit_quorum = "majority";
   std::string memnode, app_name, secret_file, tracker = "auto", granularity = "line", output_commit = "on", stats, stats_file, library,
       heap_size, stack_size, ring_size, log_level;
   int epoch_ms = 10;
