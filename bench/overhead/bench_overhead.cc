@@ -19,6 +19,7 @@
 
 #include "bench/overhead/harness.h"
 #include "bench/overhead/stats_json.h"
+#include "harness/bench_main.h"
 #include "harness/memnode_process.h"
 
 namespace {
@@ -275,15 +276,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cli.add_flag("--quick", quick, "CI smoke test: bank only, 1 rep, 10 ms, shm, a third of the work.");
-  cli.add_option("--json", opt.json_file, "Also write the results (and a description of the machine) as JSON here.");
-  cli.add_option("--respct-run", opt.respct_run, "respct-run to use.")->capture_default_str();
-  cli.add_option("--memnode-bin", opt.memnode_bin, "respct-memnode to start.")->capture_default_str();
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
-  }
-  try {
+  respct::bench::AddJsonOption(cli, &opt.json_file, "the results (and a description of the machine)");
+  respct::bench::AddBinaryOptions(cli, &opt.respct_run, "respct-run to use.", &opt.memnode_bin);
+  return respct::bench::ParseAndRun(cli, argc, argv, "bench_overhead", [&] {
     if (quick) {
       opt.examples = {"bank"};
       opt.epochs = {10};
@@ -294,8 +289,5 @@ int main(int argc, char** argv) {
     if (opt.examples.empty() || opt.epochs.empty() || opt.transports.empty())
       throw std::runtime_error("nothing to run: --examples, --epochs and --transports must not be empty");
     return Run(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_overhead: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -23,6 +23,7 @@
 
 #include "bench/overhead/harness.h"
 #include "bench/overhead/stats_json.h"
+#include "harness/bench_main.h"
 #include "harness/memnode_process.h"
 
 namespace {
@@ -331,15 +332,9 @@ int main(int argc, char** argv) {
   cli.add_option("--epoch-ms", opt.epoch_ms, "Fixed epoch interval for every run instead of the automatic one.")
       ->check(CLI::Range(1, 60000));
   cli.add_flag("--quick", quick, "CI smoke test: dense 64K and 1M, short runs.");
-  cli.add_option("--json", opt.json_file, "Also write the results, every epoch and the machine as JSON here.");
-  cli.add_option("--respct-run", opt.respct_run, "respct-run to use.")->capture_default_str();
-  cli.add_option("--memnode-bin", opt.memnode_bin, "respct-memnode to start.")->capture_default_str();
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e);
-  }
-  try {
+  respct::bench::AddJsonOption(cli, &opt.json_file, "the results, every epoch and the machine");
+  respct::bench::AddBinaryOptions(cli, &opt.respct_run, "respct-run to use.", &opt.memnode_bin);
+  return respct::bench::ParseAndRun(cli, argc, argv, "bench_pause", [&] {
     if (quick) {
       sizes = {"64K", "1M"};
       opt.patterns = {"dense"};
@@ -349,8 +344,5 @@ int main(int argc, char** argv) {
     for (const std::string& s : sizes) opt.sizes.push_back(ParseSize(s));
     if (opt.sizes.empty() || opt.patterns.empty()) throw std::runtime_error("nothing to run");
     return Run(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_pause: %s\n", e.what());
-    return 1;
-  }
+  });
 }

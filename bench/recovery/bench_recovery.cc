@@ -37,6 +37,7 @@
 
 #include "bench/overhead/harness.h"
 #include "runtime/transport/transport.h"
+#include "harness/bench_main.h"
 #include "harness/memnode_process.h"
 
 extern char** environ;
@@ -419,28 +420,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   cli.add_flag("--quick", quick, "CI smoke test: a 16 MiB image, 1 rep.");
-  cli.add_option("--json", opt.json_file, "Also write every measurement (and the machine) as JSON here.");
-  cli.add_option("--memnode-bin", opt.memnode_bin, "respct-memnode to start.")->capture_default_str();
+  respct::bench::AddJsonOption(cli, &opt.json_file, "every measurement (and the machine)");
+  respct::bench::AddBinaryOptions(cli, &opt.run_bin, "respct-run, for the end-to-end part.", &opt.memnode_bin);
   cli.add_option("--recover-bin", opt.recover_bin, "respct-recover, for the end-to-end part.")->capture_default_str();
-  cli.add_option("--respct-run", opt.run_bin, "respct-run, for the end-to-end part.")->capture_default_str();
   cli.add_option("--program", opt.program_bin, "snapshot_heap, the program killed and recovered.")
       ->capture_default_str();
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return cli.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "bench_recovery: %s (see --help)\n", e.what());
-    return 2;
-  }
-  if (quick) {
-    opt.sizes = {"16M"};
-    opt.reps = 1;
-  }
-  try {
+  return respct::bench::ParseAndRun(cli, argc, argv, "bench_recovery", [&] {
+    if (quick) {
+      opt.sizes = {"16M"};
+      opt.reps = 1;
+    }
     return Run(opt);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_recovery: %s\n", e.what());
-    return 1;
-  }
+  });
 }
