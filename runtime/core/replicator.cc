@@ -186,6 +186,18 @@ std::vector<Replicator::ReplicaStatus> Replicator::replicas() const {
   return out;
 }
 
+const char* Replicator::StateName(ReplicaState s) {
+  switch (s) {
+    case ReplicaState::kInQuorum:
+      return "in quorum";
+    case ReplicaState::kDown:
+      return "down";
+    case ReplicaState::kOut:
+      return "out";
+  }
+  return "?";
+}
+
 const RegionMapping* Replicator::RegionOf(uintptr_t addr, size_t len) const {
   for (const RegionMapping& r : regions_)
     if (addr >= r.base && addr - r.base + len <= r.size) return &r;
@@ -387,9 +399,24 @@ Status Replicator::Rejoin(Link& k, std::unique_lock<std::mutex>& l) {
 }
 
 Status Replicator::CatchUp(Link& k, std::unique_lock<std::mutex>& l) {
-  // One replica at a time, with no epoch being shipped: the replicas in the
-  // quorum hold still while their image is read.
-  cv_.wait(l, [&] { return stopping_ || (catching_up_ == nullptr && QuorumLinksIdleLocked()); });
+  // One replica at a time. It holds back the next capture first, then waits
+  // for the epoch being shipped to end: the replicas in the quorum must hold
+  // still while their image is read, and waiting for a moment when none
+  // ships without holding the captures back would starve (a new epoch comes
+  // every few ms, and the coordinator takes it before this thread wakes).
+  cv_.wait(l, [&] { return stopping_ || catching_up_ == nullptr; });
+  if (stopping_) return Status::Unavailable("stopping");
+  catching_up_ = &k;
+  catch_up_active_.store(true, std::memory_order_release);
+  Status st = CatchUpHeld(k, l);
+  catching_up_ = nullptr;
+  catch_up_active_.store(false, std::memory_order_release);
+  cv_.notify_all();
+  return st;
+}
+
+Status Replicator::CatchUpHeld(Link& k, std::unique_lock<std::mutex>& l) {
+  cv_.wait(l, [&] { return stopping_ || QuorumLinksIdleLocked(); });
   if (stopping_) return Status::Unavailable("stopping");
   const uint64_t held = k.transport->info().committed_epoch;
   const Link* source = nullptr;
@@ -415,8 +442,6 @@ Status Replicator::CatchUp(Link& k, std::unique_lock<std::mutex>& l) {
   if (source == nullptr)
     return Status::Unavailable("it holds epoch " + std::to_string(held) + " of " + std::to_string(target) +
                                " and no replica in the write quorum can catch it up");
-  catching_up_ = &k;
-  catch_up_active_.store(true, std::memory_order_release);
   MissedWrites missed;
   if (k.missed.valid() && k.missed.since() <= held) {
     missed = k.missed;
@@ -429,9 +454,6 @@ Status Replicator::CatchUp(Link& k, std::unique_lock<std::mutex>& l) {
   uint64_t bytes = 0;
   Status st = TransferMissed(k, *source, held, target, missed, &bytes);
   l.lock();
-  catching_up_ = nullptr;
-  catch_up_active_.store(false, std::memory_order_release);
-  cv_.notify_all();
   if (st.code() == Status::Code::kResourceExhausted) {
     // Retrying cannot help: the catch-up is one epoch, and it is too big.
     k.state = ReplicaState::kOut;

@@ -110,6 +110,7 @@ class Replicator {
     uint64_t catch_up_bytes;
   };
   std::vector<ReplicaStatus> replicas() const;
+  static const char* StateName(ReplicaState s);
 
  private:
   // One memnode of the set and its ship thread. Fields after `mu_` are
@@ -151,6 +152,8 @@ class Replicator {
   // up first if it is behind. Called with mu_ held through `l`.
   Status Rejoin(Link& k, std::unique_lock<std::mutex>& l);
   Status CatchUp(Link& k, std::unique_lock<std::mutex>& l);
+  // CatchUp once the next capture is held back (catching_up_ is k).
+  Status CatchUpHeld(Link& k, std::unique_lock<std::mutex>& l);
   // Reads every byte k missed from `source` and commits it on k as epoch
   // `target`. No lock held; the source is idle (CatchUp's hold).
   Status TransferMissed(Link& k, const Link& source, uint64_t from, uint64_t target, const MissedWrites& missed,

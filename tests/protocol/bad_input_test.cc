@@ -250,10 +250,25 @@ TEST_P(BadInputTest, CommitOfAnEpochThatDoesNotFollowIsRefused) {
   std::vector<uint8_t> bytes;
   wire::CommitMsg c = HonestEpoch(*r, &bytes);
   ASSERT_TRUE(r->Put(c.first_pos, bytes.data(), bytes.size()).ok());
-  c.epoch += 1;
+  // At or below the committed epoch (above by more than one is a replica's
+  // catch-up: its records must then carry that number).
+  c.epoch -= 1;
   Status st = r->Commit(c);
   EXPECT_EQ(st.code(), Status::Code::kFailedPrecondition) << st.ToString();
   EXPECT_NE(st.message().find("does not follow committed"), std::string::npos) << st.message();
+  r.reset();
+  ExpectUnharmed();
+}
+
+TEST_P(BadInputTest, JumpingCommitWhoseRecordsSayAnotherEpochIsRefused) {
+  auto r = Raw();
+  ASSERT_NE(r, nullptr);
+  std::vector<uint8_t> bytes;
+  wire::CommitMsg c = HonestEpoch(*r, &bytes);
+  ASSERT_TRUE(r->Put(c.first_pos, bytes.data(), bytes.size()).ok());
+  c.epoch += 5;
+  Status st = r->Commit(c);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption) << st.ToString();
   r.reset();
   ExpectUnharmed();
 }

@@ -114,7 +114,7 @@ TEST_P(ProtocolTest, ReconnectingWriterResumesAndASecondWriterIsRefused) {
   EXPECT_TRUE(model.Matches(**w));
   uint8_t b = 7;
   EXPECT_EQ((*w)->Append(20, 1, 0, &b, 1).code(), Status::Code::kFailedPrecondition);
-  EXPECT_EQ((*w)->Commit(22).code(), Status::Code::kFailedPrecondition);
+  EXPECT_EQ((*w)->Commit(20).code(), Status::Code::kFailedPrecondition);
   const Epoch ep = gen.Next();
   ASSERT_TRUE(AppendEpoch(**w, 21, ep).ok());
   ASSERT_TRUE((*w)->Commit(21).ok());
