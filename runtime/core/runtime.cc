@@ -488,13 +488,19 @@ void Runtime::EmitStats() {
   const bool json = config_.stats == StatsFormat::kJson;
   HeldOutputStats output;
   if (held_output_ != nullptr) output = held_output_->Stats();
-  const RunSummary run{.app = config_.app,
-                       .tracker = std::string(checkpointer_->tracker_name()),
-                       .granularity = GranularityName(config_.granularity),
-                       .epoch_ms = config_.epoch_ms,
-                       .last_committed_epoch = replicator_->committed_epoch(),
-                       .stalls_json = json ? stall_->Json() : std::string(),
-                       .output = held_output_ != nullptr ? &output : nullptr};
+  RunSummary run{.app = config_.app,
+                 .tracker = std::string(checkpointer_->tracker_name()),
+                 .granularity = GranularityName(config_.granularity),
+                 .epoch_ms = config_.epoch_ms,
+                 .last_committed_epoch = replicator_->committed_epoch(),
+                 .stalls_json = json ? stall_->Json() : std::string(),
+                 .output = held_output_ != nullptr ? &output : nullptr,
+                 .replicas = {},
+                 .write_quorum = config_.replicas.write_quorum()};
+  if (config_.replicas.size() > 1) {
+    for (const Replicator::ReplicaStatus& r : replicator_->replicas())
+      run.replicas.push_back({r.url, Replicator::StateName(r.state), r.committed_epoch, r.catch_ups, r.catch_up_bytes});
+  }
   const std::string header = RunSummaryHeader(run, json);
   std::string report = stats_.Report(json, json, header);
   if (!json) {

@@ -112,6 +112,17 @@ std::string RunSummaryHeader(const RunSummary& run, bool json) {
                 std::to_string(o->held_max_ns / 1000) + ",\"waits\":" + std::to_string(o->waits) +
                 ",\"resets\":" + std::to_string(o->reset) + "}";
     }
+    if (!run.replicas.empty()) {
+      header += ",\"write_quorum\":" + std::to_string(run.write_quorum) + ",\"replicas\":[";
+      for (size_t i = 0; i < run.replicas.size(); ++i) {
+        const ReplicaSummary& r = run.replicas[i];
+        header += std::string(i == 0 ? "" : ",") + "{\"url\":" + JsonString(r.url) + ",\"state\":" +
+                  JsonString(r.state) + ",\"committed_epoch\":" + std::to_string(r.committed_epoch) +
+                  ",\"catch_ups\":" + std::to_string(r.catch_ups) + ",\"catch_up_bytes\":" +
+                  std::to_string(r.catch_up_bytes) + "}";
+      }
+      header += "]";
+    }
     return header;
   }
   header = "app " + run.app + ", tracker " + run.tracker + ", epoch " + std::to_string(run.epoch_ms) +
@@ -125,6 +136,13 @@ std::string RunSummaryHeader(const RunSummary& run, bool json) {
                   o->held_p50_ns / 1e6, o->held_p99_ns / 1e6, o->held_max_ns / 1e6,
                   static_cast<unsigned long long>(o->early_epochs));
     header += line;
+  }
+  if (!run.replicas.empty()) {
+    header += "\n  replicas (an epoch commits on " + std::to_string(run.write_quorum) + " of " +
+              std::to_string(run.replicas.size()) + "):";
+    for (const ReplicaSummary& r : run.replicas)
+      header += "\n    " + r.url + ": " + r.state + ", epoch " + std::to_string(r.committed_epoch) + ", caught up " +
+                std::to_string(r.catch_ups) + " time(s), " + std::to_string(r.catch_up_bytes >> 10) + " KiB";
   }
   return header;
 }

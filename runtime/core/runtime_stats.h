@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace respct::core {
 
@@ -68,6 +69,15 @@ class RuntimeStats {
 
 struct HeldOutputStats;
 
+// One memnode of a replica set as the writer sees it (Replicator::replicas).
+struct ReplicaSummary {
+  std::string url;
+  const char* state;         // "in quorum", "down" (retried, caught up when back), "out" (for good)
+  uint64_t committed_epoch;  // the last epoch the writer knows it holds
+  uint64_t catch_ups;
+  uint64_t catch_up_bytes;
+};
+
 // What a report says about the run besides its epochs: the first lines of
 // the text block, the leading fields of the JSON object.
 struct RunSummary {
@@ -78,6 +88,9 @@ struct RunSummary {
   uint64_t last_committed_epoch = 0;
   std::string stalls_json;                  // StallReport::Json()
   const HeldOutputStats* output = nullptr;  // with output commit on, else null
+  // With several memnodes: each, and the write quorum; else empty.
+  std::vector<ReplicaSummary> replicas;
+  size_t write_quorum = 0;
 };
 // `header_fields` for RuntimeStats::Report.
 std::string RunSummaryHeader(const RunSummary& run, bool json);

@@ -59,6 +59,29 @@ TEST(RuntimeStats, JsonReportIsWellFormedWithNamesThatNeedEscaping) {
   EXPECT_NE(json.find("\"timeline\":[{\"epoch\":1,"), std::string::npos) << json;
 }
 
+TEST(RuntimeStats, ReplicasAreReportedEachWithItsState) {
+  RunSummary run;
+  run.app = "bank";
+  run.stalls_json = "[]";
+  run.write_quorum = 2;
+  run.replicas = {{"tcp://127.0.0.1:1", "in quorum", 40, 0, 0}, {"tcp://127.0.0.1:2", "down", 12, 1, 4096}};
+  const std::string json = RuntimeStats(2).Report(true, false, RunSummaryHeader(run, true));
+  EXPECT_TRUE(BalancedJson(json)) << json;
+  EXPECT_NE(json.find("\"write_quorum\":2,\"replicas\":[{\"url\":\"tcp://127.0.0.1:1\",\"state\":\"in quorum\","
+                      "\"committed_epoch\":40"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"state\":\"down\",\"committed_epoch\":12,\"catch_ups\":1,\"catch_up_bytes\":4096}]"),
+            std::string::npos)
+      << json;
+  const std::string text = RunSummaryHeader(run, false);
+  EXPECT_NE(text.find("replicas (an epoch commits on 2 of 2):"), std::string::npos) << text;
+  EXPECT_NE(text.find("tcp://127.0.0.1:2: down, epoch 12, caught up 1 time(s), 4 KiB"), std::string::npos) << text;
+  // One memnode: no replica lines.
+  run.replicas.clear();
+  EXPECT_EQ(RunSummaryHeader(run, true).find("replicas"), std::string::npos);
+}
+
 TEST(RuntimeStats, EpochsPastTheSampleCapacityStillCountInTheTotals) {
   RuntimeStats stats(2);
   for (uint64_t e = 1; e <= 5; ++e) {

@@ -25,6 +25,7 @@
 #include "tools/inspect/fd_report.h"
 #include "runtime/base/json_string.h"
 #include "tools/inspect/process_image.h"
+#include "tools/inspect/replica_report.h"
 #include "tools/inspect/thread_report.h"
 
 namespace {
@@ -55,6 +56,10 @@ With --app NAME and one report flag, looks into that app:
                     read back from their records in the log ring
   --extract [E] DIR the image as files: DIR/meta.bin, heap.bin, stacks.bin,
                     globals.bin (sparse) and DIR/manifest.json
+  --replicas        the app on every memnode named with --memnode (its
+                    replicas): committed and applied epoch, writer, how far
+                    each is behind; and the last committed epoch, known when
+                    a read quorum answers (exit 1 otherwise)
 
 The memnode keeps one image per app, as of its last committed epoch: --threads,
 --fds and --extract can show that epoch only. Older epochs survive as their log
@@ -176,7 +181,10 @@ int Fail(const std::string& what) {
 void Print(const std::string& out) { std::fwrite(out.data(), 1, out.size(), stdout); }
 
 struct Flags {
-  std::string memnode = respct::DefaultMemnodeUrl();
+  std::vector<std::string> memnodes;  // --memnode, repeated or comma-separated
+  std::string memnode = respct::DefaultMemnodeUrl();  // the one a report other than --replicas asks
+  std::string commit_quorum = "majority";
+  bool replicas = false;
   std::string pool;
   std::string app;
   std::string secret_file = respct::DefaultSecretPath();
@@ -247,6 +255,18 @@ int ListApps(const Flags& f) {
   }
   Print(f.json ? respct::inspect::FormatJson(listing) : respct::inspect::FormatTable(listing));
   return 0;
+}
+
+int ShowReplicas(const Flags& f) {
+  auto quorum = respct::ParseCommitQuorum(f.commit_quorum);
+  if (!quorum.ok()) return Fail(quorum.status().message());
+  auto set = respct::ParseReplicaSet(f.memnodes.empty() ? std::vector<std::string>{f.memnode} : f.memnodes, *quorum);
+  if (!set.ok()) return Fail("--memnode: " + set.status().message());
+  auto secret = respct::Secret::FromFile(f.secret_file);
+  if (!secret.ok()) return Fail(secret.status().message());
+  const respct::inspect::ReplicaReport r = respct::inspect::BuildReplicaReport(*set, *secret, f.app);
+  Print(f.json ? respct::inspect::FormatReplicasJson(r) : respct::inspect::FormatReplicasText(r));
+  return r.quorum ? 0 : 1;
 }
 
 // The image holds one epoch; `wanted`, if given, must be it.
@@ -327,10 +347,12 @@ int main(int argc, char** argv) {
   Flags f;
   CLI::App cli(kDescription, "respct-inspect");
   cli.footer(kFooter);
-  auto* memnode_opt = cli.add_option("--memnode", f.memnode,
-                                     "Memnode to ask: shm:///PATH (this host) or tcp://HOST:PORT.")
+  auto* memnode_opt = cli.add_option("--memnode", f.memnodes,
+                                     "Memnode to ask: shm:///PATH (this host) or tcp://HOST:PORT (default " +
+                                         f.memnode + "). With --replicas, every memnode of an app's replica "
+                                         "set: the flag repeated, or a comma-separated list.")
                           ->type_name("URL")
-                          ->capture_default_str();
+                          ->delimiter(',');
   auto* pool_opt = cli.add_option("--pool", f.pool, "Read this pool file offline instead of asking a memnode.")
                        ->type_name("FILE")
                        ->excludes(memnode_opt);
@@ -367,11 +389,24 @@ int main(int argc, char** argv) {
                                "List the kernel objects a recovery of the image will recreate: descriptors, epoll "
                                "interest lists, signal dispositions, process attributes.")
                       ->needs(app_opt);
+  auto* replicas_opt =
+      cli.add_flag("--replicas", f.replicas,
+                   "Show the app on each memnode of its replica set (--memnode repeated): committed and applied "
+                   "epoch, writer attached, how far behind the highest epoch; and the last committed epoch as a "
+                   "recovery finds it (exit 1 unless a read quorum answers).")
+          ->needs(app_opt)
+          ->excludes(pool_opt);
+  cli.add_option("--commit-quorum", f.commit_quorum,
+                 "With --replicas: the rule the writer commits by (majority or all), which sets the read quorum.")
+      ->check(CLI::IsMember({"majority", "all"}))
+      ->capture_default_str()
+      ->needs(replicas_opt);
   auto* verify_opt = cli.add_flag("--verify", f.verify,
                                   "Offline (--pool): check every app's table entry, log and whole image against "
                                   "their checksums; exit 1 if any app is damaged.")
                          ->needs(pool_opt);
   verify_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt)->excludes(fds_opt);
+  replicas_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt)->excludes(fds_opt);
   fds_opt->excludes(epochs_opt)->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   epochs_opt->excludes(threads_opt)->excludes(diff_opt)->excludes(extract_opt);
   threads_opt->excludes(diff_opt)->excludes(extract_opt);
@@ -384,6 +419,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "respct-inspect: %s (see --help)\n", e.what());
     return 2;
   }
+  if (f.replicas) return ShowReplicas(f);
+  if (f.memnodes.size() > 1) return Fail("several memnodes are named: only --replicas asks more than one");
+  if (f.memnodes.size() == 1) f.memnode = f.memnodes[0];
   if (f.verify) return VerifyPool(f);
   if (f.epochs || f.threads || f.fds || !f.diff.empty() || !f.extract.empty()) return Report(f);
   return ListApps(f);
