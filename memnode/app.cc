@@ -35,6 +35,17 @@ std::unique_ptr<App> App::Load(const PoolFile* file, AppEntry* entry) {
     return app;
   }
   app->mark_slot_ = (v0 && (!v1 || m0.seq > m1.seq)) ? 0 : 1;
+  // The writer generation: no valid slot (a pool made before fencing, or a
+  // new app) is generation 0.
+  const GenerationMark& g0 = entry->generation[0];
+  const GenerationMark& g1 = entry->generation[1];
+  const bool gv0 = GenerationValid(g0), gv1 = GenerationValid(g1);
+  if (gv0 || gv1) {
+    app->generation_slot_ = (gv0 && (!gv1 || g0.seq > g1.seq)) ? 0 : 1;
+    const GenerationMark& g = entry->generation[app->generation_slot_];
+    app->generation_ = g.generation;
+    app->generation_seq_ = g.seq;
+  }
   const AppliedMark& cur = entry->mark[app->mark_slot_];
   app->mark_seq_ = cur.seq;
   app->applied_epoch_ = cur.applied_epoch;
@@ -140,6 +151,25 @@ void App::WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns) {
   file_->Persist(&slot, sizeof slot);
   mark_seq_ = m.seq;
   mark_slot_ = next;
+}
+
+void App::WriteGenerationLocked(uint64_t generation) {
+  GenerationMark m{};
+  m.seq = generation_seq_ + 1;
+  m.generation = generation;
+  m.checksum = GenerationChecksum(m);
+  const int next = 1 - generation_slot_;
+  GenerationMark& slot = entry_->generation[next];
+  std::memcpy(&slot, &m, sizeof m);
+  file_->Persist(&slot, sizeof slot);
+  generation_seq_ = m.seq;
+  generation_slot_ = next;
+  generation_ = generation;
+}
+
+uint64_t App::writer_generation() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return generation_;
 }
 
 void App::WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes) {
@@ -269,9 +299,24 @@ Status App::ApplyCommitted(wire::RingProgressMsg* progress) {
   return Status::OK();
 }
 
-Status App::AttachWriter(AppPosition* pos, const WriterToken& token, std::function<void()> end_session) {
+Status App::AttachWriter(AppPosition* pos, const WriterToken& token, std::function<void()> end_session,
+                         uint64_t generation, bool take_over) {
   std::unique_lock<std::mutex> l(mu_);
   RESPCT_RETURN_IF_ERROR(health_);
+  if (generation != 0 && generation < generation_)
+    return Status::Fenced("app '" + name_ + "' was taken over by writer generation " + std::to_string(generation_) +
+                          ", newer than this writer's " + std::to_string(generation));
+  if (generation > generation_ && writer_ && take_over) {
+    if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
+    // Durable before the old writer's session ends: from here on it is
+    // refused, also after a restart of this memnode.
+    WriteGenerationLocked(generation);
+    spdlog::warn("app '{}': writer generation {} takes over; the attached writer (older) is fenced", name_,
+                 generation);
+    if (end_writer_session_) end_writer_session_();
+    writer_detached_.wait_for(l, kTakeoverWait, [this] { return !writer_; });
+    RESPCT_RETURN_IF_ERROR(health_);
+  }
   if (writer_ && token != WriterToken{} && token == writer_token_) {
     spdlog::warn("app '{}': its writer reconnected; ending the writer's previous session, which stopped hearing "
                  "from it",
@@ -282,6 +327,10 @@ Status App::AttachWriter(AppPosition* pos, const WriterToken& token, std::functi
   }
   if (writer_) return Status::Busy("app '" + name_ + "' already has a writer attached");
   RESPCT_RETURN_IF_ERROR(ApplyLocked());
+  if (generation > generation_) {
+    if (file_->read_only()) return Status::FailedPrecondition("pool is open read-only");
+    WriteGenerationLocked(generation);  // durable before the attach is answered
+  }
   writer_ = true;
   writer_token_ = token;
   end_writer_session_ = std::move(end_session);

@@ -79,7 +79,15 @@ class App {
   // `token` is this process on a connection it gave up (wire/message.h,
   // kAttachWriterToken): its session is ended and the attach waits, up to
   // kTakeoverWait, for it to detach. Any other attached writer: kBusy.
-  Status AttachWriter(AppPosition* pos, const WriterToken& token = {}, std::function<void()> end_session = nullptr);
+  // `generation` (wire::kAttachGeneration; 0: the writer gives none, and is
+  // neither fenced nor fences): below the app's, kFenced; above it, it is
+  // made durable as the attach succeeds, and with `take_over` an attached
+  // writer's session is ended first, as for a token takeover (without it, an
+  // attached writer makes the attach kBusy and changes nothing).
+  Status AttachWriter(AppPosition* pos, const WriterToken& token = {}, std::function<void()> end_session = nullptr,
+                      uint64_t generation = 0, bool take_over = false);
+  // The highest writer generation that attached (0: none gave one).
+  uint64_t writer_generation() const;
   static constexpr std::chrono::milliseconds kTakeoverWait{5000};
   void DetachWriter();
   AppPosition Position() const;
@@ -157,6 +165,7 @@ class App {
   // "region R, offset O" of an image page.
   std::string PageWhere(uint64_t page) const;
   void WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns);
+  void WriteGenerationLocked(uint64_t generation);
   void PersistRing(uint64_t from, uint64_t to) const;
   // Records a committed epoch in the history ring (after its commit record is durable).
   void WriteHistoryLocked(const EpochRecords& er, uint64_t payload_bytes);
@@ -198,6 +207,9 @@ class App {
   uint64_t applied_pos_ = 0;    // ring space before it is free
   uint64_t applied_epoch_ = 0;
   uint64_t committed_epoch_ = 0;
+  uint64_t generation_ = 0;     // the current GenerationMark's
+  uint64_t generation_seq_ = 0;
+  int generation_slot_ = 1;     // updates go to the other slot
   uint64_t mark_seq_ = 0;       // seq of the current applied mark
   int mark_slot_ = 0;           // which slot holds it; updates go to the other
   uint64_t last_commit_ns_ = 0;

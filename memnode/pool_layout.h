@@ -62,6 +62,9 @@
 //   1168 8  checksum         XXH3_64 of bytes [8, 1168): the immutable description
 //   1280 64 mark[0]          AppliedMark slots, each on its own cache line so one
 //   1344 64 mark[1]          persist never tears both. See AppliedMark.
+//   1408 64 generation[0]    GenerationMark slots, likewise: the highest writer
+//   1472 64 generation[1]    generation that attached (zeros in pools made before
+//                            fencing: generation 0, no slot valid)
 //
 // AppliedMark: how far the log has been applied to the image.
 //   0  8 seq               grows by one per update; the valid slot with the
@@ -72,6 +75,11 @@
 //   24 8 last_commit_unix_ns  when that epoch committed (shown by ListApps)
 //   32 8 checksum          XXH3_64 of bytes [0, 32); a torn slot fails it, and
 //                          the other slot still holds the previous mark
+//
+// GenerationMark: the app's writer generation (wire::kAttachGeneration).
+//   0  8 seq               as in AppliedMark
+//   8  8 generation
+//   16 8 checksum          XXH3_64 of bytes [0, 16)
 //
 // EpochHistoryEntry (64 bytes, one cache line; history_entries of them): one
 // committed epoch, in slot epoch % history_entries, so the history keeps the
@@ -183,6 +191,18 @@ static_assert(sizeof(AppliedMark) == 64);
 inline uint64_t MarkChecksum(const AppliedMark& m) { return wire::Checksum64(&m, offsetof(AppliedMark, checksum)); }
 inline bool MarkValid(const AppliedMark& m) { return m.seq != 0 && m.checksum == MarkChecksum(m); }
 
+struct alignas(64) GenerationMark {
+  uint64_t seq;
+  uint64_t generation;
+  uint64_t checksum;
+};
+static_assert(sizeof(GenerationMark) == 64);
+
+inline uint64_t GenerationChecksum(const GenerationMark& m) {
+  return wire::Checksum64(&m, offsetof(GenerationMark, checksum));
+}
+inline bool GenerationValid(const GenerationMark& m) { return m.seq != 0 && m.checksum == GenerationChecksum(m); }
+
 struct AppEntry {
   uint32_t state;
   uint32_t entry_version;
@@ -201,7 +221,8 @@ struct AppEntry {
   uint64_t checksum;
   uint8_t pad0[1280 - 1176];
   AppliedMark mark[2];
-  uint8_t pad1[kAppEntrySize - 1408];
+  GenerationMark generation[2];
+  uint8_t pad1[kAppEntrySize - 1536];
 };
 static_assert(offsetof(AppEntry, name) == 8);
 static_assert(offsetof(AppEntry, regions) == 128);
@@ -209,6 +230,7 @@ static_assert(offsetof(AppEntry, history_offset) == 1152);
 static_assert(offsetof(AppEntry, sums_offset) == 1160);
 static_assert(offsetof(AppEntry, checksum) == 1168);
 static_assert(offsetof(AppEntry, mark) == 1280);
+static_assert(offsetof(AppEntry, generation) == 1408);
 static_assert(sizeof(AppEntry) == kAppEntrySize);
 static_assert(kAppTableOffset + uint64_t{kAppTableEntries} * kAppEntrySize <= kDataOffset);
 

@@ -172,14 +172,16 @@ Status Session::Serve() {
 Status Session::HandleAttach(const Frame& f) {
   const auto msg = f.As<wire::AttachMsg>();
   const bool has_token = (msg.flags & wire::kAttachWriterToken) != 0;
+  const bool has_generation = (msg.flags & wire::kAttachGeneration) != 0;
+  const uint64_t token_at = sizeof msg + uint64_t{msg.region_count} * sizeof(wire::RegionDesc);
+  const uint64_t generation_at = token_at + (has_token ? wire::kWriterTokenSize : 0);
   if (msg.region_count > wire::kMaxRegions ||
-      f.payload.size() !=
-          sizeof msg + uint64_t{msg.region_count} * sizeof(wire::RegionDesc) + (has_token ? wire::kWriterTokenSize : 0))
+      f.payload.size() != generation_at + (has_generation ? sizeof(uint64_t) : 0))
     return Status::Corruption("Attach message length does not match its region count");
   WriterToken token{};
-  if (has_token)
-    std::memcpy(token.data(), f.payload.data() + sizeof msg + msg.region_count * sizeof(wire::RegionDesc),
-                token.size());
+  if (has_token) std::memcpy(token.data(), f.payload.data() + token_at, token.size());
+  uint64_t generation = 0;
+  if (has_generation) std::memcpy(&generation, f.payload.data() + generation_at, sizeof generation);
   Pool::AttachRequest req;
   req.name = app_name_;
   req.regions.resize(msg.region_count);
@@ -201,7 +203,8 @@ Status Session::HandleAttach(const Frame& f) {
     // The channel outlives the writer slot (ReleaseApp detaches before the
     // server releases the channel), so another session may shut it down
     // while this one is the writer.
-    RESPCT_RETURN_IF_ERROR((*app)->AttachWriter(&pos, token, [chan = sock_] { chan->Shutdown(); }));
+    RESPCT_RETURN_IF_ERROR((*app)->AttachWriter(&pos, token, [chan = sock_] { chan->Shutdown(); }, generation,
+                                                (msg.flags & wire::kAttachTakeOver) != 0));
     writer_ = true;
   } else {
     pos = (*app)->Position();

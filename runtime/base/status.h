@@ -32,6 +32,7 @@ class Status {
     kResourceExhausted,// ring full, pool full, too many apps
     kFailedPrecondition, // state does not allow the operation (e.g. a reset of an app with an image)
     kBusy,             // held by another client now (an app's one writer slot): retry shortly
+    kFenced,           // a newer writer took the app over: this one must stop for good
   };
 
   Status() noexcept = default;
@@ -53,6 +54,7 @@ class Status {
   static Status ResourceExhausted(std::string_view m) { return Status(Code::kResourceExhausted, m); }
   static Status FailedPrecondition(std::string_view m) { return Status(Code::kFailedPrecondition, m); }
   static Status Busy(std::string_view m) { return Status(Code::kBusy, m); }
+  static Status Fenced(std::string_view m) { return Status(Code::kFenced, m); }
   // An I/O error that names the call and errno, e.g. "open /x: No such file
   // or directory"; the errno stays available to callers (sys_errno).
   static Status FromErrno(std::string_view what, int err) {
@@ -76,6 +78,7 @@ class Status {
   bool IsCorruption() const { return code() == Code::kCorruption; }
   bool IsUnavailable() const { return code() == Code::kUnavailable; }
   bool IsBusy() const { return code() == Code::kBusy; }
+  bool IsFenced() const { return code() == Code::kFenced; }
   bool IsNotFound() const { return code() == Code::kNotFound; }
   bool IsPermissionDenied() const { return code() == Code::kPermissionDenied; }
   // The errno of the failed system call (FromErrno), 0 for other errors.
@@ -126,6 +129,7 @@ inline const char* Status::CodeName(Code c) {
     case Code::kResourceExhausted: return "resource exhausted";
     case Code::kFailedPrecondition: return "failed precondition";
     case Code::kBusy: return "busy";
+    case Code::kFenced: return "fenced";
   }
   return "unknown";
 }

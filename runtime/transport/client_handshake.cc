@@ -68,7 +68,9 @@ Result<AttachReply> ClientAttach(FrameChannel& sock, const ConnectOptions& optio
   msg.flags = (options.writer ? wire::kAttachWriter : 0u) | (options.create ? wire::kAttachCreate : 0u) |
               (options.reset ? wire::kAttachReset : 0u) |
               (options.writer && options.client_persists ? wire::kAttachClientPersists : 0u) |
-              (token ? wire::kAttachWriterToken : 0u);
+              (token ? wire::kAttachWriterToken : 0u) |
+              (options.writer && options.writer_generation != 0 ? wire::kAttachGeneration : 0u) |
+              (options.writer && options.writer_generation != 0 && options.take_over ? wire::kAttachTakeOver : 0u);
   msg.region_count = static_cast<uint32_t>(options.regions.size());
   msg.ring_capacity = options.ring_capacity;
   std::vector<uint8_t> tail(options.regions.size() * sizeof(wire::RegionDesc));
@@ -78,6 +80,10 @@ Result<AttachReply> ClientAttach(FrameChannel& sock, const ConnectOptions& optio
     std::memcpy(tail.data() + i * sizeof d, &d, sizeof d);
   }
   if (token) tail.insert(tail.end(), options.writer_token.begin(), options.writer_token.end());
+  if (options.writer && options.writer_generation != 0) {
+    const auto* g = reinterpret_cast<const uint8_t*>(&options.writer_generation);
+    tail.insert(tail.end(), g, g + sizeof options.writer_generation);
+  }
   RESPCT_RETURN_IF_ERROR(sock.Send(wire::MsgType::kAttach, &msg, sizeof msg, tail.data(), tail.size()));
 
   Frame f;

@@ -33,6 +33,7 @@ Status StatusFromErrorFrame(const Frame& f) {
     case Status::Code::kResourceExhausted:
     case Status::Code::kFailedPrecondition:
     case Status::Code::kBusy:
+    case Status::Code::kFenced:
       return Status::FromPeer(code, m);
     default:
       return Status::FromPeer(Status::Code::kIOError, m);

@@ -61,6 +61,14 @@ struct ConnectOptions {
   // Writer: who this writer is, across its reconnections (kAttachWriterToken
   // in wire/message.h); all zero: none. A process draws one at random once.
   std::array<uint8_t, wire::kWriterTokenSize> writer_token{};
+  // Writer: its generation (wire::kAttachGeneration): a memnode refuses a
+  // writer older than one that attached since (kFenced) and ends the session
+  // of an older one still attached if `take_over`. 0: none given.
+  uint64_t writer_generation = 0;
+  // Writer with a generation: an attached writer is fenced and its session
+  // ended instead of the attach being refused as busy (respct-recover
+  // --take-over: that writer is a process believed dead).
+  bool take_over = false;
 };
 
 struct AttachInfo {

@@ -141,6 +141,14 @@ enum AttachFlags : uint32_t {
   // busy, until TCP keepalive ends it a minute later. Any other writer is
   // still refused while one is attached.
   kAttachWriterToken = 1u << 4,
+  // Writer: its generation (a u64, after the token if any). The memnode
+  // keeps the highest generation that attached to each app: an attach with
+  // a lower one is refused as fenced. A higher one finding a writer attached
+  // is refused as busy, unless kAttachTakeOver: then it takes the slot over
+  // (the attached writer is a process believed dead: frozen, cut off), whose
+  // session ends. See DESIGN.md §5.
+  kAttachGeneration = 1u << 5,
+  kAttachTakeOver = 1u << 6,
 };
 inline constexpr uint32_t kWriterTokenSize = 16;
 

@@ -659,5 +659,44 @@ TEST_F(AppTest, ReadOnlyPoolSeesCommittedEpochsWithoutApplying) {
   EXPECT_GT(apps[0].ring_used, 0u);
 }
 
+// Writer generations (wire::kAttachGeneration): an older writer is refused
+// as fenced, also after the memnode restarted; a newer one ends the attached
+// writer's session; a writer that gives none is neither fenced nor fences.
+TEST_F(AppTest, WriterGenerationsFenceOlderWritersAcrossARestart) {
+  AppPosition pos;
+  int ended = 0;
+  ASSERT_TRUE(app_->AttachWriter(&pos, {}, [&] { ++ended; }, 5).ok());
+  EXPECT_EQ(app_->writer_generation(), 5u);
+  app_->DetachWriter();
+  Open();
+  ASSERT_NE(app_, nullptr);
+  EXPECT_EQ(app_->writer_generation(), 5u) << "the generation must be durable";
+  const Status older = app_->AttachWriter(&pos, {}, nullptr, 3);
+  EXPECT_TRUE(older.IsFenced()) << older.ToString();
+  // A newer generation takes the slot over from an attached writer: its
+  // session is told to end (as Session shuts its channel down), and its
+  // thread detaches it a moment later.
+  std::atomic<bool> told{false};
+  ASSERT_TRUE(app_->AttachWriter(&pos, {}, [&] { ++ended; told = true; }, 5).ok());
+  std::thread old_session([&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!told && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    app_->DetachWriter();
+  });
+  // Without take_over a newer generation finds the slot busy, and changes
+  // nothing (a second recovery racing the first must not fence it).
+  EXPECT_TRUE(app_->AttachWriter(&pos, {}, nullptr, 8).IsBusy());
+  EXPECT_EQ(app_->writer_generation(), 5u);
+  EXPECT_EQ(ended, 0);
+  EXPECT_TRUE(app_->AttachWriter(&pos, {}, nullptr, 9, /*take_over=*/true).ok());
+  old_session.join();
+  EXPECT_EQ(ended, 1);
+  EXPECT_EQ(app_->writer_generation(), 9u);
+  app_->DetachWriter();
+  EXPECT_TRUE(app_->AttachWriter(&pos, {}, nullptr, 5).IsFenced());
+  ASSERT_TRUE(app_->AttachWriter(&pos, {}, nullptr, 0).ok()) << "no generation: not fenced";
+  app_->DetachWriter();
+}
+
 }  // namespace
 }  // namespace respct::memnode
