@@ -75,6 +75,7 @@ Result<RuntimeConfig> LoadRuntimeConfig(const std::string& program) {
   auto replicas = ParseReplicaSet({c.memnode}, quorum);
   if (!replicas.ok()) return replicas.status().Annotate("RESPCT_MEMNODE");
   c.replicas = std::move(replicas.value());
+  if (const char* v = Env("RESPCT_TAKE_OVER")) c.take_over = std::string(v) == "1";
   if (const char* v = Env("RESPCT_APP")) {
     c.app = v;
   } else {

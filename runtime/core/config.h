@@ -22,6 +22,7 @@
 // | RESPCT_MAX_THREADS   | thread slots (threads alive at once)            | 64                        |
 // | RESPCT_DUMP_DIR      | at exit, write the final epoch's regions there  | unset (tests)             |
 // | RESPCT_RECOVER       | recovery image to resume (set by respct-recover)| unset                     |
+// | RESPCT_TAKE_OVER     | 1: the recovery fences a writer still attached  | 0 (busy: refuse)          |
 // | RESPCT_LOG           | shim log level: error, warn, info, debug        | warn                      |
 // | RESPCT_DISABLE       | 1: pass everything to libc, persist nothing     | 0                         |
 #pragma once
@@ -59,6 +60,7 @@ struct RuntimeConfig {
   StatsFormat stats = StatsFormat::kOff;
   std::string stats_file;
   bool fresh = false;
+  bool take_over = false;  // RESPCT_TAKE_OVER=1 (respct-recover --take-over)
   uint64_t ring_size = 256ull << 20;
   Layout layout;
   std::string dump_dir;

@@ -61,6 +61,9 @@ Status Replicator::Connect() {
   RESPCT_RETURN_IF_ERROR(Secret::RandomNonce(nonce));
   static_assert(sizeof nonce >= wire::kWriterTokenSize);
   std::memcpy(options_.writer_token.data(), nonce, wire::kWriterTokenSize);
+  // The generation: when this process first attached. A recovery of this
+  // app, elsewhere or later, starts later and so fences this process.
+  options_.writer_generation = UnixNs();
 
   std::vector<Status> failures(links_.size());
   size_t attached = 0;
@@ -69,6 +72,10 @@ Status Replicator::Connect() {
     auto t = ConnectTransport(k->url, options_);
     k->connected_once = t.ok();
     if (!t.ok()) {
+      if (t.status().IsFenced()) {
+        for (auto& other : links_) other->transport.reset();
+        return t.status().Annotate("memnode " + k->url);
+      }
       failures[k->index] = t.status();
       k->reset_pending = options_.reset;
       continue;
@@ -264,7 +271,28 @@ void Replicator::LinkHolds(Link& k, uint64_t epoch, uint64_t ship_ns, uint64_t c
   cv_.notify_all();
 }
 
+void Replicator::FencedLocked(Link& k, const Status& st) {
+  k.state = ReplicaState::kOut;
+  k.transport.reset();
+  for (auto& other : links_) other->state = ReplicaState::kOut;
+  if (fenced_) return;
+  fenced_ = true;
+  failed_.store(true, std::memory_order_release);
+  const Status why = st.Annotate("memnode " + k.url);
+  if (on_fenced_) {
+    on_fenced_(why);
+  } else {
+    ShimLog(kLogError, "%s: this writer is fenced, shipping stops", why.ToString().c_str());
+    if (on_commit_) on_commit_(committed_epoch_.load(), true);
+  }
+  cv_.notify_all();
+}
+
 void Replicator::LinkFailed(Link& k, uint64_t epoch, const Status& st) {
+  if (st.IsFenced()) {
+    FencedLocked(k, st);
+    return;
+  }
   const bool was_in_quorum = k.state == ReplicaState::kInQuorum;
   k.transport.reset();
   k.appending = false;
@@ -383,6 +411,10 @@ Status Replicator::Rejoin(Link& k, std::unique_lock<std::mutex>& l) {
     // Creating it is safe: an empty app is caught up like any replica behind.
     o.create = true;
     o.reset = k.reset_pending;
+    // A take-over (respct-recover --take-over) is for the first attach: on a
+    // reconnection a writer attached there is this process (its token) or
+    // one that fenced it.
+    o.take_over = o.take_over && !k.connected_once;
     // A busy refusal is retried by this loop's own backoff, which Stop()
     // can interrupt; the connect itself must not wait.
     o.busy_wait_ms = 0;
@@ -570,6 +602,10 @@ void Replicator::LinkLoop(Link& k) {
     }
     const Status st = Rejoin(k, l);
     if (st.ok() || stopping_) continue;
+    if (st.IsFenced()) {
+      FencedLocked(k, st);
+      continue;
+    }
     if (k.state == ReplicaState::kOut) continue;
     k.transport.reset();
     stats_->RecordShipFailure();

@@ -15,6 +15,12 @@
 // image in use. A replica that holds an epoch this writer never committed
 // has diverged and is left out for good, loudly.
 //
+// Every connection carries the process's writer generation (its start time,
+// drawn once): a memnode refuses a writer older than one that attached
+// since, and ends an older writer's session when a newer one attaches. A
+// process believed dead and recovered elsewhere (frozen, cut off) is so
+// refused on its next commit, by every memnode: set_on_fenced says so.
+//
 // Losing every memnode never stops the application either: the epoch is
 // retried until a write quorum has it. An epoch larger than the app's log
 // ring can never commit (splitting it would make a half-applied state look
@@ -73,6 +79,11 @@ class Replicator {
   // committed), and once with `never` true if shipping stopped for good.
   // Set before Start.
   void set_on_commit(std::function<void(uint64_t epoch, bool never)> f) { on_commit_ = std::move(f); }
+  // Told on a ship thread, once, when a memnode refused this writer as
+  // fenced (a newer writer of the app attached since: this process was
+  // believed dead and recovered elsewhere). Nothing this process does from
+  // then on can commit. Unset: shipping stops as if failed. Set before Start.
+  void set_on_fenced(std::function<void(const Status& why)> f) { on_fenced_ = std::move(f); }
   void Start();
   // Ships what is pending (bounded wait), then stops the threads.
   void Stop(int drain_timeout_ms);
@@ -197,6 +208,10 @@ class Replicator {
   static constexpr uint64_t kPrefaultSlice = 4ull << 20;
   std::atomic<bool> failed_{false};
   std::function<void(uint64_t, bool)> on_commit_;
+  std::function<void(const Status&)> on_fenced_;
+  bool fenced_ = false;  // under mu_
+  // Under mu_: a memnode refused this writer as fenced.
+  void FencedLocked(Link& k, const Status& st);
 };
 
 }  // namespace respct::core

@@ -283,6 +283,7 @@ Status Runtime::Connect() {
   opts.reset = config_.fresh && !recovering();
   opts.ring_capacity = config_.ring_size;
   opts.busy_wait_ms = kWriterHandoverMs;
+  opts.take_over = recovering() && config_.take_over;
   for (const RegionMapping& r : regions_) opts.regions.push_back(RegionSpec{r.id, r.size, r.base});
   replicator_ = std::make_unique<Replicator>(config_.replicas, secret.value(), opts, regions_, &stats_);
   RESPCT_RETURN_IF_ERROR(replicator_->Connect().Annotate(config_.replicas.size() == 1 ? "memnode " + config_.memnode
@@ -390,6 +391,18 @@ Status Runtime::StartCheckpointing() {
     RESPCT_RETURN_IF_ERROR(held_output_->Start(replicator_->committed_epoch() + 1));
     SetActiveHeldOutput(held_output_.get());
   }
+  // A newer writer of this app attached (this process was believed dead and
+  // recovered elsewhere): nothing it does can commit any more, and held
+  // output must never be released. It stops here, with one line; the
+  // recovered run owns the image.
+  replicator_->set_on_fenced([this](const Status& why) {
+    ShimLog(kLogError,
+            "app '%s' was taken over by a newer writer (a recovery of it?): %s. This process is fenced and exits; "
+            "its work after epoch %llu is not kept",
+            config_.app.c_str(), why.ToString().c_str(),
+            static_cast<unsigned long long>(replicator_->committed_epoch()));
+    _exit(kExitRespctFailure);
+  });
   replicator_->Start();
   ShimLog(kLogInfo, "app '%s' on %s: tracker %s, epoch %d ms, %s granularity", config_.app.c_str(),
           config_.memnode.c_str(), std::string(checkpointer_->tracker_name()).c_str(), config_.epoch_ms,

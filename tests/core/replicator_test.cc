@@ -398,21 +398,25 @@ class ReplicaSetTest : public ::testing::Test {
             {kHeapRegion, reinterpret_cast<uintptr_t>(heap_), kRegionSize}};
   }
   Status Start(CommitQuorum quorum = CommitQuorum::kMajority) {
+    replicator_ = MakeReplicator(quorum);
+    RESPCT_RETURN_IF_ERROR(replicator_->Connect());
+    replicator_->Start();
+    return Status::OK();
+  }
+  std::unique_ptr<Replicator> MakeReplicator(CommitQuorum quorum = CommitQuorum::kMajority, bool take_over = false) {
     ConnectOptions o;
+    o.take_over = take_over;
     o.app = "app";
     o.writer = true;
     o.create = true;
     o.ring_capacity = 16u << 20;  // room for a catch-up of the whole image
     for (const RegionMapping& r : Regions()) o.regions.push_back(RegionSpec{r.id, r.size, r.base});
     auto memnodes = memnodes_;
-    replicator_ = std::make_unique<Replicator>(
+    return std::make_unique<Replicator>(
         ReplicaSet{{"fake://0", "fake://1", "fake://2"}, quorum}, Secret::FromBytes("secret"), o, Regions(), &stats_,
         [memnodes](const std::string& url, const ConnectOptions& opts) {
           return memnodes[static_cast<size_t>(url.back() - '0')]->Connect(opts);
         });
-    RESPCT_RETURN_IF_ERROR(replicator_->Connect());
-    replicator_->Start();
-    return Status::OK();
   }
   // Epoch `epoch`: 3 lines of the heap and the meta header's high-water mark.
   void StageEpoch(uint64_t epoch) {
@@ -561,6 +565,62 @@ TEST_F(ReplicaSetTest, QuorumAllWaitsForEveryReplica) {
   ASSERT_TRUE(replicator_->WaitIdle(kWaitMs));
   EXPECT_EQ(replicator_->committed_epoch(), 2u);
   for (size_t i = 0; i < 3; ++i) ExpectReplicaIsMemory(i, 2);
+}
+
+// A writer believed dead (frozen, cut off) while its app is recovered
+// elsewhere: the recovered writer attaches with a later generation, every
+// memnode ends the old writer's sessions, and the old writer's next attempt
+// is refused as fenced by each: it is told once, and never commits again.
+TEST_F(ReplicaSetTest, OlderWriterIsFencedOnEveryMemnodeOnceANewerOneAttaches) {
+  ASSERT_TRUE(Start().ok());
+  Commit(1);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> fenced;
+  replicator_.reset();
+  // The old writer, started again as the frozen process would wake up.
+  auto old_writer = MakeReplicator();
+  ASSERT_TRUE(old_writer->Connect().ok());
+  old_writer->set_on_fenced([&](const Status& why) {
+    std::lock_guard<std::mutex> l(mu);
+    fenced.push_back(why.ToString());
+    cv.notify_all();
+  });
+  old_writer->Start();
+  // A second writer without take-over is refused (busy) and fences no one.
+  {
+    auto racer = MakeReplicator();
+    const Status st = racer->Connect();
+    EXPECT_NE(st.message().find("already has a writer"), std::string::npos) << st.ToString();
+  }
+  // The recovered writer: a later generation taking over, on every memnode.
+  auto recovered = MakeReplicator(CommitQuorum::kMajority, /*take_over=*/true);
+  ASSERT_TRUE(recovered->Connect().ok());
+  recovered->Start();
+  // The old writer's next epoch: its sessions were ended; the reconnections
+  // are refused.
+  StageEpoch(2);
+  old_writer->Submit(2, staging_.get(), stats_.RecordCaptured(EpochSample{}));
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, milliseconds(kWaitMs), [&] { return !fenced.empty(); }));
+  }
+  EXPECT_TRUE(old_writer->failed());
+  EXPECT_FALSE(old_writer->ReadyForCheckpoint());
+  old_writer->Stop(0);
+  EXPECT_EQ(fenced.size(), 1u);
+  EXPECT_NE(fenced[0].find("fenced"), std::string::npos) << fenced[0];
+  for (auto& m : memnodes_) EXPECT_EQ(m->committed_epoch(), 1u) << "the fenced writer committed";
+  // The recovered writer commits on. (The fenced writer's calls on the
+  // connections the memnodes ended count as refusals of the fake: not
+  // checked here.)
+  replicator_ = std::move(recovered);
+  Commit(2);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(WaitCommitted(i, 2));
+    const std::vector<uint8_t> heap = memnodes_[i]->ImageBytes(kHeapRegion, 0, kRegionSize);
+    EXPECT_EQ(std::memcmp(heap.data(), heap_, kRegionSize), 0) << "memnode " << i;
+  }
 }
 
 }  // namespace

@@ -10,6 +10,10 @@
 //   LosesEachMemnodeInTurn  the same kill of a memnode and its restart, for
 //       each of the three in turn in one run: each is caught up before the
 //       next is killed, and the last recovery is exact
+//   FrozenWriterIsFenced  the program frozen with SIGSTOP and recovered
+//       meanwhile with --take-over: once SIGCONT'd, its next commit is
+//       refused on every memnode and it exits 70 with one line saying it was
+//       fenced; the recovered run's image is untouched (native digest)
 //   FaultCampaign  RESPCT_REPLICA_EVENTS (default 100) random events, never
 //       more memnodes down at once than a majority of 3 tolerates (one): a
 //       memnode killed, the down one restarted (it must catch up), or the
@@ -85,7 +89,7 @@ class ReplicaCrash : public testing::Test {
   // The last lines the running program (the latest Start) wrote to stderr.
   std::string ProgramTail() const { return shimtest::Tail(shimtest::ReadFile(dir_ / (last_tag_ + ".err"))); }
 
-  std::unique_ptr<Child> Start(const std::string& tag, bool recover) {
+  std::unique_ptr<Child> Start(const std::string& tag, bool recover, const std::vector<std::string>& extra = {}) {
     last_tag_ = tag;
     std::vector<std::string> argv = {recover ? RESPCT_RECOVER_BIN : RESPCT_RUN_BIN};
     // The three share one secret (Options below).
@@ -96,6 +100,7 @@ class ReplicaCrash : public testing::Test {
     argv.push_back("--secret-file");
     argv.push_back(first_.secret_path());
     argv.insert(argv.end(), {"--app", app_, "--epoch-ms", "10"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
     if (!recover) {
       argv.push_back("--fresh");
       argv.insert(argv.end(), kSmallImage.begin(), kSmallImage.end());
@@ -204,6 +209,32 @@ TEST_F(ReplicaCrash, LosesAMemnodeRecoversFromTheOthers) {
   size_t up_to_date = 0;
   for (size_t at = 0; (at = shown.out.find("\"state\": \"up to date\"", at)) != std::string::npos; ++at) ++up_to_date;
   EXPECT_EQ(up_to_date, 3u) << shown.out;
+}
+
+TEST_F(ReplicaCrash, FrozenWriterIsFenced) {
+  ASSERT_NO_FATAL_FAILURE(RunNative(kLongBank));
+  auto frozen = Start("run", false);
+  uint64_t before = 0;
+  ASSERT_TRUE(CommittedAtLeast(0, 3, 60, &before));
+  frozen->Signal(SIGSTOP);
+  // Without --take-over the recovery refuses: the writer is attached.
+  {
+    const ChildResult refused = Start("refused", true)->Wait();
+    EXPECT_EQ(refused.exit_code, 70) << refused.Describe();
+    EXPECT_NE(refused.err.find("--take-over"), std::string::npos) << refused.Describe();
+  }
+  auto rec = Start("recover", true, {"--take-over"});
+  ASSERT_TRUE(Says("recover", "resuming app", 60)) << ProgramTail();
+  const uint64_t resumed = ResumedEpoch(shimtest::ReadFile(dir_ / "recover.err"));
+  uint64_t later = 0;
+  for (size_t i = 0; i < 3; ++i) ASSERT_TRUE(CommittedAtLeast(i, resumed + 5, 60, &later)) << "memnode " << i;
+  frozen->Signal(SIGCONT);
+  ChildResult woke = frozen->Wait();
+  std::printf("the woken writer said:\n%s\n", shimtest::Tail(woke.err).c_str());
+  EXPECT_EQ(woke.exit_code, 70) << woke.Describe();
+  EXPECT_NE(woke.err.find("fenced"), std::string::npos) << woke.Describe();
+  EXPECT_FALSE(rec->Exited()) << "the recovered run stopped when the old writer woke up";
+  ExpectNativeEnd(rec.get(), "recover");
 }
 
 TEST_F(ReplicaCrash, FaultCampaign) {

@@ -228,6 +228,15 @@ Result<std::unique_ptr<Transport>> FakeMemnode::Connect(const ConnectOptions& op
       return Status::FailedPrecondition("app '" + app_ + "' exists with other regions");
     }
     if (options.writer) {
+      // Writer generations, as App::AttachWriter keeps them.
+      const uint64_t g = options.writer_generation;
+      if (g != 0 && g < generation_)
+        return Status::Fenced("app '" + app_ + "' was taken over by writer generation " + std::to_string(generation_));
+      if (g > generation_ && writer_conn_ != 0 && options.take_over) {
+        generation_ = g;
+        (void)Kill(writer_conn_, Status::OK());  // the older writer's session ends
+      }
+      if (g > generation_ && writer_conn_ == 0) generation_ = g;
       if (writer_conn_ != 0) {
         const auto zero = std::array<uint8_t, wire::kWriterTokenSize>{};
         if (options.writer_token == zero || options.writer_token != conns_[writer_conn_].token)

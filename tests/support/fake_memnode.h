@@ -8,7 +8,10 @@
 // It checks the calls it receives the way respct-memnode and ClientSession
 // do, and refuses the others: the app must exist (or be created) with the
 // same regions; one writer at a time (a reconnection with the same writer
-// token takes over); a writer appends only to an epoch after the committed
+// token takes over; a writer generation below the highest one seen is
+// refused as fenced, a higher one with take_over ends the attached writer's
+// session); a
+// writer appends only to an epoch after the committed
 // one (usually the next; more when it catches a replica up) and commits
 // epochs in order; ranges lie inside their region; an epoch
 // whose records and commit record need more than the app's ring is refused
@@ -161,6 +164,7 @@ class FakeMemnode : public std::enable_shared_from_this<FakeMemnode> {
   std::map<uint64_t, Committed> history_;
   OpenEpoch open_;
   uint64_t writer_conn_ = 0;  // 0: no writer attached
+  uint64_t generation_ = 0;   // the highest writer generation that attached
   // Connections.
   uint64_t next_conn_ = 1;
   std::map<uint64_t, Connection> conns_;

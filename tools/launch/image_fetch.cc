@@ -58,6 +58,7 @@ Result<wire::AppSummary> Summary(Transport* t, const std::string& app) {
 
 // Waits for the writer of a just-killed process to be noticed as gone.
 Status WaitForNoWriter(Transport* t, const ImageFetchOptions& o) {
+  if (o.take_over) return Status::OK();
   const double deadline = Now() + o.writer_wait_ms / 1000.0;
   for (;;) {
     auto s = Summary(t, o.app);
@@ -66,7 +67,8 @@ Status WaitForNoWriter(Transport* t, const ImageFetchOptions& o) {
     if (Now() >= deadline)
       return Status::FailedPrecondition("app '" + o.app +
                                         "' is still running (its writer is attached to the memnode): stop it "
-                                        "before recovering it");
+                                        "before recovering it, or give --take-over if that process is believed "
+                                        "dead (frozen, cut off): it is then fenced");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }

@@ -25,6 +25,7 @@ struct ImageFetchOptions {
   uint64_t epoch = 0;         // 0: the last committed; else must be it
   bool progress = false;      // progress line on stderr
   int writer_wait_ms = 5000;  // how long a still-attached writer (a dying process) may take to go
+  bool take_over = false;     // read it anyway: the recovered writer fences the attached one
 };
 
 struct FetchedImage {

@@ -90,6 +90,7 @@ Status RecoverProgram(RunOptions* o, uint64_t epoch, const char* tool) {
   ImageFetchOptions fetch;
   fetch.memnode = o->memnode;
   fetch.commit_quorum = o->commit_quorum;
+  fetch.take_over = o->take_over;
   fetch.secret = secret.value();
   fetch.app = o->app();
   fetch.path = dir + "/" + fetch.app + "." + std::to_string(getpid()) + ".image";

@@ -76,6 +76,12 @@ void AddRunOptions(CLI::App* cli, RunOptions* o, bool layout) {
                 "with a recovery: resume without the kernel objects respct cannot recreate (inotify, io_uring, "
                 "netlink sockets, child processes, ...), each named in a warning, instead of refusing "
                 "(RESPCT_DROP_UNRESTORABLE=1)");
+  cli->add_flag("--take-over", o->take_over,
+                "with a recovery: resume even though the app's writer is still attached to the memnodes (a "
+                "process believed dead: frozen, paused with its VM, cut off by a partition). The recovered "
+                "process attaches as a newer writer generation: every memnode ends the old writer's session "
+                "and refuses it from then on, so it can never commit again and exits with one line when it "
+                "next tries. Without it, a recovery refuses while a writer is attached");
   cli->add_option("--log-level", o->log_level, "shim messages: error, warn, info or debug (default warn)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
   cli->add_option("--library", o->library, "librespct.so to preload (default: the installed one, LIBDIR/respct/librespct.so, else ../lib/librespct.so of a build tree)");
@@ -125,6 +131,7 @@ Result<ProgramLaunch> PrepareLaunch(RunOptions* o, const char* tool) {
   if (!o->stats_file.empty()) env.emplace_back("RESPCT_STATS_FILE", o->stats_file);
   if (o->fresh) env.emplace_back("RESPCT_FRESH", "1");
   if (o->drop_unrestorable) env.emplace_back("RESPCT_DROP_UNRESTORABLE", "1");
+  if (o->take_over) env.emplace_back("RESPCT_TAKE_OVER", "1");
   if (!o->heap_size.empty()) env.emplace_back("RESPCT_HEAP_SIZE", o->heap_size);
   if (!o->stack_size.empty()) env.emplace_back("RESPCT_STACK_SIZE", o->stack_size);
   if (!o->ring_size.empty()) env.emplace_back("RESPCT_RING_SIZE", o->ring_size);

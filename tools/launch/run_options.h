@@ -25,6 +25,7 @@ struct RunOptions {
   unsigned max_threads = 0;
   bool fresh = false;
   bool drop_unrestorable = false;  // --drop-unrestorable (a recovery): RESPCT_DROP_UNRESTORABLE=1
+  bool take_over = false;          // --take-over (a recovery): fence a writer still attached
   bool stats_on = false;  // --stats was given (with or without a value): set after parsing
   std::vector<std::string> program;
 

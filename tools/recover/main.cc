@@ -62,12 +62,14 @@ EXAMPLES
   respct-recover -- ./bank --threads 4
   respct-recover --memnode tcp://127.0.0.1:7100 --app bank -- ./bank --threads 4
   respct-recover --drop-unrestorable -- ./server    (resume without its inotify watch)
+  respct-recover --take-over -- ./server            (its old process is frozen: fence it)
 
 EXIT STATUS
   PROG's own exit status once resumed; 70 when it could not be resumed (no
   image, the app still running, the binary or its libraries changed, memnode
   unreachable, ...), with one line on standard error saying why; 2 for bad
-  flags.)";
+  flags. A process taken over by a later --take-over recovery exits 70 too,
+  with one line saying it was fenced.)";
 
 }  // namespace
 

@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
   return respct::launch::ParseAndLaunch(&app, &o, argc, argv, "respct-run", [&]() -> respct::Status {
     if (o.drop_unrestorable && !recover)
       return respct::Status::InvalidArgument("--drop-unrestorable applies to a recovery: give --recover too");
+    if (o.take_over && !recover)
+      return respct::Status::InvalidArgument("--take-over applies to a recovery: give --recover too");
     if (recover) return respct::launch::RecoverProgram(&o, 0, "respct-run");
     if (resume) return respct::launch::ResumeOrStart(&o, "respct-run");
     return respct::launch::StartProgram(&o, "respct-run");
