@@ -137,33 +137,36 @@ void App::PersistRing(uint64_t from, uint64_t to) const {
   }
 }
 
+namespace {
+
+// Writes `m` (its seq and checksum set here) to the slot of the pair that
+// does not hold the current value: a torn write leaves the current one.
+template <typename Mark>
+void WriteOtherSlot(const PoolFile* file, Mark (&slots)[2], Mark m, uint64_t checksum(const Mark&), uint64_t* seq,
+                    int* slot) {
+  m.seq = *seq + 1;
+  m.checksum = checksum(m);
+  const int next = 1 - *slot;
+  std::memcpy(&slots[next], &m, sizeof m);
+  file->Persist(&slots[next], sizeof m);
+  *seq = m.seq;
+  *slot = next;
+}
+
+}  // namespace
+
 void App::WriteMarkLocked(uint64_t epoch, uint64_t pos, uint64_t commit_ns) {
-  // The slot not holding the current mark: a torn write leaves the current one.
   AppliedMark m{};
-  m.seq = mark_seq_ + 1;
   m.applied_epoch = epoch;
   m.applied_pos = pos;
   m.last_commit_unix_ns = commit_ns;
-  m.checksum = MarkChecksum(m);
-  const int next = 1 - mark_slot_;
-  AppliedMark& slot = entry_->mark[next];
-  std::memcpy(&slot, &m, sizeof m);
-  file_->Persist(&slot, sizeof slot);
-  mark_seq_ = m.seq;
-  mark_slot_ = next;
+  WriteOtherSlot(file_, entry_->mark, m, MarkChecksum, &mark_seq_, &mark_slot_);
 }
 
 void App::WriteGenerationLocked(uint64_t generation) {
   GenerationMark m{};
-  m.seq = generation_seq_ + 1;
   m.generation = generation;
-  m.checksum = GenerationChecksum(m);
-  const int next = 1 - generation_slot_;
-  GenerationMark& slot = entry_->generation[next];
-  std::memcpy(&slot, &m, sizeof m);
-  file_->Persist(&slot, sizeof slot);
-  generation_seq_ = m.seq;
-  generation_slot_ = next;
+  WriteOtherSlot(file_, entry_->generation, m, GenerationChecksum, &generation_seq_, &generation_slot_);
   generation_ = generation;
 }
 

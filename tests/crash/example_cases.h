@@ -22,6 +22,13 @@ inline std::vector<Example> CampaignExamples() {
   };
 }
 
+// bank for the tests that kill it a few times: `transfers` transfers, about
+// 1.5 s a million under respct here.
+inline Example BankToKill(uint64_t transfers = 1500000) {
+  return {"bank", BANK_BIN, {"--transfers", std::to_string(transfers), "--work-ns", "100", "--report-ms", "20"},
+          "transfers"};
+}
+
 // gtest prints a parameter's name, not its bytes.
 inline void PrintTo(const Example& e, std::ostream* os) { *os << e.name; }
 

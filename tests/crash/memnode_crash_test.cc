@@ -51,8 +51,7 @@ using shimtest::ChildOptions;
 using shimtest::ChildResult;
 
 // Long enough (several seconds under respct) to be killed in the middle.
-const Example kBank = {"bank", BANK_BIN, {"--transfers", "1500000", "--work-ns", "100", "--report-ms", "20"},
-                       "transfers"};
+const Example kBank = BankToKill();
 
 class MemnodeCrash : public testing::TestWithParam<std::string> {
  protected:

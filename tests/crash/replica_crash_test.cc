@@ -45,15 +45,10 @@ using shimtest::Child;
 using shimtest::ChildOptions;
 using shimtest::ChildResult;
 
-const Example kBank = {"bank", BANK_BIN, {"--transfers", "1500000", "--work-ns", "100", "--report-ms", "20"},
-                       "transfers"};
+const Example kBank = BankToKill();
 // Long enough for two rounds of memnode losses, or a campaign of `events`
 // events and the recoveries in it.
-Example LongBank(int events = 100) {
-  return {"bank", BANK_BIN,
-          {"--transfers", std::to_string(120000 * std::max(events, 100)), "--work-ns", "100", "--report-ms", "20"},
-          "transfers"};
-}
+Example LongBank(int events = 100) { return BankToKill(120000ull * static_cast<uint64_t>(std::max(events, 100))); }
 const Example kLongBank = LongBank();
 
 class ReplicaCrash : public testing::Test {
