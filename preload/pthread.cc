@@ -53,7 +53,7 @@ RESPCT_EXPORT int pthread_create(pthread_t* t, const pthread_attr_t* attr, void*
   return next_pthread_create.get()(t, attr, start, arg);
 }
 
-RESPCT_EXPORT [[noreturn]] void pthread_exit(void* retval) {
+RESPCT_EXPORT __attribute__((noreturn)) void pthread_exit(void* retval) {
   if (Runtime* rt = RuntimeForCaller()) rt->ThreadExiting(retval);
   next_pthread_exit.get()(retval);
   __builtin_unreachable();

@@ -26,8 +26,15 @@ namespace {
 
 namespace rs = respct::sync;
 
-// The preload layer's exported functions, as it will write them.
+// The preload layer's exported functions, as it will write them: calls the
+// compiler may neither inline nor specialise (GCC's noipa). Clang has no
+// noipa: built with it these are only noinline, so its interprocedural
+// constant propagation may still see their arguments (figures from GCC).
+#if __has_attribute(noipa)
 #define RESPCT_EXPORT_SHAPE __attribute__((noinline, noipa))
+#else
+#define RESPCT_EXPORT_SHAPE __attribute__((noinline))
+#endif
 RESPCT_EXPORT_SHAPE int ShimMutexLock(pthread_mutex_t* m) { return rs::MutexLock(m); }
 RESPCT_EXPORT_SHAPE int ShimMutexUnlock(pthread_mutex_t* m) { return rs::MutexUnlock(m); }
 RESPCT_EXPORT_SHAPE int ShimRdlock(pthread_rwlock_t* l) { return rs::RwlockRdlock(l); }
