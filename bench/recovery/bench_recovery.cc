@@ -388,11 +388,7 @@ int Run(const Options& opt) {
     }
     json += "]}\n";
   }
-  if (!opt.json_file.empty()) {
-    std::ofstream out(opt.json_file);
-    out << json;
-    if (!out) throw std::runtime_error("cannot write " + opt.json_file);
-  }
+  if (!opt.json_file.empty()) respct::bench::WriteResultsFile(opt.json_file, json);
   return 0;
 }
 
