@@ -62,6 +62,10 @@ TEST(RuntimeStats, JsonReportIsWellFormedWithNamesThatNeedEscaping) {
 TEST(RuntimeStats, ReplicasAreReportedEachWithItsState) {
   RunSummary run;
   run.app = "bank";
+  run.tracker = "uffd";
+  run.granularity = "line";
+  run.epoch_ms = 10;
+  run.last_committed_epoch = 40;
   run.stalls_json = "[]";
   run.write_quorum = 2;
   run.replicas = {{"tcp://127.0.0.1:1", "in quorum", 40, 0, 0}, {"tcp://127.0.0.1:2", "down", 12, 1, 4096}};
