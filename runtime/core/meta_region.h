@@ -107,6 +107,16 @@ Status CheckMetaHeader(const MetaHeader& m, uint64_t region_size);
 // recovery has to resume or restart. Checks the header first.
 Result<uint32_t> LiveThreadsInMeta(const uint8_t* meta, size_t size);
 
+// The bytes of region `id` (`size` bytes long) a copy of the image must
+// hold: the meta region whole; any other up to what the header says was
+// ever written of it (page-rounded: beyond, the image is zero); a region
+// the header keeps no mark for, whole.
+inline uint64_t RegionBytesInUse(const MetaHeader& m, uint32_t id, uint64_t size) {
+  if (id == kMetaRegion || id >= kMaxRegionIds) return size;
+  const uint64_t used = PageUp(m.written_bytes[id]);
+  return used < size ? used : size;
+}
+
 inline MetaHeader* MetaAt(uintptr_t meta_base) { return reinterpret_cast<MetaHeader*>(meta_base); }
 inline ThreadSlot* SlotsAt(uintptr_t meta_base) {
   return reinterpret_cast<ThreadSlot*>(meta_base + MetaSlotsOffset());

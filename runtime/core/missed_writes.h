@@ -10,6 +10,8 @@
 #include <iterator>
 #include <map>
 
+#include "runtime/dirty/staging_buffer.h"
+
 namespace respct::core {
 
 class MissedWrites {
@@ -45,6 +47,11 @@ class MissedWrites {
     }
     ranges_.emplace(begin, end);
     if (ranges_.size() > kMaxRanges) Invalidate();
+  }
+
+  // Every range of a staged epoch.
+  void AddStaged(const dirty::StagingBuffer& staged) {
+    staged.ForEach([this](uintptr_t addr, const std::byte*, size_t len) { Add(addr, len); });
   }
 
   bool valid() const { return valid_; }

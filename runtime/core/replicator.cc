@@ -247,7 +247,7 @@ void Replicator::TryCommitLocked(uint64_t ship_ns, uint64_t commit_ns) {
   // staging buffer is intact until Idle.
   for (auto& k : links_) {
     if (k->state != ReplicaState::kDown || !k->missed.valid()) continue;
-    pending_staging_->ForEach([&](uintptr_t addr, const std::byte*, size_t len) { k->missed.Add(addr, len); });
+    k->missed.AddStaged(*pending_staging_);
   }
   // Counted like any commit (the report's "epochs committed" is the
   // memnodes' count); the ship and commit times of an epoch found committed
@@ -288,6 +288,17 @@ void Replicator::FencedLocked(Link& k, const Status& st) {
   cv_.notify_all();
 }
 
+void Replicator::ReportOutageLocked(Link& k, uint64_t epoch, const Status& st) {
+  if (k.outage_reported) return;
+  if (links_.size() == 1)
+    ShimLog(kLogWarn, "epoch %llu not committed: %s; the application keeps running, retrying",
+            static_cast<ull>(epoch), st.ToString().c_str());
+  else
+    ShimLog(kLogWarn, "memnode %s out of the write quorum: %s; %zu of %zu replicas keep committing, retrying it "
+            "in the background", k.url.c_str(), st.ToString().c_str(), InQuorumLocked(), links_.size());
+  k.outage_reported = true;
+}
+
 void Replicator::LinkFailed(Link& k, uint64_t epoch, const Status& st) {
   if (st.IsFenced()) {
     FencedLocked(k, st);
@@ -326,20 +337,12 @@ void Replicator::LinkFailed(Link& k, uint64_t epoch, const Status& st) {
     k.missed.Reset(k.committed);
     if (epoch > k.committed && committed_epoch_.load() >= epoch) {
       if (busy_.load() && pending_epoch_ == epoch)
-        pending_staging_->ForEach([&](uintptr_t addr, const std::byte*, size_t len) { k.missed.Add(addr, len); });
+        k.missed.AddStaged(*pending_staging_);
       else
         k.missed.Invalidate();
     }
   }
-  if (!k.outage_reported) {
-    if (links_.size() == 1)
-      ShimLog(kLogWarn, "epoch %llu not committed: %s; the application keeps running, retrying",
-              static_cast<ull>(epoch), st.ToString().c_str());
-    else
-      ShimLog(kLogWarn, "memnode %s out of the write quorum: %s; %zu of %zu replicas keep committing, retrying it "
-              "in the background", k.url.c_str(), st.ToString().c_str(), InQuorumLocked(), links_.size());
-    k.outage_reported = true;
-  }
+  ReportOutageLocked(k, epoch, st);
   UpdateIdleLocked();
   cv_.notify_all();
 }
@@ -480,7 +483,7 @@ Status Replicator::CatchUpHeld(Link& k, std::unique_lock<std::mutex>& l) {
     // The source may hold the epoch in flight, not yet committed by a
     // quorum and so not in the set yet; its bytes are still staged.
     if (busy_.load() && target == pending_epoch_ && committed_epoch_.load() < pending_epoch_)
-      pending_staging_->ForEach([&](uintptr_t addr, const std::byte*, size_t len) { missed.Add(addr, len); });
+      missed.AddStaged(*pending_staging_);
   }
   l.unlock();
   uint64_t bytes = 0;
@@ -546,11 +549,8 @@ Status Replicator::TransferMissed(Link& k, const Link& source, uint64_t from, ui
       if (meta == nullptr) return Status::FailedPrecondition("no meta region to size the image by");
       MetaHeader m;
       RESPCT_RETURN_IF_ERROR(s->ReadImage(kMetaRegion, 0, &m, sizeof m));
-      for (const RegionMapping& r : regions_) {
-        const uint64_t used =
-            r.id == kMetaRegion ? r.size : std::min<uint64_t>(r.size, PageUp(r.id < kMaxRegionIds ? m.written_bytes[r.id] : r.size));
-        if (used != 0) ranges.push_back({r.id, 0, used});
-      }
+      for (const RegionMapping& r : regions_)
+        if (const uint64_t used = RegionBytesInUse(m, r.id, r.size); used != 0) ranges.push_back({r.id, 0, used});
     }
   }
   std::vector<uint8_t> buf;
@@ -609,15 +609,7 @@ void Replicator::LinkLoop(Link& k) {
     if (k.state == ReplicaState::kOut) continue;
     k.transport.reset();
     stats_->RecordShipFailure();
-    if (!k.outage_reported) {
-      if (links_.size() == 1)
-        ShimLog(kLogWarn, "epoch %llu not committed: %s; the application keeps running, retrying",
-                static_cast<ull>(pending_epoch_), st.ToString().c_str());
-      else
-        ShimLog(kLogWarn, "memnode %s out of the write quorum: %s; retrying it in the background", k.url.c_str(),
-                st.ToString().c_str());
-      k.outage_reported = true;
-    }
+    ReportOutageLocked(k, pending_epoch_, st);
     if (cv_.wait_for(l, std::chrono::milliseconds(k.backoff_ms), [this] { return stopping_; })) return;
     k.backoff_ms = std::min(k.backoff_ms * 2, 2000);
   }

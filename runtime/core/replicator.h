@@ -155,6 +155,8 @@ class Replicator {
   Status Ship(Link& k, uint64_t epoch, const dirty::StagingBuffer* staging, uint64_t* ship_ns, uint64_t* commit_ns);
   // Under mu_: k lost its connection or refused an epoch.
   void LinkFailed(Link& k, uint64_t epoch, const Status& st);
+  // Under mu_: says once per outage that k is out (warning on stderr).
+  void ReportOutageLocked(Link& k, uint64_t epoch, const Status& st);
   // Under mu_: k holds `epoch`; commits it once a write quorum does.
   void LinkHolds(Link& k, uint64_t epoch, uint64_t ship_ns, uint64_t commit_ns);
   void TryCommitLocked(uint64_t ship_ns, uint64_t commit_ns);

@@ -198,9 +198,7 @@ Result<FetchedImage> FetchImage(const ImageFetchOptions& options) {
   std::vector<core::RecoveryImageWriter::Region> regions;
   uint64_t total = 0;
   for (const RegionSpec& r : t->info().regions) {
-    uint64_t stored = r.size;
-    if (r.id != core::kMetaRegion)
-      stored = r.id < core::kMaxRegionIds ? std::min<uint64_t>(r.size, PageUp(m.written_bytes[r.id])) : r.size;
+    const uint64_t stored = core::RegionBytesInUse(m, r.id, r.size);
     regions.push_back({r.id, r.base_addr, r.size, stored});
     total += stored;
   }
