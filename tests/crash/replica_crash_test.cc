@@ -46,10 +46,12 @@ using shimtest::ChildOptions;
 using shimtest::ChildResult;
 
 const Example kBank = BankToKill();
-// Long enough for two rounds of memnode losses, or a campaign of `events`
-// events and the recoveries in it.
-Example LongBank(int events = 100) { return BankToKill(120000ull * static_cast<uint64_t>(std::max(events, 100))); }
-const Example kLongBank = LongBank();
+// Long enough for two rounds of memnode losses.
+const Example kLongBank = BankToKill(12000000);
+// Long enough for a campaign of `events` events and the recoveries in it
+// (12 M transfers ran out before 100 events once: the memnode events take
+// longer than the program kills).
+Example CampaignBank(int events) { return BankToKill(300000ull * static_cast<uint64_t>(std::max(events, 100))); }
 
 class ReplicaCrash : public testing::Test {
  protected:
@@ -239,7 +241,7 @@ TEST_F(ReplicaCrash, FaultCampaign) {
   const uint64_t seed = env_seed != nullptr ? std::strtoull(env_seed, nullptr, 10) : std::random_device{}();
   std::printf("RESPCT_CRASH_SEED=%llu RESPCT_REPLICA_EVENTS=%d\n", static_cast<unsigned long long>(seed), events);
   std::mt19937_64 rng(seed);
-  const Example long_bank = LongBank(events);
+  const Example long_bank = CampaignBank(events);
   ASSERT_NO_FATAL_FAILURE(RunNative(long_bank));
   auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng); };
 
